@@ -1,0 +1,242 @@
+//! Parsing CSV bytes (plain or gzip-compressed) into a [`Dataset`].
+
+use std::io::Read;
+use std::path::Path;
+
+use ::csv::{ByteRecord, ReaderBuilder, Trim};
+use flate2::read::MultiGzDecoder;
+
+use super::{
+    DataError, Dataset, Layout, LoadOptions, ValueProblem, finish, is_integer, normalise_condition,
+    sha256_hex, validate_options,
+};
+use crate::matrix::Matrix;
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
+
+/// Reads a file and parses it with [`parse_csv`]. Files larger than `opts.max_bytes` are
+/// rejected before being read.
+pub fn load_path(path: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
+    let io_error = |e: std::io::Error| DataError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let len = std::fs::metadata(path).map_err(io_error)?.len();
+    if len > opts.max_bytes as u64 {
+        return Err(DataError::TooLarge {
+            bytes: usize::try_from(len).unwrap_or(usize::MAX),
+            limit: opts.max_bytes,
+            decompressed: false,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io_error)?;
+    parse_csv(&bytes, opts)
+}
+
+/// Parses a cells × genes CSV (optionally gzip-compressed, recognised by its magic bytes) into
+/// a [`Dataset`]. A UTF-8 byte-order mark, CRLF line endings, quoted fields and whitespace
+/// around fields are accepted; blank lines are skipped. Every other irregularity is an error.
+pub fn parse_csv(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, DataError> {
+    validate_options(opts)?;
+    if bytes.len() > opts.max_bytes {
+        return Err(DataError::TooLarge {
+            bytes: bytes.len(),
+            limit: opts.max_bytes,
+            decompressed: false,
+        });
+    }
+    let sha256 = sha256_hex(bytes);
+    let decompressed;
+    let text: &[u8] = if bytes.starts_with(&GZIP_MAGIC) {
+        decompressed = gunzip(bytes, opts.max_bytes)?;
+        &decompressed
+    } else {
+        bytes
+    };
+    let text = text.strip_prefix(&UTF8_BOM).unwrap_or(text);
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Err(DataError::Empty);
+    }
+
+    let mut reader = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(Trim::All)
+        .from_reader(text);
+    let mut record = ByteRecord::new();
+
+    // Header: the first non-blank record.
+    let header_line = loop {
+        if !read_record(&mut reader, &mut record, 1)? {
+            return Err(DataError::Empty);
+        }
+        if !is_blank(&record) {
+            break line_of(&record, 1);
+        }
+    };
+    let mut header = Vec::with_capacity(record.len());
+    for field in record.iter() {
+        header.push(utf8(field, header_line)?.to_string());
+    }
+    let layout = Layout::from_header(&header, opts)?;
+    let n_cols = header.len();
+    let control = opts.control_label.trim();
+    let cond_name = header[layout.condition].as_str();
+
+    let mut lines: Vec<u64> = Vec::new();
+    let mut conditions: Vec<String> = Vec::new();
+    let mut covariates: Vec<Vec<String>> = vec![Vec::new(); layout.covariates.len()];
+    let mut data: Vec<f32> = Vec::new();
+    let mut is_counts = true;
+    let mut last_line = header_line;
+    while read_record(&mut reader, &mut record, last_line)? {
+        let line = line_of(&record, last_line);
+        last_line = line;
+        if is_blank(&record) {
+            continue;
+        }
+        if record.len() != n_cols {
+            return Err(DataError::Ragged {
+                line,
+                expected: n_cols,
+                found: record.len(),
+            });
+        }
+        let field = |i: usize| record.get(i).unwrap_or(b"");
+
+        let label = utf8(field(layout.condition), line)?;
+        conditions.push(normalise_condition(
+            label,
+            control,
+            line,
+            cond_name,
+            layout.condition + 1,
+        )?);
+        for (k, &c) in layout.covariates.iter().enumerate() {
+            let value = utf8(field(c), line)?;
+            if value.is_empty() {
+                return Err(DataError::EmptyCovariate {
+                    line,
+                    column: header[c].clone(),
+                    column_index: c + 1,
+                });
+            }
+            covariates[k].push(value.to_string());
+        }
+        for &g in &layout.genes {
+            let raw = field(g);
+            match parse_value(raw) {
+                Ok(v) => {
+                    is_counts &= is_integer(v);
+                    data.push(v);
+                }
+                Err(Some(problem)) => {
+                    let value = utf8(raw, line)?;
+                    return Err(problem.into_error(line, &header[g], g + 1, value));
+                }
+                Err(None) => return Err(DataError::Encoding { line }),
+            }
+        }
+        lines.push(line);
+    }
+    if conditions.is_empty() {
+        return Err(DataError::HeaderOnly);
+    }
+
+    let n_cells = conditions.len();
+    let n_genes = layout.genes.len();
+    let ds = Dataset {
+        genes: layout.genes.iter().map(|&g| header[g].clone()).collect(),
+        values: Matrix {
+            rows: n_cells,
+            cols: n_genes,
+            data,
+        },
+        conditions,
+        condition_column: cond_name.to_string(),
+        control_label: control.to_string(),
+        covariate_names: layout
+            .covariates
+            .iter()
+            .map(|&c| header[c].clone())
+            .collect(),
+        covariates,
+        is_counts,
+        sha256,
+        warnings: Vec::new(),
+    };
+    finish(ds, &lines, opts.min_cells_per_condition)
+}
+
+/// Decompresses gzip input (all members), stopping as soon as the output exceeds `limit`.
+fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, DataError> {
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(limit));
+    let cap = (limit as u64).saturating_add(1);
+    MultiGzDecoder::new(bytes)
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| DataError::Gzip {
+            message: e.to_string(),
+        })?;
+    if out.len() > limit {
+        return Err(DataError::TooLarge {
+            bytes: out.len(),
+            limit,
+            decompressed: true,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads the next record; `Ok(false)` at the end of input.
+fn read_record(
+    reader: &mut ::csv::Reader<&[u8]>,
+    record: &mut ByteRecord,
+    last_line: u64,
+) -> Result<bool, DataError> {
+    reader.read_byte_record(record).map_err(|e| {
+        let line = e.position().map_or(last_line, |p| p.line());
+        match e.kind() {
+            ::csv::ErrorKind::Utf8 { .. } => DataError::Encoding { line },
+            _ => DataError::Csv {
+                line,
+                message: e.to_string(),
+            },
+        }
+    })
+}
+
+/// The 1-based file line a record starts on.
+fn line_of(record: &ByteRecord, fallback: u64) -> u64 {
+    record.position().map_or(fallback, |p| p.line())
+}
+
+/// A line holding nothing but whitespace (the reader already skips truly empty lines).
+fn is_blank(record: &ByteRecord) -> bool {
+    record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty)
+}
+
+fn utf8(field: &[u8], line: u64) -> Result<&str, DataError> {
+    std::str::from_utf8(field).map_err(|_| DataError::Encoding { line })
+}
+
+/// Parses one gene value. `Err(None)` means the bytes are not UTF-8.
+fn parse_value(raw: &[u8]) -> Result<f32, Option<ValueProblem>> {
+    // Fast path: short runs of ASCII digits (the bulk of a counts matrix) are exact integers.
+    if !raw.is_empty() && raw.len() <= 15 && raw.iter().all(u8::is_ascii_digit) {
+        let n = raw
+            .iter()
+            .fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0'));
+        return Ok(n as f32);
+    }
+    let text = std::str::from_utf8(raw).map_err(|_| None)?;
+    let v: f32 = text.parse().map_err(|_| Some(ValueProblem::NonNumeric))?;
+    if !v.is_finite() {
+        Err(Some(ValueProblem::NonFinite))
+    } else if v < 0.0 {
+        Err(Some(ValueProblem::Negative))
+    } else {
+        Ok(v + 0.0) // turns -0.0 into 0.0
+    }
+}

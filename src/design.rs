@@ -1,0 +1,74 @@
+//! How a cell's condition and covariates become model inputs: a dosage vector over single
+//! perturbations (so `A+B` = A + B and unseen combinations of seen singles can be asked for)
+//! followed by one one-hot block per covariate.
+
+use std::collections::BTreeSet;
+
+use crate::data::Dataset;
+use crate::matrix::Matrix;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Design {
+    pub perturbations: Vec<String>,
+    /// (covariate name, its levels in sorted order).
+    pub covariates: Vec<(String, Vec<String>)>,
+    control_label: String,
+}
+
+impl Design {
+    pub fn from_dataset(ds: &Dataset) -> Self {
+        let covariates = ds
+            .covariate_names
+            .iter()
+            .zip(&ds.covariates)
+            .map(|(name, values)| {
+                let levels: BTreeSet<&String> = values.iter().collect();
+                (name.clone(), levels.into_iter().cloned().collect())
+            })
+            .collect();
+        Self { perturbations: ds.perturbation_names(), covariates, control_label: ds.control_label.clone() }
+    }
+
+    pub fn n_perturbations(&self) -> usize {
+        self.perturbations.len()
+    }
+
+    pub fn n_covariates(&self) -> usize {
+        self.covariates.iter().map(|(_, l)| l.len()).sum()
+    }
+
+    pub fn width(&self) -> usize {
+        self.n_perturbations() + self.n_covariates()
+    }
+
+    /// Singles making up a condition label (none for the control label).
+    pub fn members(&self, label: &str) -> Vec<String> {
+        if label == self.control_label {
+            return Vec::new();
+        }
+        label.split('+').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    }
+
+    /// Encodes `cells` with their own covariates but the condition `label` (their own when None).
+    pub fn encode(&self, ds: &Dataset, cells: &[usize], label: Option<&str>) -> Matrix {
+        let w = self.width();
+        let mut m = Matrix::zeros(cells.len(), w);
+        for (r, &cell) in cells.iter().enumerate() {
+            let row = m.row_mut(r);
+            let cond = label.unwrap_or(&ds.conditions[cell]);
+            for p in self.members(cond) {
+                if let Some(j) = self.perturbations.iter().position(|q| *q == p) {
+                    row[j] += 1.0;
+                }
+            }
+            let mut offset = self.n_perturbations();
+            for (ci, (_, levels)) in self.covariates.iter().enumerate() {
+                if let Some(j) = levels.iter().position(|l| *l == ds.covariates[ci][cell]) {
+                    row[offset + j] = 1.0;
+                }
+                offset += levels.len();
+            }
+        }
+        m
+    }
+}

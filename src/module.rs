@@ -1,0 +1,270 @@
+//! The models' math: plain burn modules with no knowledge of data loading, training loops or
+//! devices beyond the one their parameters live on.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::tensor::activation::{leaky_relu, log_softmax};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::rng::Rng;
+
+/// Observation model of the decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Likelihood {
+    /// Gaussian on standardised log-normalised values, with a learned per-gene scale.
+    Gaussian,
+    /// Negative binomial on counts: mean = library size × softmax(decoder), learned per-gene
+    /// inverse dispersion.
+    Nb,
+}
+
+impl Likelihood {
+    pub fn name(self) -> &'static str {
+        match self {
+            Likelihood::Gaussian => "gaussian",
+            Likelihood::Nb => "nb",
+        }
+    }
+}
+
+impl std::str::FromStr for Likelihood {
+    type Err = ModelConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "gaussian" | "normal" => Ok(Likelihood::Gaussian),
+            "nb" | "negative-binomial" | "negbin" => Ok(Likelihood::Nb),
+            other => Err(ModelConfigError::UnknownLikelihood(other.to_string())),
+        }
+    }
+}
+
+/// One rule per variant, so callers (CLI flags, page controls) can point at the exact setting.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ModelConfigError {
+    #[error("the latent size must be at least 1 (got {0})")]
+    Latent(usize),
+    #[error("the hidden size must be at least 1 (got {0})")]
+    Hidden(usize),
+    #[error("the model needs at least one gene (got {0})")]
+    Genes(usize),
+    #[error("unknown likelihood `{0}`: expected `nb` (counts) or `gaussian` (log-normalised values)")]
+    UnknownLikelihood(String),
+    #[error("latent size {0} is larger than the supported maximum of {1}")]
+    LatentTooLarge(usize, usize),
+    #[error("hidden size {0} is larger than the supported maximum of {1}")]
+    HiddenTooLarge(usize, usize),
+}
+
+/// Architecture of the conditional VAE.
+#[derive(Config, Debug)]
+pub struct CvaeConfig {
+    pub n_genes: usize,
+    /// Width of the dosage vector: one column per single perturbation, so `A+B` = A + B.
+    pub n_perturbations: usize,
+    /// Width of the concatenated covariate one-hot encodings.
+    pub n_covariates: usize,
+    #[config(default = 10)]
+    pub latent: usize,
+    #[config(default = 128)]
+    pub hidden: usize,
+    #[config(default = "Likelihood::Nb")]
+    pub likelihood: Likelihood,
+}
+
+pub const MAX_LATENT: usize = 512;
+pub const MAX_HIDDEN: usize = 4096;
+
+impl CvaeConfig {
+    pub fn validate(&self) -> Result<(), ModelConfigError> {
+        if self.n_genes == 0 {
+            return Err(ModelConfigError::Genes(self.n_genes));
+        }
+        if self.latent == 0 {
+            return Err(ModelConfigError::Latent(self.latent));
+        }
+        if self.latent > MAX_LATENT {
+            return Err(ModelConfigError::LatentTooLarge(self.latent, MAX_LATENT));
+        }
+        if self.hidden == 0 {
+            return Err(ModelConfigError::Hidden(self.hidden));
+        }
+        if self.hidden > MAX_HIDDEN {
+            return Err(ModelConfigError::HiddenTooLarge(self.hidden, MAX_HIDDEN));
+        }
+        Ok(())
+    }
+
+    /// Weights are drawn from the host RNG (not the backend's), so a seed gives the same
+    /// initial model on every backend.
+    pub fn init(&self, seed: u64, device: &Device) -> Result<Cvae, ModelConfigError> {
+        self.validate()?;
+        let mut rng = Rng::derive(seed, "cvae-init");
+        let cond = self.n_perturbations + self.n_covariates;
+        Ok(Cvae {
+            enc_hidden: Dense::new(self.n_genes + cond, self.hidden, &mut rng, device),
+            enc_mu: Dense::new(self.hidden, self.latent, &mut rng, device),
+            enc_logvar: Dense::new(self.hidden, self.latent, &mut rng, device),
+            dec_hidden: Dense::new(self.latent + cond, self.hidden, &mut rng, device),
+            dec_out: Dense::new(self.hidden, self.n_genes, &mut rng, device),
+            gene_log_scale: Param::from_tensor(Tensor::zeros([self.n_genes], device)),
+            likelihood: self.likelihood,
+            latent: self.latent,
+        })
+    }
+}
+
+/// Fully connected layer initialised from the host RNG (uniform ±1/√fan_in, zero bias).
+#[derive(Module, Debug)]
+pub struct Dense {
+    pub weight: Param<Tensor<2>>,
+    pub bias: Param<Tensor<1>>,
+}
+
+impl Dense {
+    pub fn new(d_in: usize, d_out: usize, rng: &mut Rng, device: &Device) -> Self {
+        let bound = 1.0 / (d_in.max(1) as f64).sqrt();
+        let w: Vec<f32> = (0..d_in * d_out).map(|_| ((rng.uniform() * 2.0 - 1.0) * bound) as f32).collect();
+        Self {
+            weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device)),
+            bias: Param::from_tensor(Tensor::zeros([d_out], device)),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        // [batch, d_in] · [d_in, d_out] + [1, d_out]
+        x.matmul(self.weight.val()) + self.bias.val().unsqueeze::<2>()
+    }
+}
+
+/// Conditional VAE: q(z | x, c) and p(x | z, c), c = [dosage, covariate one-hot].
+#[derive(Module, Debug)]
+pub struct Cvae {
+    pub enc_hidden: Dense,
+    pub enc_mu: Dense,
+    pub enc_logvar: Dense,
+    pub dec_hidden: Dense,
+    pub dec_out: Dense,
+    /// Per gene: log inverse dispersion (NB) or log standard deviation (Gaussian).
+    pub gene_log_scale: Param<Tensor<1>>,
+    #[module(skip)]
+    pub likelihood: Likelihood,
+    pub latent: usize,
+}
+
+/// What the decoder says about each cell and gene, before sampling.
+pub struct DecoderOutput {
+    /// NB: log of the mean count; Gaussian: the mean of standardised values. [cells, genes]
+    pub location: Tensor<2>,
+    /// NB: log inverse dispersion; Gaussian: log standard deviation. [genes]
+    pub log_scale: Tensor<1>,
+}
+
+/// Every loss term by name, per cell averaged over the batch (scvi-tools' LossOutput idea):
+/// the trainer logs each one, so a user can see what the optimiser traded.
+pub struct LossOutput {
+    /// recon + beta · kl. [1]
+    pub loss: Tensor<1>,
+    /// Negative log-likelihood of the observations. [1]
+    pub recon: Tensor<1>,
+    /// KL(q(z|x,c) || N(0, I)). [1]
+    pub kl: Tensor<1>,
+}
+
+impl LossOutput {
+    pub const TERMS: [&'static str; 3] = ["loss", "recon", "kl"];
+
+    /// The terms stacked in `TERMS` order, detached, for one readback per epoch. [3]
+    pub fn stacked(&self) -> Tensor<1> {
+        Tensor::cat(vec![self.loss.clone().detach(), self.recon.clone().detach(), self.kl.clone().detach()], 0)
+    }
+}
+
+/// A minibatch as the model sees it.
+pub struct Batch {
+    /// Standardised log-normalised expression, the encoder input. [cells, genes]
+    pub x_std: Tensor<2>,
+    /// NB: raw counts; Gaussian: the same standardised values. [cells, genes]
+    pub target: Tensor<2>,
+    /// Library size over the panel (used by NB). [cells, 1]
+    pub library: Tensor<2>,
+    /// [dosage | covariate one-hot]. [cells, n_perturbations + n_covariates]
+    pub condition: Tensor<2>,
+    /// Standard normal noise for the reparameterisation, drawn on the host. [cells, latent]
+    pub eps: Tensor<2>,
+}
+
+const LEAK: f64 = 0.01;
+const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+
+impl Cvae {
+    /// Posterior mean and log-variance. [cells, latent] each.
+    pub fn encode(&self, x_std: Tensor<2>, condition: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let h = leaky_relu(self.enc_hidden.forward(Tensor::cat(vec![x_std, condition], 1)), LEAK);
+        let mu = self.enc_mu.forward(h.clone());
+        let logvar = self.enc_logvar.forward(h).clamp(-12.0, 8.0);
+        (mu, logvar)
+    }
+
+    /// `library` is only used by NB (log mean = log library + log softmax).
+    pub fn decode(&self, z: Tensor<2>, condition: Tensor<2>, library: Tensor<2>) -> DecoderOutput {
+        let h = leaky_relu(self.dec_hidden.forward(Tensor::cat(vec![z, condition], 1)), LEAK);
+        let out = self.dec_out.forward(h); // [cells, genes]
+        let location = match self.likelihood {
+            Likelihood::Nb => log_softmax(out, 1) + library.log(),
+            Likelihood::Gaussian => out,
+        };
+        DecoderOutput { location, log_scale: self.gene_log_scale.val().clamp(-8.0, 8.0) }
+    }
+
+    /// Negative log-likelihood per cell. [cells]
+    pub fn nll(&self, out: &DecoderOutput, target: Tensor<2>) -> Tensor<1> {
+        let log_scale = out.log_scale.clone().unsqueeze::<2>(); // [1, genes]
+        let log_p = match self.likelihood {
+            Likelihood::Nb => nb_log_prob(target, out.location.clone(), log_scale),
+            Likelihood::Gaussian => {
+                let z = (target - out.location.clone()) * log_scale.clone().neg().exp();
+                z.square().mul_scalar(-0.5) - log_scale - HALF_LN_2PI
+            }
+        };
+        log_p.sum_dim(1).squeeze_dim::<1>(1).neg()
+    }
+
+    pub fn loss(&self, batch: Batch, beta: f64) -> LossOutput {
+        let (mu, logvar) = self.encode(batch.x_std, batch.condition.clone());
+        let z = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * batch.eps;
+        let out = self.decode(z, batch.condition, batch.library);
+        let recon = self.nll(&out, batch.target).mean(); // [1]
+        // KL(N(mu, var) || N(0, 1)) summed over latent dims, averaged over cells.
+        let kl = (logvar.clone().exp() + mu.square() - logvar - 1.0)
+            .mul_scalar(0.5)
+            .sum_dim(1)
+            .mean();
+        let loss = recon.clone() + kl.clone().mul_scalar(beta);
+        LossOutput { loss, recon, kl }
+    }
+}
+
+/// log NB(x; mean = exp(log_mu), inverse dispersion theta = exp(log_theta)). [cells, genes]
+pub fn nb_log_prob(x: Tensor<2>, log_mu: Tensor<2>, log_theta: Tensor<2>) -> Tensor<2> {
+    let theta = log_theta.clone().exp(); // [1, genes]
+    let mu = log_mu.clone().exp();
+    let log_theta_mu = (mu + theta.clone()).log(); // log(theta + mu)
+    lgamma(x.clone() + theta.clone()) - lgamma(theta.clone()) - lgamma(x.clone() + 1.0)
+        + theta * (log_theta - log_theta_mu.clone())
+        + x * (log_mu - log_theta_mu)
+}
+
+/// ln Γ(z) for z > 0, differentiable: shift by 6, then Stirling's series (error < 1e-9 there).
+/// burn has no lgamma op, and the NB likelihood needs one in its dispersion gradient.
+pub fn lgamma<const D: usize>(z: Tensor<D>) -> Tensor<D> {
+    let shift = (z.clone() * (z.clone() + 1.0) * (z.clone() + 2.0)).log()
+        + ((z.clone() + 3.0) * (z.clone() + 4.0) * (z.clone() + 5.0)).log();
+    let w = z + 6.0;
+    let inv = w.clone().recip();
+    let inv2 = inv.clone().square();
+    let series = inv.clone() * (inv2.clone() * (inv2.mul_scalar(1.0 / 1260.0) - 1.0 / 360.0) + 1.0 / 12.0);
+    (w.clone() - 0.5) * w.clone().log() - w + HALF_LN_2PI + series - shift
+}

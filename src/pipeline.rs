@@ -1,0 +1,462 @@
+//! A whole run — split, preprocess, train, predict, score — as one `Session` that both the CLI
+//! and the page drive: the caller owns the loop and calls `step` once per epoch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::baselines::{self, BaselineContext};
+use crate::data::{DataError, Dataset};
+use crate::design::Design;
+use crate::generate::{self, Mode, Scale, Sources};
+use crate::matrix::Matrix;
+use crate::metrics;
+use crate::module::{CvaeConfig, Likelihood, ModelConfigError};
+use crate::preprocess::{self, Prepared};
+use crate::results::*;
+use crate::rng::Rng;
+use crate::split::{self, Holdout, Split, SplitError};
+use crate::train::{CellSet, TrainConfig, TrainError, Trainer};
+
+/// Model names accepted by `--model`.
+pub const MODELS: [&str; 1] = ["cvae"];
+/// Principal components used for the energy distance.
+pub const PCA_COMPONENTS: usize = 20;
+/// Cap on points per set in the energy distance (pairs grow quadratically).
+pub const ENERGY_MAX_POINTS: usize = 600;
+/// Cap on points per series stored for the PCA figure.
+pub const FIGURE_MAX_POINTS: usize = 1500;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Where the data came from (a path, an upload's file name, or `sample`).
+    pub source: String,
+    pub condition_column: String,
+    pub control_label: String,
+    pub covariates: Vec<String>,
+    /// Panel size: the most variable genes on training cells.
+    pub genes: usize,
+    pub holdout: Holdout,
+    pub val_fraction: f64,
+    pub model: String,
+    pub latent: usize,
+    pub hidden: usize,
+    /// `None`: NB for counts, Gaussian for continuous values.
+    pub likelihood: Option<Likelihood>,
+    pub generation: Mode,
+    pub train: TrainConfig,
+    pub seed: u64,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            source: "sample".into(),
+            condition_column: "condition".into(),
+            control_label: "control".into(),
+            covariates: Vec::new(),
+            genes: 200,
+            holdout: Holdout::Fraction { fraction: 0.2 },
+            val_fraction: 0.1,
+            model: "cvae".into(),
+            latent: 10,
+            hidden: 128,
+            likelihood: None,
+            generation: Mode::Encode,
+            train: TrainConfig::new(),
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Split(#[from] SplitError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Model(#[from] ModelConfigError),
+    #[error("unknown model `{0}`: expected one of {models}", models = MODELS.join(", "))]
+    UnknownModel(String),
+    #[error("the negative-binomial likelihood needs integer counts, but this file holds continuous values: use --likelihood gaussian")]
+    NbNeedsCounts,
+    #[error("the panel size must be at least 2 genes (got {0})")]
+    Genes(usize),
+}
+
+impl RunConfig {
+    pub fn likelihood_for(&self, ds: &Dataset) -> Result<Likelihood, RunError> {
+        match self.likelihood {
+            Some(Likelihood::Nb) if !ds.is_counts => Err(RunError::NbNeedsCounts),
+            Some(l) => Ok(l),
+            None if ds.is_counts => Ok(Likelihood::Nb),
+            None => Ok(Likelihood::Gaussian),
+        }
+    }
+
+    /// Every rule that can be checked before data is touched by training.
+    pub fn validate(&self, ds: &Dataset) -> Result<(), RunError> {
+        if !MODELS.contains(&self.model.as_str()) {
+            return Err(RunError::UnknownModel(self.model.clone()));
+        }
+        if self.genes < 2 {
+            return Err(RunError::Genes(self.genes));
+        }
+        self.likelihood_for(ds)?;
+        self.train.validate()?;
+        split::validate(ds, &self.holdout, self.val_fraction)?;
+        Ok(())
+    }
+}
+
+/// A held-out condition and the control cells its shift is measured against.
+#[derive(Debug, Clone)]
+pub struct ConditionPlan {
+    pub label: String,
+    pub test: Vec<usize>,
+    /// One matched seen control cell per test cell (same covariate group where there is one).
+    pub sources: Vec<usize>,
+    /// Mean of the matched groups' seen controls, weighted by the test cells' group make-up. [panel]
+    pub reference: Vec<f64>,
+}
+
+pub struct Session {
+    pub cfg: RunConfig,
+    pub ds: Dataset,
+    pub split: Split,
+    pub prep: Prepared,
+    pub design: Design,
+    pub likelihood: Likelihood,
+    pub trainer: Trainer,
+    device: Device,
+}
+
+fn cell_set(prep: &Prepared, design: &Design, ds: &Dataset, cells: &[usize], lik: Likelihood) -> CellSet {
+    let x_std = prep.x_std.select_rows(cells);
+    let target = match (&prep.counts, lik) {
+        (Some(c), Likelihood::Nb) => c.select_rows(cells),
+        _ => x_std.clone(),
+    };
+    CellSet {
+        target,
+        x_std,
+        library: cells.iter().map(|&i| prep.library[i]).collect(),
+        condition: design.encode(ds, cells, None),
+    }
+}
+
+impl Session {
+    /// `device` must be an autodiff device; training and prediction both run on it.
+    pub fn new(ds: Dataset, cfg: RunConfig, device: &Device) -> Result<Self, RunError> {
+        cfg.validate(&ds)?;
+        let likelihood = cfg.likelihood_for(&ds)?;
+        let split = split::make_split(&ds, &cfg.holdout, cfg.val_fraction, cfg.seed)?;
+        let prep = preprocess::prepare(&ds, &split.train, cfg.genes);
+        let design = Design::from_dataset(&ds);
+        let model_cfg = CvaeConfig::new(prep.panel.len(), design.n_perturbations(), design.n_covariates())
+            .with_latent(cfg.latent)
+            .with_hidden(cfg.hidden)
+            .with_likelihood(likelihood);
+        let mut train_cfg = cfg.train.clone();
+        train_cfg.seed = cfg.seed;
+        let train = cell_set(&prep, &design, &ds, &split.train, likelihood);
+        let val = cell_set(&prep, &design, &ds, &split.val, likelihood);
+        let trainer = Trainer::new(&model_cfg, train_cfg, &train, &val, device)?;
+        Ok(Self { cfg, ds, split, prep, design, likelihood, trainer, device: device.clone() })
+    }
+
+    pub async fn step(&mut self) -> Result<EpochRecord, RunError> {
+        Ok(self.trainer.run_epoch().await?)
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.trainer.is_done()
+    }
+
+    /// Cells baselines and Mode B may use: everything not held out for testing.
+    pub fn seen(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = self.split.train.iter().chain(&self.split.val).copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn group(&self) -> Option<(usize, String)> {
+        match &self.cfg.holdout {
+            Holdout::Group { covariate, level } => {
+                self.ds.covariate_names.iter().position(|c| c == covariate).map(|ci| (ci, level.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Per held-out condition: its test cells, matched control sources and reference mean.
+    pub fn plans(&self) -> Vec<ConditionPlan> {
+        let ds = &self.ds;
+        let seen = self.seen();
+        let key = |i: usize| -> Vec<&str> { ds.covariates.iter().map(|c| c[i].as_str()).collect() };
+        let controls: Vec<usize> = seen.iter().copied().filter(|&i| ds.is_control(i)).collect();
+        let mut pools: BTreeMap<Vec<&str>, Vec<usize>> = BTreeMap::new();
+        for &i in &controls {
+            pools.entry(key(i)).or_default().push(i);
+        }
+        let mut rng = Rng::derive(self.cfg.seed, "matching");
+        for pool in pools.values_mut() {
+            rng.shuffle(pool);
+        }
+        let mut by_label: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &i in &self.split.test {
+            if !ds.is_control(i) {
+                by_label.entry(ds.conditions[i].as_str()).or_default().push(i);
+            }
+        }
+        let mut plans = Vec::new();
+        for (label, test) in by_label {
+            let mut cursor: BTreeMap<Vec<&str>, usize> = BTreeMap::new();
+            let mut group_sizes: BTreeMap<Vec<&str>, usize> = BTreeMap::new();
+            let mut sources = Vec::with_capacity(test.len());
+            for &i in &test {
+                // A group with no seen controls falls back to all seen controls.
+                let k = if pools.contains_key(&key(i)) { key(i) } else { Vec::new() };
+                let pool = pools.get(&k).unwrap_or(&controls);
+                let c = cursor.entry(k.clone()).or_insert(0);
+                sources.push(pool[*c % pool.len()]);
+                *c += 1;
+                *group_sizes.entry(k).or_insert(0) += 1;
+            }
+            let mut reference = vec![0.0; self.prep.panel.len()];
+            for (k, n) in &group_sizes {
+                let pool = pools.get(k).unwrap_or(&controls);
+                let m = self.prep.lognorm.select_rows(pool).col_means();
+                let w = *n as f64 / test.len() as f64;
+                for (r, v) in reference.iter_mut().zip(m) {
+                    *r += w * v;
+                }
+            }
+            plans.push(ConditionPlan { label: label.to_string(), test, sources, reference });
+        }
+        plans
+    }
+
+    /// Why the model cannot predict `label`, if it cannot.
+    fn unpredictable(&self, label: &str) -> Option<String> {
+        let trained: BTreeSet<String> =
+            self.split.train.iter().flat_map(|&i| self.design.members(&self.ds.conditions[i])).collect();
+        let missing: Vec<String> = self.design.members(label).into_iter().filter(|m| !trained.contains(m)).collect();
+        (!missing.is_empty()).then(|| {
+            format!("perturbation {} never seen in training", missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "))
+        })
+    }
+
+    /// Predicts every held-out condition with the model and the baselines and scores them.
+    pub async fn evaluate(&self, seconds: f64, backend: &str) -> Result<RunResults, RunError> {
+        let plans = self.plans();
+        let lognorm = &self.prep.lognorm;
+        let model = self.trainer.model();
+        let mut rng = Rng::derive(self.cfg.seed, "generation");
+        let seen = self.seen();
+        let ctx = BaselineContext { ds: &self.ds, design: &self.design, lognorm, seen: &seen, group: self.group() };
+
+        // PCA fitted on true cells: all matched controls and all held-out perturbed cells.
+        let mut true_cells: Vec<usize> = plans.iter().flat_map(|p| p.sources.iter().chain(&p.test)).copied().collect();
+        true_cells.sort_unstable();
+        true_cells.dedup();
+        let pca = metrics::Pca::fit(&lognorm.select_rows(&true_cells), PCA_COMPONENTS);
+
+        let mut names: Vec<String> = vec![self.cfg.model.clone()];
+        names.extend([baselines::CONTROL_MEAN, baselines::PERTURBATION_MEAN, baselines::PERTURBED_MEAN].map(String::from));
+        if plans.iter().any(|p| self.design.members(&p.label).len() > 1) {
+            names.push(baselines::ADDITIVE.into());
+        }
+        if self.group().is_some() {
+            names.push(baselines::GROUP_SHIFT.into());
+        }
+        let mut per: BTreeMap<String, Vec<(String, Result<Prediction, String>)>> = BTreeMap::new();
+        let mut unpredictable = BTreeMap::new();
+        let mut figure_pred: Vec<Matrix> = Vec::new();
+        for plan in &plans {
+            let truth = lognorm.select_rows(&plan.test);
+            let src = lognorm.select_rows(&plan.sources);
+            let true_shift = metrics::mean_shift(&truth, &plan.reference);
+            let true_pcs = pca.transform(&truth);
+            for name in &names {
+                let pred = if *name == self.cfg.model {
+                    match self.unpredictable(&plan.label) {
+                        Some(why) => {
+                            unpredictable.insert(plan.label.clone(), why.clone());
+                            Err(why)
+                        }
+                        None => {
+                            let x_std = self.prep.x_std.select_rows(&plan.sources);
+                            let own = self.design.encode(&self.ds, &plan.sources, None);
+                            let target = self.design.encode(&self.ds, &plan.sources, Some(&plan.label));
+                            let library: Vec<f32> = plan.sources.iter().map(|&i| self.prep.library[i]).collect();
+                            let sources = Sources { x_std: &x_std, own_condition: &own, target_condition: &target, library: &library };
+                            let scale = Scale { mean: &self.prep.mean, sd: &self.prep.sd };
+                            let cells = generate::predict(&model, &self.device, &sources, self.cfg.generation, &scale, &mut rng).await?;
+                            figure_pred.push(cells.clone());
+                            Ok(Generated::Model(cells))
+                        }
+                    }
+                } else {
+                    // A baseline's cells: the matched controls moved by its predicted shift.
+                    ctx.shift(name, &plan.label, &plan.reference).map(|shift| {
+                        let mut cells = src.clone();
+                        for i in 0..cells.rows {
+                            for (v, s) in cells.row_mut(i).iter_mut().zip(&shift) {
+                                *v += *s as f32;
+                            }
+                        }
+                        Generated::Baseline(cells, shift)
+                    })
+                };
+                // A baseline's shift is what it declares (exactly zero for control_mean); a
+                // model's is measured on the cells it generated.
+                let scored = pred.map(|p| {
+                    let (cells, declared) = match p {
+                        Generated::Model(cells) => (cells, None),
+                        Generated::Baseline(cells, shift) => (cells, Some(shift)),
+                    };
+                    let pred_shift = declared.unwrap_or_else(|| metrics::mean_shift(&cells, &plan.reference));
+                    let energy = metrics::energy_distance(&true_pcs, &pca.transform(&cells), ENERGY_MAX_POINTS);
+                    Prediction { true_shift: true_shift.clone(), pred_shift, energy }
+                });
+                per.entry(name.clone()).or_default().push((plan.label.clone(), scored));
+            }
+        }
+
+        let n_genes = self.prep.panel.len();
+        let mut scores = BTreeMap::new();
+        let mut shift_fig = ShiftFigure { model: self.cfg.model.clone(), ..Default::default() };
+        for (name, rows) in &per {
+            let mut s = Scores::default();
+            let (mut all_t, mut all_p) = (Vec::new(), Vec::new());
+            let mut jacc: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+            let mut jacc_null = false;
+            let mut energies = Vec::new();
+            for (label, r) in rows {
+                let set = match r {
+                    Ok(p) => {
+                        all_t.extend_from_slice(&p.true_shift);
+                        all_p.extend_from_slice(&p.pred_shift);
+                        if let Some(e) = p.energy {
+                            energies.push(e);
+                        }
+                        let mut jaccard = BTreeMap::new();
+                        for k in JACCARD_KS {
+                            let j = metrics::top_k_jaccard(&p.true_shift, &p.pred_shift, k.min(n_genes));
+                            match j {
+                                Some(v) => jacc.entry(k).or_default().push(v),
+                                None => jacc_null = true,
+                            }
+                            jaccard.insert(k.to_string(), j);
+                        }
+                        ScoreSet {
+                            mean_shift_r: metrics::pearson(&p.true_shift, &p.pred_shift),
+                            jaccard,
+                            energy_distance: p.energy,
+                            undefined: None,
+                        }
+                    }
+                    Err(why) => ScoreSet {
+                        jaccard: JACCARD_KS.iter().map(|k| (k.to_string(), None)).collect(),
+                        undefined: Some(why.clone()),
+                        ..Default::default()
+                    },
+                };
+                s.conditions.insert(label.clone(), set);
+            }
+            let defined = rows.iter().filter(|r| r.1.is_ok()).count();
+            s.pooled = ScoreSet {
+                mean_shift_r: metrics::pearson(&all_t, &all_p),
+                jaccard: JACCARD_KS
+                    .iter()
+                    .map(|k| {
+                        let v = jacc.get(k).filter(|v| !v.is_empty() && !jacc_null).map(|v| v.iter().sum::<f64>() / v.len() as f64);
+                        (k.to_string(), v)
+                    })
+                    .collect(),
+                energy_distance: (!energies.is_empty()).then(|| energies.iter().sum::<f64>() / energies.len() as f64),
+                undefined: (defined == 0).then(|| "no held-out condition can be predicted".to_string()),
+            };
+            if *name == self.cfg.model {
+                shift_fig.r = s.pooled.mean_shift_r;
+                shift_fig.true_shift = all_t;
+                shift_fig.pred_shift = all_p;
+            }
+            scores.insert(name.clone(), s);
+        }
+
+        let mut controls: Vec<usize> = plans.iter().flat_map(|p| p.sources.iter()).copied().collect();
+        controls.sort_unstable();
+        controls.dedup();
+        let tests: Vec<usize> = plans.iter().flat_map(|p| p.test.iter()).copied().collect();
+        let refs: Vec<&Matrix> = figure_pred.iter().collect();
+        let pca_fig = PcaFigure {
+            model: self.cfg.model.clone(),
+            explained_variance_ratio: pca.explained_variance_ratio.iter().take(2).copied().collect(),
+            control: points(&pca.transform(&lognorm.select_rows(&controls))),
+            truth: points(&pca.transform(&lognorm.select_rows(&tests))),
+            predicted: if refs.is_empty() { Vec::new() } else { points(&pca.transform(&Matrix::vstack(&refs))) },
+        };
+
+        let ds = &self.ds;
+        Ok(RunResults {
+            cellshift_version: env!("CARGO_PKG_VERSION").to_string(),
+            config: serde_json::to_value(&self.cfg).unwrap_or(serde_json::Value::Null),
+            data: DataSummary {
+                cells: ds.n_cells(),
+                genes: n_genes,
+                genes_in_file: ds.n_genes(),
+                sha256: ds.sha256.clone(),
+                source: self.cfg.source.clone(),
+                values: if ds.is_counts { "counts" } else { "continuous" }.into(),
+                covariates: ds.covariate_names.clone(),
+                conditions: ds.condition_counts(),
+                warnings: ds.warnings.clone(),
+            },
+            split: SplitSummary {
+                kind: self.cfg.holdout.kind().into(),
+                train_cells: self.split.train.len(),
+                val_cells: self.split.val.len(),
+                test_cells: self.split.test.len(),
+                test_conditions: plans.iter().map(|p| p.label.clone()).collect(),
+                unpredictable,
+            },
+            train: TrainSummary {
+                epochs: self.trainer.epoch(),
+                best_epoch: self.trainer.best_epoch(),
+                stopped_early: self.trainer.stopped_early(),
+                seconds,
+                backend: backend.to_string(),
+                history: self.trainer.history().to_vec(),
+            },
+            scores,
+            figures: Figures { shift: shift_fig, pca: pca_fig },
+        })
+    }
+}
+
+enum Generated {
+    Model(Matrix),
+    Baseline(Matrix, Vec<f64>),
+}
+
+struct Prediction {
+    true_shift: Vec<f64>,
+    pred_shift: Vec<f64>,
+    energy: Option<f64>,
+}
+
+/// First two coordinates of at most FIGURE_MAX_POINTS evenly spaced rows.
+fn points(m: &Matrix) -> Vec<[f32; 2]> {
+    let step = m.rows.div_ceil(FIGURE_MAX_POINTS).max(1);
+    (0..m.rows)
+        .step_by(step)
+        .map(|i| [if m.cols > 0 { m.get(i, 0) } else { 0.0 }, if m.cols > 1 { m.get(i, 1) } else { 0.0 }])
+        .collect()
+}

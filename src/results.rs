@@ -1,0 +1,119 @@
+//! What a run produces, as written to `results.json` and drawn on the scoreboard.
+//! Field names here are the documented file format: change them only with the README.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The K values of the top-K Jaccard metric.
+pub const JACCARD_KS: [usize; 3] = [25, 50, 100];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResults {
+    pub cellshift_version: String,
+    /// The full run configuration (data options, split, model, training), as given.
+    pub config: serde_json::Value,
+    pub data: DataSummary,
+    pub split: SplitSummary,
+    pub train: TrainSummary,
+    /// Keyed by model name (`cvae`, ...) or baseline name (`control_mean`, `perturbation_mean`,
+    /// `perturbed_mean`, `additive`, `group_shift`).
+    pub scores: BTreeMap<String, Scores>,
+    pub figures: Figures,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DataSummary {
+    pub cells: usize,
+    /// Genes in the model panel.
+    pub genes: usize,
+    /// Gene columns in the file.
+    pub genes_in_file: usize,
+    /// SHA-256 of the input bytes as read (compressed bytes for `.csv.gz`).
+    pub sha256: String,
+    pub source: String,
+    /// `counts` (non-negative integers) or `continuous`.
+    pub values: String,
+    pub covariates: Vec<String>,
+    /// Cells per condition label.
+    pub conditions: BTreeMap<String, usize>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SplitSummary {
+    /// `fraction`, `conditions` or `group`.
+    pub kind: String,
+    pub train_cells: usize,
+    pub val_cells: usize,
+    pub test_cells: usize,
+    /// Conditions scored on held-out cells.
+    pub test_conditions: Vec<String>,
+    /// Held-out conditions a model cannot predict, with the reason (never silently skipped).
+    pub unpredictable: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainSummary {
+    pub epochs: usize,
+    pub best_epoch: usize,
+    pub stopped_early: bool,
+    pub seconds: f64,
+    pub backend: String,
+    pub history: Vec<EpochRecord>,
+}
+
+/// One epoch's named loss terms (per cell, averaged over the epoch).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    /// KL weight used in this epoch.
+    pub beta: f64,
+    pub train: BTreeMap<String, f64>,
+    pub val: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Scores {
+    pub pooled: ScoreSet,
+    pub conditions: BTreeMap<String, ScoreSet>,
+}
+
+/// Scores of one predictor on one condition (or pooled). `None` is written as `null`:
+/// the metric is undefined (e.g. the control-mean baseline predicts no shift, so a correlation
+/// with it does not exist), never a made-up number.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ScoreSet {
+    pub mean_shift_r: Option<f64>,
+    /// Keyed by K as a string ("25", "50", "100"); K is clipped to the panel size.
+    pub jaccard: BTreeMap<String, Option<f64>>,
+    pub energy_distance: Option<f64>,
+    /// Why this predictor has no prediction here, when it has none.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub undefined: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Figures {
+    pub shift: ShiftFigure,
+    pub pca: PcaFigure,
+}
+
+/// Per-(condition, gene) mean shifts against control for the headline model.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ShiftFigure {
+    pub model: String,
+    pub true_shift: Vec<f64>,
+    pub pred_shift: Vec<f64>,
+    pub r: Option<f64>,
+}
+
+/// First two principal components, fitted on true cells (control + true perturbed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PcaFigure {
+    pub model: String,
+    pub explained_variance_ratio: Vec<f64>,
+    pub control: Vec<[f32; 2]>,
+    pub truth: Vec<[f32; 2]>,
+    pub predicted: Vec<[f32; 2]>,
+}

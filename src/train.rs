@@ -1,0 +1,363 @@
+//! Training: a `Trainer` owns the model and its optimizer and runs one epoch per call.
+//!
+//! Loss values are accumulated on the device and read back once per epoch with burn's async
+//! readback, so the same code runs on WebGPU in the browser (where synchronous readback is not
+//! allowed) and natively under `block_on`.
+
+use std::collections::BTreeMap;
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use thiserror::Error;
+
+use crate::matrix::Matrix;
+use crate::module::{Batch, Cvae, CvaeConfig, LossOutput, ModelConfigError};
+use crate::results::EpochRecord;
+use crate::rng::Rng;
+
+#[derive(Config, Debug)]
+pub struct TrainConfig {
+    #[config(default = 200)]
+    pub epochs: usize,
+    #[config(default = 128)]
+    pub batch_size: usize,
+    #[config(default = 1e-3)]
+    pub lr: f64,
+    #[config(default = 1e-6)]
+    pub weight_decay: f64,
+    /// Epochs over which the KL weight rises linearly from beta/warmup to beta.
+    #[config(default = 20)]
+    pub kl_warmup: usize,
+    #[config(default = 1.0)]
+    pub beta: f64,
+    /// Maximum gradient norm (0 disables clipping).
+    #[config(default = 10.0)]
+    pub grad_clip: f64,
+    /// Stop after this many epochs past warm-up without a better validation loss (0: never).
+    #[config(default = 30)]
+    pub patience: usize,
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+pub const MAX_EPOCHS: usize = 100_000;
+pub const MAX_BATCH: usize = 65_536;
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum TrainError {
+    #[error("epochs must be between 1 and {MAX_EPOCHS} (got {0})")]
+    Epochs(usize),
+    #[error("the batch size must be between 1 and {MAX_BATCH} (got {0})")]
+    BatchSize(usize),
+    #[error("the learning rate must be a positive number below 1 (got {0})")]
+    LearningRate(f64),
+    #[error("weight decay must be a finite number ≥ 0 (got {0})")]
+    WeightDecay(f64),
+    #[error("the KL weight beta must be a finite number ≥ 0 (got {0})")]
+    Beta(f64),
+    #[error("gradient clipping must be a finite number ≥ 0 (got {0})")]
+    GradClip(f64),
+    #[error("KL warm-up must be at most {MAX_EPOCHS} epochs (got {0})")]
+    Warmup(usize),
+    #[error("there are no training cells")]
+    NoTrainingCells,
+    #[error(transparent)]
+    Model(#[from] ModelConfigError),
+    #[error("training diverged at epoch {epoch}: the {term} loss is not a finite number; try a lower learning rate")]
+    NonFinite { epoch: usize, term: String },
+    #[error("reading values back from the device failed: {0}")]
+    Readback(String),
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if self.epochs == 0 || self.epochs > MAX_EPOCHS {
+            return Err(TrainError::Epochs(self.epochs));
+        }
+        if self.batch_size == 0 || self.batch_size > MAX_BATCH {
+            return Err(TrainError::BatchSize(self.batch_size));
+        }
+        if !(self.lr > 0.0 && self.lr < 1.0) {
+            return Err(TrainError::LearningRate(self.lr));
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return Err(TrainError::WeightDecay(self.weight_decay));
+        }
+        if !(self.beta >= 0.0 && self.beta.is_finite()) {
+            return Err(TrainError::Beta(self.beta));
+        }
+        if !(self.grad_clip >= 0.0 && self.grad_clip.is_finite()) {
+            return Err(TrainError::GradClip(self.grad_clip));
+        }
+        if self.kl_warmup > MAX_EPOCHS {
+            return Err(TrainError::Warmup(self.kl_warmup));
+        }
+        Ok(())
+    }
+}
+
+/// KL weight for a 0-based epoch: a linear warm-up to `beta` over `warmup` epochs.
+pub fn kl_weight(epoch: usize, warmup: usize, beta: f64) -> f64 {
+    if warmup == 0 {
+        beta
+    } else {
+        beta * ((epoch + 1) as f64 / warmup as f64).min(1.0)
+    }
+}
+
+/// Host-side model inputs for a set of cells (all matrices have one row per cell).
+#[derive(Debug, Clone)]
+pub struct CellSet {
+    pub x_std: Matrix,
+    pub target: Matrix,
+    pub library: Vec<f32>,
+    pub condition: Matrix,
+}
+
+impl CellSet {
+    pub fn len(&self) -> usize {
+        self.x_std.rows
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+struct DeviceCells {
+    x_std: Tensor<2>,
+    target: Tensor<2>,
+    library: Tensor<2>,
+    condition: Tensor<2>,
+    n: usize,
+}
+
+pub fn to_tensor(m: &Matrix, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(m.data.clone(), [m.rows, m.cols]), device)
+}
+
+impl DeviceCells {
+    fn upload(set: &CellSet, device: &Device) -> Self {
+        Self {
+            x_std: to_tensor(&set.x_std, device),
+            target: to_tensor(&set.target, device),
+            library: Tensor::from_data(TensorData::new(set.library.clone(), [set.len(), 1]), device),
+            condition: to_tensor(&set.condition, device),
+            n: set.len(),
+        }
+    }
+
+    fn batch(&self, idx: &[usize], eps: Tensor<2>, device: &Device) -> Batch {
+        let ids: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
+        let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [idx.len()]), device);
+        Batch {
+            x_std: self.x_std.clone().select(0, ids.clone()),
+            target: self.target.clone().select(0, ids.clone()),
+            library: self.library.clone().select(0, ids.clone()),
+            condition: self.condition.clone().select(0, ids),
+            eps,
+        }
+    }
+}
+
+/// Reads a small tensor back without blocking (the only readback WebGPU allows).
+pub async fn read_vec(t: Tensor<1>) -> Result<Vec<f32>, TrainError> {
+    let data = t.into_data_async().await.map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+    data.convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Readback(format!("{e:?}")))
+}
+
+pub async fn read_matrix(t: Tensor<2>) -> Result<Matrix, TrainError> {
+    let [rows, cols] = t.dims();
+    let data = t.into_data_async().await.map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+    let v = data.convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+    Ok(Matrix::from_vec(rows, cols, v))
+}
+
+pub struct Trainer {
+    cfg: TrainConfig,
+    model: Cvae,
+    /// Built once: rebuilding it would reset Adam's moment estimates.
+    optim: ModuleOptimizer,
+    device: Device,
+    train: DeviceCells,
+    val: Option<(DeviceCells, Tensor<2>)>,
+    latent: usize,
+    rng: Rng,
+    epoch: usize,
+    history: Vec<EpochRecord>,
+    best: Option<(f64, usize, Cvae)>,
+    stale: usize,
+    stopped_early: bool,
+}
+
+impl Trainer {
+    /// `device` should be an autodiff device (`Device::flex().autodiff()`, or WebGPU's).
+    pub fn new(
+        model_cfg: &CvaeConfig,
+        cfg: TrainConfig,
+        train: &CellSet,
+        val: &CellSet,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        cfg.validate()?;
+        model_cfg.validate()?;
+        if train.is_empty() {
+            return Err(TrainError::NoTrainingCells);
+        }
+        let model = model_cfg.init(cfg.seed, device)?;
+        let mut adam = AdamConfig::new();
+        if cfg.weight_decay > 0.0 {
+            adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)));
+        }
+        if cfg.grad_clip > 0.0 {
+            adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip as f32)));
+        }
+        let optim = adam.init();
+        let inner = device.clone().inner();
+        let val = if val.is_empty() {
+            None
+        } else {
+            // Fixed noise: the validation loss then moves only when the model does.
+            let mut vr = Rng::derive(cfg.seed, "validation-noise");
+            let eps = Matrix::from_vec(val.len(), model_cfg.latent, vr.normal_vec(val.len() * model_cfg.latent));
+            Some((DeviceCells::upload(val, &inner), to_tensor(&eps, &inner)))
+        };
+        Ok(Self {
+            rng: Rng::derive(cfg.seed, "training"),
+            train: DeviceCells::upload(train, device),
+            val,
+            latent: model_cfg.latent,
+            model,
+            optim,
+            device: device.clone(),
+            epoch: 0,
+            history: Vec::new(),
+            best: None,
+            stale: 0,
+            stopped_early: false,
+            cfg,
+        })
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+    pub fn history(&self) -> &[EpochRecord] {
+        &self.history
+    }
+    pub fn stopped_early(&self) -> bool {
+        self.stopped_early
+    }
+    pub fn best_epoch(&self) -> usize {
+        self.best.as_ref().map_or(self.epoch, |b| b.1)
+    }
+
+    /// True once the epoch budget is spent or early stopping fired.
+    pub fn is_done(&self) -> bool {
+        self.stopped_early || self.epoch >= self.cfg.epochs
+    }
+
+    /// Raise the epoch budget (to resume a finished run); clears an early stop.
+    pub fn extend(&mut self, epochs: usize) {
+        self.cfg.epochs = self.cfg.epochs.max(self.epoch + epochs);
+        self.stopped_early = false;
+        self.stale = 0;
+    }
+
+    /// The model to predict with: the best one on validation loss after warm-up, else the
+    /// latest, without autodiff.
+    pub fn model(&self) -> Cvae {
+        match &self.best {
+            Some((_, _, m)) => m.valid(),
+            None => self.model.valid(),
+        }
+    }
+
+    /// Runs one epoch over the training cells in a seeded order and returns its record.
+    pub async fn run_epoch(&mut self) -> Result<EpochRecord, TrainError> {
+        let beta = kl_weight(self.epoch, self.cfg.kl_warmup, self.cfg.beta);
+        let n = self.train.n;
+        let mut order: Vec<usize> = (0..n).collect();
+        self.rng.shuffle(&mut order);
+        let mut sum: Option<Tensor<1>> = None;
+        for chunk in order.chunks(self.cfg.batch_size) {
+            let eps = Matrix::from_vec(chunk.len(), self.latent, self.rng.normal_vec(chunk.len() * self.latent));
+            let batch = self.train.batch(chunk, to_tensor(&eps, &self.device), &self.device);
+            let out: LossOutput = self.model.loss(batch, beta);
+            let terms = out.stacked().mul_scalar(chunk.len() as f64); // [3]
+            sum = Some(match sum {
+                Some(s) => s + terms,
+                None => terms,
+            });
+            let grads = GradientsParams::from_grads(out.loss.backward(), &self.model);
+            self.model = self.optim.step(self.cfg.lr, self.model.clone(), grads);
+        }
+        let train_terms = match sum {
+            Some(s) => read_vec(s).await?,
+            None => vec![0.0; 3],
+        };
+        let mut record = EpochRecord { epoch: self.epoch + 1, beta, train: BTreeMap::new(), val: BTreeMap::new() };
+        for (name, v) in LossOutput::TERMS.iter().zip(&train_terms) {
+            record.train.insert(name.to_string(), *v as f64 / n as f64);
+        }
+        if let Some((val, eps)) = &self.val {
+            let model = self.model.valid();
+            let all: Vec<usize> = (0..val.n).collect();
+            let mut vsum: Option<Tensor<1>> = None;
+            for chunk in all.chunks(1024) {
+                let e = eps.clone().narrow(0, chunk[0], chunk.len());
+                let out = model.loss(val.batch(chunk, e, &e_device(val)), self.cfg.beta);
+                let terms = out.stacked().mul_scalar(chunk.len() as f64);
+                vsum = Some(match vsum {
+                    Some(s) => s + terms,
+                    None => terms,
+                });
+            }
+            if let Some(s) = vsum {
+                for (name, v) in LossOutput::TERMS.iter().zip(read_vec(s).await?) {
+                    record.val.insert(name.to_string(), v as f64 / val.n as f64);
+                }
+            }
+        }
+        for (term, v) in record.train.iter().chain(record.val.iter()) {
+            if !v.is_finite() {
+                return Err(TrainError::NonFinite { epoch: record.epoch, term: term.clone() });
+            }
+        }
+        self.epoch += 1;
+        self.track_best(&record);
+        self.history.push(record.clone());
+        Ok(record)
+    }
+
+    fn track_best(&mut self, record: &EpochRecord) {
+        // Before warm-up ends the objective itself is still changing: nothing to compare.
+        if self.epoch < self.cfg.kl_warmup {
+            return;
+        }
+        let Some(&v) = record.val.get("loss") else { return };
+        let improved = match &self.best {
+            None => true,
+            Some((best, _, _)) => v < best - 1e-4 * best.abs().max(1.0),
+        };
+        if improved {
+            self.best = Some((v, self.epoch, self.model.clone()));
+            self.stale = 0;
+        } else {
+            self.stale += 1;
+            if self.cfg.patience > 0 && self.stale >= self.cfg.patience {
+                self.stopped_early = true;
+            }
+        }
+    }
+}
+
+fn e_device(val: &DeviceCells) -> Device {
+    val.x_std.device()
+}

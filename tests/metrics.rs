@@ -1,0 +1,534 @@
+use cellshift::matrix::Matrix;
+use cellshift::metrics::{
+    Pca, ate_log2, energy_distance, mean_shift, pearson, spearman, top_k_abs, top_k_jaccard,
+};
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol
+}
+
+fn assert_close(a: f64, b: f64, tol: f64) {
+    assert!(close(a, b, tol), "{a} != {b} (tol {tol})");
+}
+
+fn assert_vec_close(a: &[f64], b: &[f64], tol: f64) {
+    assert_eq!(a.len(), b.len(), "length mismatch: {a:?} vs {b:?}");
+    for (x, y) in a.iter().zip(b) {
+        assert!(close(*x, *y, tol), "{a:?} != {b:?} (tol {tol})");
+    }
+}
+
+fn matrix(rows: &[&[f32]]) -> Matrix {
+    let cols = rows.first().map_or(0, |r| r.len());
+    Matrix::from_vec(rows.len(), cols, rows.concat())
+}
+
+/// Deterministic pseudo-random values in [-1, 1) (64-bit LCG, top bits).
+fn lcg_values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f64 / (1u64 << 24) as f64 * 2.0 - 1.0) as f32
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- correlations
+
+#[test]
+fn pearson_known_value() {
+    // Deviations (-2,-1,0,1,2) and (-2,0,1,0,1): r = 6 / sqrt(10 * 6) = sqrt(0.6).
+    let r = pearson(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 4.0, 5.0, 4.0, 5.0]).unwrap();
+    assert_close(r, 0.7745966692414834, 1e-15);
+    assert_close(r, 0.6f64.sqrt(), 1e-15);
+}
+
+#[test]
+fn pearson_perfect_correlations() {
+    let a = [1.0, 2.0, 3.0, 4.0];
+    assert_close(pearson(&a, &[3.0, 5.0, 7.0, 9.0]).unwrap(), 1.0, 1e-15);
+    assert_close(pearson(&a, &[-1.0, -2.0, -3.0, -4.0]).unwrap(), -1.0, 1e-15);
+}
+
+#[test]
+fn pearson_undefined_is_none() {
+    assert_eq!(pearson(&[1.0, 2.0, 3.0], &[4.0, 4.0, 4.0]), None);
+    // A constant whose mean is not exactly representable still counts as constant.
+    assert_eq!(
+        pearson(
+            &[0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+        ),
+        None
+    );
+    assert_eq!(pearson(&[0.0, 0.0], &[1.0, 2.0]), None);
+    assert_eq!(pearson(&[1.0, 2.0, 3.0], &[1.0, 2.0]), None);
+    assert_eq!(pearson(&[1.0], &[2.0]), None);
+    assert_eq!(pearson(&[], &[]), None);
+    assert_eq!(pearson(&[1.0, f64::NAN, 3.0], &[1.0, 2.0, 3.0]), None);
+}
+
+#[test]
+fn spearman_with_ties() {
+    // Ranks: a -> (1, 2.5, 2.5, 4), b -> (1, 3, 2, 4). Rank deviations (-1.5, 0, 0, 1.5) and
+    // (-1.5, 0.5, -0.5, 1.5): r = 4.5 / sqrt(4.5 * 5) = sqrt(0.9).
+    let r = spearman(&[1.0, 2.0, 2.0, 3.0], &[10.0, 30.0, 20.0, 40.0]).unwrap();
+    assert_close(r, 0.9f64.sqrt(), 1e-15);
+    assert_close(r, 0.9486832980505138, 1e-15);
+}
+
+#[test]
+fn spearman_monotone_and_undefined() {
+    // Any strictly monotone map has rank correlation exactly ±1.
+    let a = [0.5, 3.0, -1.0, 8.0, 2.0];
+    let cubed: Vec<f64> = a.iter().map(|x| x * x * x).collect();
+    let negexp: Vec<f64> = a.iter().map(|x| (-x).exp()).collect();
+    assert_close(spearman(&a, &cubed).unwrap(), 1.0, 1e-15);
+    assert_close(spearman(&a, &negexp).unwrap(), -1.0, 1e-15);
+    assert_eq!(spearman(&a, &[1.0; 5]), None);
+    assert_eq!(spearman(&a, &[1.0, 2.0]), None);
+    assert_eq!(spearman(&[1.0, f64::NAN, 2.0], &[1.0, 2.0, 3.0]), None);
+}
+
+// ---------------------------------------------------------------- top-k genes
+
+#[test]
+fn top_k_abs_orders_by_magnitude_with_index_ties() {
+    assert_eq!(top_k_abs(&[0.5, -3.0, 2.0, 3.0, -0.1], 3), vec![1, 3, 2]);
+    assert_eq!(top_k_abs(&[1.0, -1.0, 1.0, 0.5], 2), vec![0, 1]);
+    assert_eq!(top_k_abs(&[1.0, 2.0], 5), vec![1, 0]);
+    assert_eq!(top_k_abs(&[1.0, 2.0], 0), Vec::<usize>::new());
+    assert_eq!(top_k_abs(&[f64::NAN, 0.0, -1.0], 3), vec![2, 1, 0]);
+}
+
+#[test]
+fn top_k_jaccard_hand_example() {
+    // Truth top-3 = {0, 1, 2}; prediction top-3 by |.| = {2, 3, 0}: 2 shared of 4 in the union.
+    let truth = [5.0, -4.0, 3.0, 0.1, 0.2];
+    let pred = [1.0, 0.0, -3.0, 2.0, 0.0];
+    assert_close(top_k_jaccard(&truth, &pred, 3).unwrap(), 0.5, 0.0);
+    // Identical rankings give 1; top-1 disjoint gives 0.
+    assert_close(top_k_jaccard(&truth, &truth, 3).unwrap(), 1.0, 0.0);
+    assert_close(top_k_jaccard(&truth, &pred, 1).unwrap(), 0.0, 0.0);
+}
+
+#[test]
+fn top_k_jaccard_clips_k() {
+    // k = 10 on 3 genes means every gene on both sides.
+    assert_close(
+        top_k_jaccard(&[1.0, 2.0, 3.0], &[0.0, 1.0, 0.0], 10).unwrap(),
+        1.0,
+        0.0,
+    );
+}
+
+#[test]
+fn top_k_jaccard_undefined_cases() {
+    assert_eq!(top_k_jaccard(&[1.0, 2.0, 3.0], &[0.0, 0.0, 0.0], 2), None);
+    assert_eq!(
+        top_k_jaccard(&[1.0, 2.0, 3.0], &[0.0, -0.0, f64::NAN], 2),
+        None
+    );
+    assert_eq!(top_k_jaccard(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0], 0), None);
+    assert_eq!(top_k_jaccard(&[], &[], 3), None);
+    assert_eq!(top_k_jaccard(&[1.0, 2.0], &[1.0, 2.0, 3.0], 1), None);
+}
+
+#[test]
+fn top_k_jaccard_ties_are_deterministic() {
+    // All predicted shifts tie, so the prediction's top-2 is {0, 1}; the truth's is {2, 3}.
+    let truth = [0.0, 0.0, 3.0, 2.0];
+    let pred = [1.0, -1.0, 1.0, 1.0];
+    for _ in 0..3 {
+        assert_eq!(top_k_jaccard(&truth, &pred, 2), Some(0.0));
+    }
+    // Truth ties at zero pick genes 0 and 1 too: {0, 1} vs {0, 1}.
+    assert_eq!(top_k_jaccard(&[0.0; 4], &pred, 2), Some(1.0));
+    // Top-3: {0, 1, 2} vs {2, 3, 0} -> 2 / 4.
+    assert_eq!(top_k_jaccard(&truth, &pred, 3), Some(0.5));
+}
+
+// ---------------------------------------------------------------- mean shift and ATE
+
+#[test]
+fn mean_shift_hand_example() {
+    let cells = matrix(&[&[1.0, 2.0, 0.0], &[3.0, 6.0, 0.0]]);
+    assert_vec_close(
+        &mean_shift(&cells, &[1.0, 1.0, 0.5]),
+        &[1.0, 3.0, -0.5],
+        1e-15,
+    );
+    // No cells: the mean is taken as zeros.
+    let empty = Matrix::zeros(0, 3);
+    assert_vec_close(
+        &mean_shift(&empty, &[1.0, 1.0, 0.5]),
+        &[-1.0, -1.0, -0.5],
+        0.0,
+    );
+}
+
+#[test]
+fn ate_log2_hand_example() {
+    // Treated row 0 has depth 2: each 1 becomes log2(1e4 * 1/2 + 1) = log2(5001). Row 1 is
+    // empty and contributes zeros but still counts in the mean.
+    let treated = matrix(&[&[1.0, 0.0, 1.0], &[0.0, 0.0, 0.0]]);
+    // Control depths 4 and 10000: (1, 3, 0) -> log2(2501), log2(7501), 0;
+    // (1023, 0, 8977) -> log2(1024) = 10, 0, log2(8978).
+    let control = matrix(&[&[1.0, 3.0, 0.0], &[1023.0, 0.0, 8977.0]]);
+    let l = |x: f64| x.log2();
+    let expected = [
+        l(5001.0) / 2.0 - (l(2501.0) + 10.0) / 2.0,
+        0.0 - l(7501.0) / 2.0,
+        l(5001.0) / 2.0 - l(8978.0) / 2.0,
+    ];
+    assert_vec_close(&ate_log2(&treated, &control), &expected, 1e-12);
+    // Same cells on both sides: no effect.
+    assert_vec_close(&ate_log2(&control, &control), &[0.0; 3], 0.0);
+}
+
+// ---------------------------------------------------------------- PCA
+
+/// Five points with mean (1, 2) and covariance [[5, 2], [2, 2]] (n-1 denominator):
+/// centered x = (3, -1, 1, -3, 0), y = (2, -2, 0, 0, 0), so Σx² = 20, Σy² = 8, Σxy = 8.
+/// Eigenvalues 6 and 1 with eigenvectors (2, 1)/√5 and (1, -2)/√5, the latter flipped to
+/// (-1, 2)/√5 so its largest loading is positive.
+fn hand_pca_data() -> Matrix {
+    matrix(&[
+        &[4.0, 4.0],
+        &[0.0, 0.0],
+        &[2.0, 2.0],
+        &[-2.0, 2.0],
+        &[1.0, 2.0],
+    ])
+}
+
+#[test]
+fn pca_hand_example() {
+    let pca = Pca::fit(&hand_pca_data(), 2);
+    let s5 = 5f64.sqrt();
+    assert_vec_close(&pca.mean, &[1.0, 2.0], 1e-15);
+    assert_vec_close(&pca.explained_variance, &[6.0, 1.0], 1e-12);
+    assert_vec_close(
+        &pca.explained_variance_ratio,
+        &[6.0 / 7.0, 1.0 / 7.0],
+        1e-12,
+    );
+    assert_eq!(pca.components.len(), 2);
+    assert_vec_close(&pca.components[0], &[2.0 / s5, 1.0 / s5], 1e-12);
+    assert_vec_close(&pca.components[1], &[-1.0 / s5, 2.0 / s5], 1e-12);
+
+    // (4, 4) centers to (3, 2): scores (6 + 2)/√5 and (-3 + 4)/√5.
+    let t = pca.transform(&matrix(&[&[4.0, 4.0], &[1.0, 2.0]]));
+    assert_eq!((t.rows, t.cols), (2, 2));
+    assert_close(t.get(0, 0) as f64, 8.0 / s5, 1e-6);
+    assert_close(t.get(0, 1) as f64, 1.0 / s5, 1e-6);
+    // The mean projects to the origin.
+    assert_eq!(t.row(1), &[0.0, 0.0]);
+}
+
+#[test]
+fn pca_points_on_a_line() {
+    // y = 2x: covariance [[1, 2], [2, 4]], eigenvalues 5 and 0, first axis (1, 2)/√5.
+    let data = matrix(&[&[0.0, 0.0], &[1.0, 2.0], &[2.0, 4.0]]);
+    let pca = Pca::fit(&data, 5);
+    let s5 = 5f64.sqrt();
+    assert_eq!(pca.components.len(), 2, "clipped to min(rows - 1, cols)");
+    assert_close(pca.explained_variance[0], 5.0, 1e-12);
+    assert_close(pca.explained_variance[1], 0.0, 1e-12);
+    assert!(pca.explained_variance[1] >= 0.0);
+    assert_close(pca.explained_variance_ratio[0], 1.0, 1e-12);
+    assert_vec_close(&pca.components[0], &[1.0 / s5, 2.0 / s5], 1e-12);
+    assert_vec_close(&pca.components[1], &[2.0 / s5, -1.0 / s5], 1e-12);
+}
+
+#[test]
+fn pca_component_count_is_clipped() {
+    let data = matrix(&[&[1.0, 2.0, 3.0]]);
+    let pca = Pca::fit(&data, 3);
+    assert!(
+        pca.components.is_empty(),
+        "one row has no variance to explain"
+    );
+    assert_vec_close(&pca.mean, &[1.0, 2.0, 3.0], 0.0);
+    let t = pca.transform(&data);
+    assert_eq!((t.rows, t.cols), (1, 0));
+
+    let pca = Pca::fit(&hand_pca_data(), 1);
+    assert_eq!(pca.components.len(), 1);
+    assert_eq!(pca.explained_variance.len(), 1);
+
+    let pca = Pca::fit(&Matrix::zeros(0, 4), 2);
+    assert!(pca.components.is_empty());
+    assert_eq!(pca.mean, vec![0.0; 4]);
+
+    // Constant data: components exist but explain nothing.
+    let pca = Pca::fit(&matrix(&[&[1.0, 1.0], &[1.0, 1.0], &[1.0, 1.0]]), 2);
+    assert_eq!(pca.explained_variance, vec![0.0, 0.0]);
+    assert_eq!(pca.explained_variance_ratio, vec![0.0, 0.0]);
+}
+
+/// Reference values from numpy (`np.cov`, `np.linalg.eigh`, same sign convention) on the f32
+/// values of this matrix.
+fn reference_pca_data() -> Matrix {
+    matrix(&[
+        &[2.5, 0.3, 1.2, -0.7, 4.1],
+        &[1.1, -1.4, 0.8, 2.2, 3.3],
+        &[0.0, 0.9, -2.1, 1.5, 2.8],
+        &[3.7, 1.8, 0.4, -1.2, 5.0],
+        &[-0.6, 2.4, 1.9, 0.3, 1.7],
+        &[1.9, -0.2, -0.9, 0.8, 3.9],
+        &[2.2, 1.1, 2.6, -2.0, 4.4],
+        &[0.4, -0.8, 0.1, 1.0, 2.5],
+    ])
+}
+
+#[test]
+fn pca_matches_reference_decomposition() {
+    let pca = Pca::fit(&reference_pca_data(), 5);
+    assert_vec_close(
+        &pca.mean,
+        &[
+            1.4000000096857548,
+            0.5125000085681677,
+            0.5000000083819032,
+            0.23750000447034836,
+            3.4625000059604645,
+        ],
+        1e-12,
+    );
+    assert_vec_close(
+        &pca.explained_variance,
+        &[
+            5.057045608779097,
+            2.5167069385198566,
+            1.4281123587106876,
+            0.18621220838743646,
+            0.03567287654515682,
+        ],
+        1e-9,
+    );
+    assert_vec_close(
+        &pca.explained_variance_ratio,
+        &[
+            0.548263516871678,
+            0.27285073218498707,
+            0.15482990758781412,
+            0.02018834081260851,
+            0.00386750254291235,
+        ],
+        1e-9,
+    );
+    let total: f64 = pca.explained_variance_ratio.iter().sum();
+    assert!(total <= 1.0 + 1e-12, "ratios sum to {total}");
+    assert_close(total, 1.0, 1e-12);
+    let expected = [
+        [
+            -0.5076305932633393,
+            -0.2629049702060089,
+            -0.4153897875623267,
+            0.6040066062266926,
+            -0.36853697432893434,
+        ],
+        [
+            -0.5357080506970106,
+            0.4604306547872633,
+            0.5382898179012511,
+            -0.1456246730830527,
+            -0.4359564463153097,
+        ],
+        [
+            -0.02391282318240561,
+            0.7221488862744452,
+            -0.6725665370430547,
+            -0.15925899836538487,
+            0.01483197996200869,
+        ],
+    ];
+    for (got, want) in pca.components.iter().zip(&expected) {
+        assert_vec_close(got, want, 1e-9);
+    }
+
+    let pca3 = Pca::fit(&reference_pca_data(), 3);
+    assert_eq!(pca3.components.len(), 3);
+    assert_eq!(pca3.components, pca.components[..3]);
+    let t = pca3.transform(&reference_pca_data());
+    let want = [
+        -1.5944976826337123,
+        -0.45171652991099975,
+        -0.491796648040518,
+    ];
+    for (j, w) in want.iter().enumerate() {
+        assert_close(t.get(0, j) as f64, *w, 1e-5);
+    }
+    // Scores are centered.
+    let score_means = t.col_means();
+    assert_vec_close(&score_means, &[0.0; 3], 1e-6);
+}
+
+#[test]
+fn pca_sign_convention() {
+    let pca = Pca::fit(&reference_pca_data(), 5);
+    for c in &pca.components {
+        let pivot = c
+            .iter()
+            .fold(0.0f64, |m, x| if x.abs() > m.abs() { *x } else { m });
+        assert!(pivot > 0.0, "largest loading of {c:?} is negative");
+    }
+    // Negating the data flips the covariance's eigenvectors but not the reported axes.
+    let data = reference_pca_data();
+    let negated = Matrix::from_vec(data.rows, data.cols, data.data.iter().map(|x| -x).collect());
+    let neg = Pca::fit(&negated, 5);
+    for (a, b) in pca.components.iter().zip(&neg.components) {
+        assert_vec_close(a, b, 1e-12);
+    }
+}
+
+/// Checks orthonormality and C v = λ v against a covariance computed here directly.
+fn check_decomposition(data: &Matrix, pca: &Pca, tol: f64) {
+    let n = data.cols;
+    let mean = data.col_means();
+    let mut cov = vec![0.0f64; n * n];
+    for i in 0..data.rows {
+        let x: Vec<f64> = data
+            .row(i)
+            .iter()
+            .zip(&mean)
+            .map(|(&v, m)| v as f64 - m)
+            .collect();
+        for j in 0..n {
+            for k in 0..n {
+                cov[j * n + k] += x[j] * x[k];
+            }
+        }
+    }
+    cov.iter_mut().for_each(|c| *c /= (data.rows - 1) as f64);
+    let trace: f64 = (0..n).map(|j| cov[j * n + j]).sum();
+    for (a, (u, &lambda)) in pca
+        .components
+        .iter()
+        .zip(&pca.explained_variance)
+        .enumerate()
+    {
+        for (b, w) in pca.components.iter().enumerate() {
+            let dot: f64 = u.iter().zip(w).map(|(p, q)| p * q).sum();
+            assert_close(dot, if a == b { 1.0 } else { 0.0 }, tol);
+        }
+        for j in 0..n {
+            let cu: f64 = (0..n).map(|k| cov[j * n + k] * u[k]).sum();
+            assert_close(cu, lambda * u[j], tol);
+        }
+        assert_close(pca.explained_variance_ratio[a], lambda / trace, tol);
+    }
+    for pair in pca.explained_variance.windows(2) {
+        assert!(pair[0] >= pair[1], "eigenvalues out of order");
+    }
+}
+
+#[test]
+fn pca_wide_random_matrix() {
+    let (rows, cols) = (2000, 200);
+    // Columns with distinct scales so the spectrum is spread out.
+    let mut values = lcg_values(rows * cols, 7);
+    for (i, v) in values.iter_mut().enumerate() {
+        *v *= 1.0 + (i % cols) as f32 / 20.0;
+    }
+    let data = Matrix::from_vec(rows, cols, values);
+    let start = std::time::Instant::now();
+    let pca = Pca::fit(&data, 50);
+    let elapsed = start.elapsed();
+    eprintln!("PCA {rows}x{cols}: {elapsed:?}");
+    assert_eq!(pca.components.len(), 50);
+    check_decomposition(&data, &pca, 1e-9);
+    let full = Pca::fit(&data, cols);
+    let total: f64 = full.explained_variance_ratio.iter().sum();
+    assert!(total <= 1.0 + 1e-12);
+    assert_close(total, 1.0, 1e-9);
+}
+
+#[test]
+fn pca_600_genes() {
+    let (rows, cols) = (2000, 600);
+    let data = Matrix::from_vec(rows, cols, lcg_values(rows * cols, 11));
+    let start = std::time::Instant::now();
+    let pca = Pca::fit(&data, 30);
+    let elapsed = start.elapsed();
+    eprintln!("PCA {rows}x{cols}: {elapsed:?}");
+    assert_eq!(pca.components.len(), 30);
+    check_decomposition(&data, &pca, 1e-9);
+}
+
+// ---------------------------------------------------------------- energy distance
+
+fn column(values: &[f32]) -> Matrix {
+    Matrix::from_vec(values.len(), 1, values.to_vec())
+}
+
+#[test]
+fn energy_distance_identical_sets_is_zero() {
+    let a = Matrix::from_vec(6, 3, lcg_values(18, 3));
+    assert_eq!(energy_distance(&a, &a, 100), Some(0.0));
+    assert_eq!(energy_distance(&a, &a.clone(), 4), Some(0.0));
+}
+
+#[test]
+fn energy_distance_hand_values() {
+    // 2·1 − 0 − 0.
+    assert_close(
+        energy_distance(&column(&[0.0]), &column(&[1.0]), 10).unwrap(),
+        2.0,
+        1e-15,
+    );
+    // E|X−Y| = 1, E|X−X'| = (0 + 2 + 2 + 0)/4 = 1: 2 − 1 − 0.
+    assert_close(
+        energy_distance(&column(&[0.0, 2.0]), &column(&[1.0]), 10).unwrap(),
+        1.0,
+        1e-15,
+    );
+    // E|X−Y| = (1 + 3 + 1 + 1)/4 = 1.5, both within-set means 1: 3 − 1 − 1.
+    assert_close(
+        energy_distance(&column(&[0.0, 2.0]), &column(&[1.0, 3.0]), 10).unwrap(),
+        1.0,
+        1e-15,
+    );
+    // Euclidean, not per-coordinate: |(3, 4)| = 5.
+    let a = matrix(&[&[0.0, 0.0]]);
+    let b = matrix(&[&[3.0, 4.0]]);
+    assert_close(energy_distance(&a, &b, 10).unwrap(), 10.0, 1e-15);
+    // Symmetric.
+    assert_eq!(
+        energy_distance(&column(&[0.0, 2.0, 5.0]), &column(&[1.0, 1.5]), 10),
+        energy_distance(&column(&[1.0, 1.5]), &column(&[0.0, 2.0, 5.0]), 10)
+    );
+}
+
+#[test]
+fn energy_distance_subsamples_evenly() {
+    let a = column(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+    let b = column(&[0.5, 3.5, 9.5]);
+    // 10 rows down to 4: rows ⌊i·10/4⌋ = 0, 2, 5, 7. `b` fits and is used whole.
+    let sub = a.select_rows(&[0, 2, 5, 7]);
+    let got = energy_distance(&a, &b, 4).unwrap();
+    assert_eq!(Some(got), energy_distance(&sub, &b, 4));
+    assert_eq!(Some(got), energy_distance(&a, &b, 4), "deterministic");
+    // Hand value: X = {0, 2, 5, 7}, Y = {0.5, 3.5, 9.5}.
+    // Σ|X−Y| = (0.5 + 3.5 + 9.5) + (1.5 + 1.5 + 7.5) + (4.5 + 1.5 + 4.5) + (6.5 + 3.5 + 2.5) = 47.
+    // Σ|X−X'| = 2·(2 + 5 + 7 + 3 + 5 + 2) = 48; Σ|Y−Y'| = 2·(3 + 9 + 6) = 36.
+    assert_close(got, 2.0 * 47.0 / 12.0 - 48.0 / 16.0 - 36.0 / 9.0, 1e-12);
+    // Both sides subsampled: b down to rows ⌊i·3/2⌋ = 0, 1.
+    assert_eq!(
+        energy_distance(&a, &b, 2),
+        energy_distance(&a.select_rows(&[0, 5]), &b.select_rows(&[0, 1]), 2)
+    );
+}
+
+#[test]
+fn energy_distance_undefined_cases() {
+    let a = column(&[1.0, 2.0]);
+    assert_eq!(energy_distance(&a, &Matrix::zeros(0, 1), 10), None);
+    assert_eq!(energy_distance(&Matrix::zeros(0, 1), &a, 10), None);
+    assert_eq!(energy_distance(&a, &a, 0), None);
+    assert_eq!(energy_distance(&a, &matrix(&[&[1.0, 2.0]]), 10), None);
+}
