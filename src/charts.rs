@@ -341,16 +341,31 @@ fn fit_text<DB: DrawingBackend>(
     if fits(text) {
         return text.to_string();
     }
+    // Binary search on the number of characters kept: text measuring can be costly (the
+    // browser lays out each measured string).
     let chars: Vec<char> = text.chars().collect();
-    let mut keep = chars.len();
-    while keep > 0 {
-        keep -= 1;
-        let candidate: String = chars[..keep].iter().collect::<String>() + "…";
-        if fits(&candidate) {
-            return candidate;
+    let shortened = |keep: usize| {
+        chars[..keep]
+            .iter()
+            .collect::<String>()
+            .trim_end()
+            .to_string()
+            + "…"
+    };
+    let (mut lo, mut hi) = (0, chars.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(&shortened(mid)) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
         }
     }
-    String::new()
+    if lo == 0 && !fits("…") {
+        String::new()
+    } else {
+        shortened(lo)
+    }
 }
 
 /// Draws a panel caption at the top of `area` and returns the area below it.
@@ -363,7 +378,12 @@ fn caption<DB: DrawingBackend>(
     let (w, _) = area.dim_in_pixel();
     let pad = theme.pxi(5.0);
     let style = theme.font(size).pos(Pos::new(HPos::Center, VPos::Top));
-    let shown = fit_text(area, text, &style, w.saturating_sub(theme.stroke(8.0)));
+    let shown = fit_text(
+        area,
+        text,
+        &style,
+        w.saturating_sub(theme.pxi(8.0).max(0) as u32),
+    );
     area.draw_text(&shown, &style, (w as i32 / 2, pad))
         .map_err(draw_err)?;
     let (_, rest) = area.split_vertically(pad * 2 + theme.pxi(size));

@@ -121,6 +121,12 @@ pub struct ConditionPlan {
     pub test: Vec<usize>,
     /// One matched seen control cell per test cell (same covariate group where there is one).
     pub sources: Vec<usize>,
+    /// Every seen control cell of the groups involved, and its weight in the reference
+    /// (weights sum to 1), so `reference = Σ weight · lognorm[pool]`.
+    pub pool: Vec<usize>,
+    pub weights: Vec<f64>,
+    /// Position in `pool` of each source.
+    pub matched: Vec<usize>,
     /// Mean of the matched groups' seen controls, weighted by the test cells' group make-up. [panel]
     pub reference: Vec<f64>,
 }
@@ -228,16 +234,25 @@ impl Session {
                 *c += 1;
                 *group_sizes.entry(k).or_insert(0) += 1;
             }
-            let mut reference = vec![0.0; self.prep.panel.len()];
+            let mut pool_all = Vec::new();
+            let mut weights = Vec::new();
             for (k, n) in &group_sizes {
                 let pool = pools.get(k).unwrap_or(&controls);
-                let m = self.prep.lognorm.select_rows(pool).col_means();
-                let w = *n as f64 / test.len() as f64;
-                for (r, v) in reference.iter_mut().zip(m) {
-                    *r += w * v;
-                }
+                let w = *n as f64 / test.len() as f64 / pool.len() as f64;
+                pool_all.extend_from_slice(pool);
+                weights.extend(std::iter::repeat_n(w, pool.len()));
             }
-            plans.push(ConditionPlan { label: label.to_string(), test, sources, reference });
+            let reference = weighted_mean(&self.prep.lognorm.select_rows(&pool_all), &weights);
+            let matched = sources.iter().map(|s| pool_all.iter().position(|p| p == s).unwrap_or(0)).collect();
+            plans.push(ConditionPlan {
+                label: label.to_string(),
+                test,
+                sources,
+                pool: pool_all,
+                weights,
+                matched,
+                reference,
+            });
         }
         plans
     }
@@ -291,15 +306,20 @@ impl Session {
                             Err(why)
                         }
                         None => {
-                            let x_std = self.prep.x_std.select_rows(&plan.sources);
-                            let own = self.design.encode(&self.ds, &plan.sources, None);
-                            let target = self.design.encode(&self.ds, &plan.sources, Some(&plan.label));
-                            let library: Vec<f32> = plan.sources.iter().map(|&i| self.prep.library[i]).collect();
+                            // Every control of the involved groups is decoded, so the
+                            // predicted mean is weighted exactly like the reference.
+                            let x_std = self.prep.x_std.select_rows(&plan.pool);
+                            let own = self.design.encode(&self.ds, &plan.pool, None);
+                            let target = self.design.encode(&self.ds, &plan.pool, Some(&plan.label));
+                            let library: Vec<f32> = plan.pool.iter().map(|&i| self.prep.library[i]).collect();
                             let sources = Sources { x_std: &x_std, own_condition: &own, target_condition: &target, library: &library };
                             let scale = Scale { mean: &self.prep.mean, sd: &self.prep.sd };
-                            let cells = generate::predict(&model, &self.device, &sources, self.cfg.generation, &scale, &mut rng).await?;
+                            let decoded = generate::predict(&model, &self.device, &sources, self.cfg.generation, &scale, &mut rng).await?;
+                            let mean = weighted_mean(&decoded, &plan.weights);
+                            let shift = mean.iter().zip(&plan.reference).map(|(a, b)| a - b).collect();
+                            let cells = decoded.select_rows(&plan.matched);
                             figure_pred.push(cells.clone());
-                            Ok(Generated::Model(cells))
+                            Ok(Generated::Model(cells, shift))
                         }
                     }
                 } else {
@@ -315,13 +335,9 @@ impl Session {
                     })
                 };
                 // A baseline's shift is what it declares (exactly zero for control_mean); a
-                // model's is measured on the cells it generated.
+                // model's is measured on all the cells it generated from the reference pool.
                 let scored = pred.map(|p| {
-                    let (cells, declared) = match p {
-                        Generated::Model(cells) => (cells, None),
-                        Generated::Baseline(cells, shift) => (cells, Some(shift)),
-                    };
-                    let pred_shift = declared.unwrap_or_else(|| metrics::mean_shift(&cells, &plan.reference));
+                    let (Generated::Model(cells, pred_shift) | Generated::Baseline(cells, pred_shift)) = p;
                     let energy = metrics::energy_distance(&true_pcs, &pca.transform(&cells), ENERGY_MAX_POINTS);
                     Prediction { true_shift: true_shift.clone(), pred_shift, energy }
                 });
@@ -441,8 +457,9 @@ impl Session {
     }
 }
 
+/// Cells to compare with the truth (one per test cell) and the predicted mean shift.
 enum Generated {
-    Model(Matrix),
+    Model(Matrix, Vec<f64>),
     Baseline(Matrix, Vec<f64>),
 }
 
@@ -450,6 +467,17 @@ struct Prediction {
     true_shift: Vec<f64>,
     pred_shift: Vec<f64>,
     energy: Option<f64>,
+}
+
+/// Σ_i w_i · row_i. [cols]
+fn weighted_mean(m: &Matrix, w: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; m.cols];
+    for (i, wi) in w.iter().enumerate().take(m.rows) {
+        for (o, &v) in out.iter_mut().zip(m.row(i)) {
+            *o += wi * v as f64;
+        }
+    }
+    out
 }
 
 /// First two coordinates of at most FIGURE_MAX_POINTS evenly spaced rows.

@@ -538,6 +538,23 @@ fn line_numbers_count_blank_lines_and_multiline_fields() {
         matches!(err, DataError::NonNumeric { line: 5, .. }),
         "{err:?}"
     );
+    let err = parse_err(
+        "\n\ncondition,g1\r\n\r\n\r\ncontrol,1\r\n   \r\nA,x\r\n",
+        &quiet(),
+    );
+    assert!(
+        matches!(err, DataError::NonNumeric { line: 8, .. }),
+        "{err:?}"
+    );
+    let err = parse_err("condition,g1\ncontrol,1\n\n\n\nA,1,2\n", &quiet());
+    assert_eq!(
+        err,
+        DataError::Ragged {
+            line: 6,
+            expected: 2,
+            found: 3
+        }
+    );
 
     // A quoted covariate spanning two lines moves the following rows down by one.
     let text = "condition,note,g1\ncontrol,\"two\nlines\",1\nA,plain,oops\n";

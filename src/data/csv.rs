@@ -66,17 +66,19 @@ pub fn parse_csv(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, DataError>
         .from_reader(text);
     let mut record = ByteRecord::new();
 
+    let mut lines_seen = LineCounter::new(text);
+
     // Header: the first non-blank record.
     let header_line = loop {
-        if !read_record(&mut reader, &mut record, 1)? {
+        if !read_record(&mut reader, &mut record, &mut lines_seen)? {
             return Err(DataError::Empty);
         }
         if !is_blank(&record) {
-            break line_of(&record, 1);
+            break lines_seen.line_of(&record);
         }
     };
     let mut header = Vec::with_capacity(record.len());
-    for field in record.iter() {
+    for field in &record {
         header.push(utf8(field, header_line)?.to_string());
     }
     let layout = Layout::from_header(&header, opts)?;
@@ -89,13 +91,11 @@ pub fn parse_csv(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, DataError>
     let mut covariates: Vec<Vec<String>> = vec![Vec::new(); layout.covariates.len()];
     let mut data: Vec<f32> = Vec::new();
     let mut is_counts = true;
-    let mut last_line = header_line;
-    while read_record(&mut reader, &mut record, last_line)? {
-        let line = line_of(&record, last_line);
-        last_line = line;
+    while read_record(&mut reader, &mut record, &mut lines_seen)? {
         if is_blank(&record) {
             continue;
         }
+        let line = lines_seen.line_of(&record);
         if record.len() != n_cols {
             return Err(DataError::Ragged {
                 line,
@@ -193,10 +193,10 @@ fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, DataError> {
 fn read_record(
     reader: &mut ::csv::Reader<&[u8]>,
     record: &mut ByteRecord,
-    last_line: u64,
+    lines: &mut LineCounter,
 ) -> Result<bool, DataError> {
     reader.read_byte_record(record).map_err(|e| {
-        let line = e.position().map_or(last_line, |p| p.line());
+        let line = lines.line_at(e.position().map_or(0, ::csv::Position::byte));
         match e.kind() {
             ::csv::ErrorKind::Utf8 { .. } => DataError::Encoding { line },
             _ => DataError::Csv {
@@ -207,9 +207,53 @@ fn read_record(
     })
 }
 
-/// The 1-based file line a record starts on.
-fn line_of(record: &ByteRecord, fallback: u64) -> u64 {
-    record.position().map_or(fallback, |p| p.line())
+/// Turns byte offsets into 1-based file lines.
+///
+/// The line numbers kept by the CSV reader do not count the empty lines it skips, so lines
+/// are counted here from the byte offsets instead. Offsets only move forward, so the counting
+/// is incremental and the whole text is scanned once.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the first byte of `record`.
+    fn line_of(&mut self, record: &ByteRecord) -> u64 {
+        let byte = record
+            .position()
+            .map_or(self.offset as u64, ::csv::Position::byte);
+        self.line_at(byte)
+    }
+
+    /// The line holding the byte at `byte`, after skipping any line breaks there (a record
+    /// never starts with one, but its recorded start may precede the empty lines skipped).
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut target = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while target < self.text.len() && matches!(self.text[target], b'\r' | b'\n') {
+            target += 1;
+        }
+        if target > self.offset {
+            let newlines = self.text[self.offset..target]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.line += newlines as u64;
+            self.offset = target;
+        }
+        self.line
+    }
 }
 
 /// A line holding nothing but whitespace (the reader already skips truly empty lines).
