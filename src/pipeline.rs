@@ -221,8 +221,9 @@ impl Session {
             }
         }
         let mut plans = Vec::new();
+        // One cursor per group across all conditions, so conditions draw different controls.
+        let mut cursor: BTreeMap<Vec<&str>, usize> = BTreeMap::new();
         for (label, test) in by_label {
-            let mut cursor: BTreeMap<Vec<&str>, usize> = BTreeMap::new();
             let mut group_sizes: BTreeMap<Vec<&str>, usize> = BTreeMap::new();
             let mut sources = Vec::with_capacity(test.len());
             for &i in &test {

@@ -1,0 +1,112 @@
+//! The command line end to end: outputs, the real PBMC task, and bad input handled without panics.
+
+mod common;
+use common::*;
+
+#[test]
+fn train_writes_results_config_and_scoreboard_figures() {
+    let out = tempdir("cli-train");
+    let o = run(&["train", "--sample", "--epochs", "6", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("scoreboard") && stdout.contains("control_mean") && stdout.contains("cvae"));
+    let r = read_json(&out.join("results.json"));
+    for key in ["config", "data", "train", "scores", "split", "figures"] {
+        assert!(r.get(key).is_some(), "results.json lacks {key}");
+    }
+    assert_eq!(r["data"]["genes"], 200);
+    assert_eq!(r["data"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(r["train"]["history"].as_array().unwrap().len(), 6);
+    for k in ["25", "50", "100"] {
+        assert!(r["scores"]["cvae"]["pooled"]["jaccard"][k].is_number());
+    }
+    assert!(r["scores"]["control_mean"]["pooled"]["mean_shift_r"].is_null());
+    let cfg = read_json(&out.join("config.json"));
+    assert_eq!(cfg["model"], "cvae");
+    assert_eq!(cfg["train"]["epochs"], 6);
+    // The PNG has the documented size and real content; the SVG is a drawing with text.
+    let png = std::fs::read(out.join("scoreboard.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((w, h), (1600, 1200));
+    assert!(png.len() > 50_000, "a blank PNG compresses to almost nothing ({} bytes)", png.len());
+    let svg = std::fs::read_to_string(out.join("scoreboard.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("PC1"));
+}
+
+#[test]
+fn same_seed_twice_gives_byte_identical_scores() {
+    let scores = |dir: &str| {
+        let out = tempdir(dir);
+        let o = run(&["train", "--sample", "--epochs", "10", "--seed", "5", "--quiet", "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r = read_json(&out.join("results.json"));
+        serde_json::to_string(&r["scores"]).unwrap()
+    };
+    assert_eq!(scores("seed-a"), scores("seed-b"));
+}
+
+#[test]
+fn sample_command_writes_csv_and_truth() {
+    let out = tempdir("cli-sample");
+    let csv = out.join("demo.csv");
+    let o = run(&["sample", "--out", csv.to_str().unwrap()]);
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("condition,"));
+    let truth = read_json(&out.join("demo.truth.json"));
+    assert!(truth["perturbations"]["A"]["dims"].is_array());
+}
+
+#[test]
+fn kang_pbmc_cd14_mono_holdout_beats_threshold() {
+    let Some(path) = shared_data("kang2018_pbmc_ifnb.csv") else { return };
+    let out = tempdir("cli-kang");
+    let o = run(&[
+        "train", "--data", path.to_str().unwrap(), "--covariate", "cell_type",
+        "--holdout-group", "cell_type=CD14+Mono", "--model", "cvae", "--likelihood", "nb",
+        "--seed", "1", "--quiet", "--out", out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = read_json(&out.join("results.json"));
+    let model = r["scores"]["cvae"]["pooled"]["mean_shift_r"].as_f64().unwrap();
+    let group = r["scores"]["group_shift"]["pooled"]["mean_shift_r"].as_f64().unwrap();
+    println!("kang CD14+Mono: cvae r = {model:.3}, group_shift r = {group:.3}");
+    assert_eq!(r["split"]["test_conditions"], serde_json::json!(["stimulated"]));
+    assert!(model >= 0.7, "cvae r {model} < 0.7");
+}
+
+/// Each malformed input exits non-zero with a message naming the problem, and never panics.
+#[test]
+fn bad_inputs_exit_with_specific_errors_and_no_panic() {
+    let dir = tempdir("cli-bad");
+    let cases: &[(&str, &str, &str)] = &[
+        ("empty", "", "empty"),
+        ("header", "condition,g1,g2\n", "header"),
+        ("nocond", "cond,g1\ncontrol,1\n", "condition"),
+        ("ragged", "condition,g1,g2\ncontrol,1,2\nA,1\n", "line 3"),
+        ("text", "condition,g1,g2\ncontrol,1,2\nA,1,abc\n", "abc"),
+        ("nan", "condition,g1,g2\ncontrol,1,2\nA,NaN,2\n", "NaN"),
+        ("neg", "condition,g1,g2\ncontrol,1,2\nA,-3,2\n", "-3"),
+        ("dup", "condition,g1,g1\ncontrol,1,2\nA,1,2\n", "g1"),
+        ("nogenes", "condition\ncontrol\nA\n", "gene"),
+        ("noctrl", "condition,g1\nA,1\nB,2\n", "control"),
+    ];
+    for (name, text, needle) in cases {
+        let p = dir.join(format!("{name}.csv"));
+        std::fs::write(&p, text).unwrap();
+        let o = run(&["train", "--data", p.to_str().unwrap(), "--epochs", "1", "--out", dir.join("o").to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(needle), "{name}: `{err}` should mention {needle}");
+        assert!(!err.contains("panicked"), "{name} panicked: {err}");
+    }
+    // A missing file and a bad flag value are errors too, not panics.
+    let o = run(&["train", "--data", "/nonexistent/x.csv", "--out", dir.to_str().unwrap()]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("/nonexistent/x.csv"));
+    let o = run(&["train", "--sample", "--holdout-group", "cell_type", "--out", dir.to_str().unwrap()]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("COVARIATE=LEVEL"));
+    let o = run(&["train", "--sample", "--likelihood", "poisson", "--out", dir.to_str().unwrap()]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("poisson"));
+}
