@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::matrix::Matrix;
-use crate::module::{Cvae, Likelihood};
+use crate::module::{Likelihood, Model};
 use crate::preprocess::log_normalize;
 use crate::rng::Rng;
 use crate::train::{TrainError, read_matrix, to_tensor};
@@ -52,7 +52,7 @@ pub struct Scale<'a> {
 }
 
 pub async fn predict(
-    model: &Cvae,
+    model: &Model,
     device: &Device,
     src: &Sources<'_>,
     mode: Mode,
@@ -60,21 +60,19 @@ pub async fn predict(
     rng: &mut Rng,
 ) -> Result<Matrix, TrainError> {
     let n = src.x_std.rows;
-    let latent = model.latent;
-    let eps = Matrix::from_vec(n, latent, rng.normal_vec(n * latent));
-    let z = match mode {
-        Mode::Prior => to_tensor(&eps, device),
-        Mode::Encode => {
-            let (mu, logvar) = model.encode(to_tensor(src.x_std, device), to_tensor(src.own_condition, device));
-            mu + logvar.mul_scalar(0.5).exp() * to_tensor(&eps, device)
-        }
-    };
     let library = Tensor::from_data(burn::tensor::TensorData::new(src.library.to_vec(), [n, 1]), device);
-    let out = model.decode(z, to_tensor(src.target_condition, device), library);
+    let out = model.predict(
+        to_tensor(src.x_std, device),
+        to_tensor(src.own_condition, device),
+        to_tensor(src.target_condition, device),
+        library,
+        mode == Mode::Prior,
+        rng,
+    );
     let location = read_matrix(out.location).await?; // [cells, genes]
     let log_scale = crate::train::read_vec(out.log_scale).await?; // [genes]
     let mut draws = Matrix::zeros(location.rows, location.cols);
-    match model.likelihood {
+    match model.likelihood() {
         Likelihood::Nb => {
             for i in 0..n {
                 for (g, v) in draws.row_mut(i).iter_mut().enumerate() {

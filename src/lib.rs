@@ -23,3 +23,5 @@ pub mod split;
 pub mod train;
 #[cfg(feature = "cli")]
 pub mod render;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

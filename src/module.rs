@@ -116,6 +116,42 @@ impl CvaeConfig {
     }
 }
 
+/// The models a run can train. The trainer and generation code see only this enum, so a new
+/// model family is one more variant here, not another trainer.
+#[derive(Module, Debug)]
+pub enum Model {
+    Cvae(Cvae),
+}
+
+impl Model {
+    pub fn loss(&self, batch: Batch, beta: f64, rng: &mut Rng) -> LossOutput {
+        match self {
+            Model::Cvae(m) => m.loss(batch, beta, rng),
+        }
+    }
+
+    /// See [`Cvae::predict`].
+    pub fn predict(
+        &self,
+        x_std: Tensor<2>,
+        own: Tensor<2>,
+        target: Tensor<2>,
+        library: Tensor<2>,
+        prior: bool,
+        rng: &mut Rng,
+    ) -> DecoderOutput {
+        match self {
+            Model::Cvae(m) => m.predict(x_std, own, target, library, prior, rng),
+        }
+    }
+
+    pub fn likelihood(&self) -> Likelihood {
+        match self {
+            Model::Cvae(m) => m.likelihood,
+        }
+    }
+}
+
 /// Fully connected layer initialised from the host RNG (uniform ±1/√fan_in, zero bias).
 #[derive(Module, Debug)]
 pub struct Dense {
@@ -165,20 +201,23 @@ pub struct DecoderOutput {
 /// Every loss term by name, per cell averaged over the batch (scvi-tools' LossOutput idea):
 /// the trainer logs each one, so a user can see what the optimiser traded.
 pub struct LossOutput {
-    /// recon + beta · kl. [1]
+    /// The objective being minimised. [1]
     pub loss: Tensor<1>,
-    /// Negative log-likelihood of the observations. [1]
-    pub recon: Tensor<1>,
-    /// KL(q(z|x,c) || N(0, I)). [1]
-    pub kl: Tensor<1>,
+    /// Its named parts (e.g. `recon`, `kl`). [1] each
+    pub terms: Vec<(&'static str, Tensor<1>)>,
 }
 
 impl LossOutput {
-    pub const TERMS: [&'static str; 3] = ["loss", "recon", "kl"];
+    /// `loss` first, then the terms in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        std::iter::once("loss").chain(self.terms.iter().map(|t| t.0)).collect()
+    }
 
-    /// The terms stacked in `TERMS` order, detached, for one readback per epoch. [3]
+    /// All values stacked in `names()` order, detached, for one readback per epoch. [1 + terms]
     pub fn stacked(&self) -> Tensor<1> {
-        Tensor::cat(vec![self.loss.clone().detach(), self.recon.clone().detach(), self.kl.clone().detach()], 0)
+        let mut v = vec![self.loss.clone().detach()];
+        v.extend(self.terms.iter().map(|t| t.1.clone().detach()));
+        Tensor::cat(v, 0)
     }
 }
 
@@ -192,8 +231,6 @@ pub struct Batch {
     pub library: Tensor<2>,
     /// [dosage | covariate one-hot]. [cells, n_perturbations + n_covariates]
     pub condition: Tensor<2>,
-    /// Standard normal noise for the reparameterisation, drawn on the host. [cells, latent]
-    pub eps: Tensor<2>,
 }
 
 const LEAK: f64 = 0.01;
@@ -232,18 +269,42 @@ impl Cvae {
         log_p.sum_dim(1).squeeze_dim::<1>(1).neg()
     }
 
-    pub fn loss(&self, batch: Batch, beta: f64) -> LossOutput {
+    /// Negative ELBO with the KL term weighted by `beta`; noise comes from the host RNG.
+    pub fn loss(&self, batch: Batch, beta: f64, rng: &mut Rng) -> LossOutput {
+        let device = batch.x_std.device();
+        let n = batch.x_std.dims()[0];
+        let eps = Tensor::from_data(TensorData::new(rng.normal_vec(n * self.latent), [n, self.latent]), &device);
         let (mu, logvar) = self.encode(batch.x_std, batch.condition.clone());
-        let z = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * batch.eps;
+        let z = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
         let out = self.decode(z, batch.condition, batch.library);
         let recon = self.nll(&out, batch.target).mean(); // [1]
         // KL(N(mu, var) || N(0, 1)) summed over latent dims, averaged over cells.
-        let kl = (logvar.clone().exp() + mu.square() - logvar - 1.0)
-            .mul_scalar(0.5)
-            .sum_dim(1)
-            .mean();
+        let kl = (logvar.clone().exp() + mu.square() - logvar - 1.0).mul_scalar(0.5).sum_dim(1).mean();
         let loss = recon.clone() + kl.clone().mul_scalar(beta);
-        LossOutput { loss, recon, kl }
+        LossOutput { loss, terms: vec![("recon", recon), ("kl", kl)] }
+    }
+
+    /// Decoder output for cells decoded under `target` conditions (Mode A: z from the prior;
+    /// Mode B: z from the posterior of the cells under their own conditions).
+    pub fn predict(
+        &self,
+        x_std: Tensor<2>,
+        own: Tensor<2>,
+        target: Tensor<2>,
+        library: Tensor<2>,
+        prior: bool,
+        rng: &mut Rng,
+    ) -> DecoderOutput {
+        let device = x_std.device();
+        let n = x_std.dims()[0];
+        let eps = Tensor::from_data(TensorData::new(rng.normal_vec(n * self.latent), [n, self.latent]), &device);
+        let z = if prior {
+            eps
+        } else {
+            let (mu, logvar) = self.encode(x_std, own);
+            mu + logvar.mul_scalar(0.5).exp() * eps
+        };
+        self.decode(z, target, library)
     }
 }
 

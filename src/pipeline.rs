@@ -13,7 +13,7 @@ use crate::design::Design;
 use crate::generate::{self, Mode, Scale, Sources};
 use crate::matrix::Matrix;
 use crate::metrics;
-use crate::module::{CvaeConfig, Likelihood, ModelConfigError};
+use crate::module::{CvaeConfig, Likelihood, Model, ModelConfigError};
 use crate::preprocess::{self, Prepared};
 use crate::results::*;
 use crate::rng::Rng;
@@ -172,7 +172,8 @@ impl Session {
         train_cfg.seed = cfg.seed;
         let train = cell_set(&prep, &design, &ds, &split.train, likelihood);
         let val = cell_set(&prep, &design, &ds, &split.val, likelihood);
-        let trainer = Trainer::new(&model_cfg, train_cfg, &train, &val, device)?;
+        let model = Model::Cvae(model_cfg.init(cfg.seed, device)?);
+        let trainer = Trainer::new(model, train_cfg, &train, &val, device)?;
         Ok(Self { cfg, ds, split, prep, design, likelihood, trainer, device: device.clone() })
     }
 

@@ -117,3 +117,29 @@ pub struct PcaFigure {
     pub truth: Vec<[f32; 2]>,
     pub predicted: Vec<[f32; 2]>,
 }
+
+fn csv_num(v: Option<f64>) -> String {
+    v.map_or_else(String::new, |x| format!("{x}"))
+}
+
+/// The scores as CSV, one row per predictor × (pooled | condition); undefined values are empty
+/// cells and the reason is in the last column.
+pub fn scores_csv(r: &RunResults) -> String {
+    let mut out = String::from("predictor,condition,mean_shift_r,jaccard_25,jaccard_50,jaccard_100,energy_distance,undefined\n");
+    for (name, s) in &r.scores {
+        let rows = std::iter::once(("pooled", &s.pooled)).chain(s.conditions.iter().map(|(c, v)| (c.as_str(), v)));
+        for (cond, set) in rows {
+            let j = |k: &str| csv_num(set.jaccard.get(k).copied().flatten());
+            let why = set.undefined.as_deref().unwrap_or("").replace('"', "'");
+            out += &format!(
+                "{name},\"{cond}\",{},{},{},{},{},\"{why}\"\n",
+                csv_num(set.mean_shift_r),
+                j("25"),
+                j("50"),
+                j("100"),
+                csv_num(set.energy_distance)
+            );
+        }
+    }
+    out
+}

@@ -15,7 +15,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use thiserror::Error;
 
 use crate::matrix::Matrix;
-use crate::module::{Batch, Cvae, CvaeConfig, LossOutput, ModelConfigError};
+use crate::module::{Batch, LossOutput, Model, ModelConfigError};
 use crate::results::EpochRecord;
 use crate::rng::Rng;
 
@@ -150,7 +150,7 @@ impl DeviceCells {
         }
     }
 
-    fn batch(&self, idx: &[usize], eps: Tensor<2>, device: &Device) -> Batch {
+    fn batch(&self, idx: &[usize], device: &Device) -> Batch {
         let ids: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
         let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [idx.len()]), device);
         Batch {
@@ -158,7 +158,6 @@ impl DeviceCells {
             target: self.target.clone().select(0, ids.clone()),
             library: self.library.clone().select(0, ids.clone()),
             condition: self.condition.clone().select(0, ids),
-            eps,
         }
     }
 }
@@ -178,17 +177,16 @@ pub async fn read_matrix(t: Tensor<2>) -> Result<Matrix, TrainError> {
 
 pub struct Trainer {
     cfg: TrainConfig,
-    model: Cvae,
+    model: Model,
     /// Built once: rebuilding it would reset Adam's moment estimates.
     optim: ModuleOptimizer,
     device: Device,
     train: DeviceCells,
-    val: Option<(DeviceCells, Tensor<2>)>,
-    latent: usize,
+    val: Option<DeviceCells>,
     rng: Rng,
     epoch: usize,
     history: Vec<EpochRecord>,
-    best: Option<(f64, usize, Cvae)>,
+    best: Option<(f64, usize, Model)>,
     stale: usize,
     stopped_early: bool,
 }
@@ -196,18 +194,16 @@ pub struct Trainer {
 impl Trainer {
     /// `device` should be an autodiff device (`Device::flex().autodiff()`, or WebGPU's).
     pub fn new(
-        model_cfg: &CvaeConfig,
+        model: Model,
         cfg: TrainConfig,
         train: &CellSet,
         val: &CellSet,
         device: &Device,
     ) -> Result<Self, TrainError> {
         cfg.validate()?;
-        model_cfg.validate()?;
         if train.is_empty() {
             return Err(TrainError::NoTrainingCells);
         }
-        let model = model_cfg.init(cfg.seed, device)?;
         let mut adam = AdamConfig::new();
         if cfg.weight_decay > 0.0 {
             adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)));
@@ -217,19 +213,11 @@ impl Trainer {
         }
         let optim = adam.init();
         let inner = device.clone().inner();
-        let val = if val.is_empty() {
-            None
-        } else {
-            // Fixed noise: the validation loss then moves only when the model does.
-            let mut vr = Rng::derive(cfg.seed, "validation-noise");
-            let eps = Matrix::from_vec(val.len(), model_cfg.latent, vr.normal_vec(val.len() * model_cfg.latent));
-            Some((DeviceCells::upload(val, &inner), to_tensor(&eps, &inner)))
-        };
+        let val = (!val.is_empty()).then(|| DeviceCells::upload(val, &inner));
         Ok(Self {
             rng: Rng::derive(cfg.seed, "training"),
             train: DeviceCells::upload(train, device),
             val,
-            latent: model_cfg.latent,
             model,
             optim,
             device: device.clone(),
@@ -272,7 +260,7 @@ impl Trainer {
 
     /// The model to predict with: the best one on validation loss after warm-up, else the
     /// latest, without autodiff.
-    pub fn model(&self) -> Cvae {
+    pub fn model(&self) -> Model {
         match &self.best {
             Some((_, _, m)) => m.valid(),
             None => self.model.valid(),
@@ -286,11 +274,12 @@ impl Trainer {
         let mut order: Vec<usize> = (0..n).collect();
         self.rng.shuffle(&mut order);
         let mut sum: Option<Tensor<1>> = None;
+        let mut names = Vec::new();
         for chunk in order.chunks(self.cfg.batch_size) {
-            let eps = Matrix::from_vec(chunk.len(), self.latent, self.rng.normal_vec(chunk.len() * self.latent));
-            let batch = self.train.batch(chunk, to_tensor(&eps, &self.device), &self.device);
-            let out: LossOutput = self.model.loss(batch, beta);
-            let terms = out.stacked().mul_scalar(chunk.len() as f64); // [3]
+            let batch = self.train.batch(chunk, &self.device);
+            let out: LossOutput = self.model.loss(batch, beta, &mut self.rng);
+            names = out.names();
+            let terms = out.stacked().mul_scalar(chunk.len() as f64); // [terms]
             sum = Some(match sum {
                 Some(s) => s + terms,
                 None => terms,
@@ -298,21 +287,22 @@ impl Trainer {
             let grads = GradientsParams::from_grads(out.loss.backward(), &self.model);
             self.model = self.optim.step(self.cfg.lr, self.model.clone(), grads);
         }
-        let train_terms = match sum {
-            Some(s) => read_vec(s).await?,
-            None => vec![0.0; 3],
-        };
         let mut record = EpochRecord { epoch: self.epoch + 1, beta, train: BTreeMap::new(), val: BTreeMap::new() };
-        for (name, v) in LossOutput::TERMS.iter().zip(&train_terms) {
-            record.train.insert(name.to_string(), *v as f64 / n as f64);
+        if let Some(s) = sum {
+            for (name, v) in names.iter().zip(read_vec(s).await?) {
+                record.train.insert(name.to_string(), v as f64 / n as f64);
+            }
         }
-        if let Some((val, eps)) = &self.val {
+        if let Some(val) = &self.val {
             let model = self.model.valid();
+            // Fixed noise: the validation loss then moves only when the model does.
+            let mut vrng = Rng::derive(self.cfg.seed, "validation-noise");
             let all: Vec<usize> = (0..val.n).collect();
             let mut vsum: Option<Tensor<1>> = None;
+            let mut names = Vec::new();
             for chunk in all.chunks(1024) {
-                let e = eps.clone().narrow(0, chunk[0], chunk.len());
-                let out = model.loss(val.batch(chunk, e, &e_device(val)), self.cfg.beta);
+                let out = model.loss(val.batch(chunk, &val.x_std.device()), self.cfg.beta, &mut vrng);
+                names = out.names();
                 let terms = out.stacked().mul_scalar(chunk.len() as f64);
                 vsum = Some(match vsum {
                     Some(s) => s + terms,
@@ -320,7 +310,7 @@ impl Trainer {
                 });
             }
             if let Some(s) = vsum {
-                for (name, v) in LossOutput::TERMS.iter().zip(read_vec(s).await?) {
+                for (name, v) in names.iter().zip(read_vec(s).await?) {
                     record.val.insert(name.to_string(), v as f64 / val.n as f64);
                 }
             }
@@ -356,8 +346,4 @@ impl Trainer {
             }
         }
     }
-}
-
-fn e_device(val: &DeviceCells) -> Device {
-    val.x_std.device()
 }

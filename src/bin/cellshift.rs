@@ -264,7 +264,7 @@ fn train(a: TrainArgs) -> Result<(), CliError> {
     }
     write_outputs(&a.out, &results)?;
     if !a.quiet {
-        println!("wrote {}/results.json, config.json, scoreboard.png, scoreboard.svg", a.out.display());
+        println!("wrote {}/results.json, scores.csv, config.json, scoreboard.png, scoreboard.svg", a.out.display());
     }
     Ok(())
 }
@@ -274,6 +274,7 @@ fn write_outputs(out: &Path, results: &RunResults) -> Result<(), CliError> {
     write_file(&out.join("results.json"), json.as_bytes())?;
     let cfg = serde_json::to_string_pretty(&results.config).map_err(|e| CliError::Usage(e.to_string()))?;
     write_file(&out.join("config.json"), cfg.as_bytes())?;
+    write_file(&out.join("scores.csv"), cellshift::results::scores_csv(results).as_bytes())?;
     cellshift::render::scoreboard_png(results, &out.join("scoreboard.png"), 1600, 1200)?;
     cellshift::render::scoreboard_svg(results, &out.join("scoreboard.svg"), 1600, 1200)?;
     Ok(())

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Every test suite, with whatever each needs installed first. Prints one summary line per suite
+# and exits non-zero if any suite failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+summary=()
+failed=0
+record() { # name status seconds
+  local line
+  if [ "$2" -eq 0 ]; then line="suite $1: passed ($3 s)"; else line="suite $1: FAILED ($3 s)"; failed=1; fi
+  summary+=("$line")
+  echo "== $line"
+}
+timed() { # name command...
+  local name=$1 start status
+  shift
+  start=$(date +%s)
+  "$@"
+  status=$?
+  record "$name" "$status" "$(( $(date +%s) - start ))"
+}
+
+install_browser() {
+  if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    echo "installing Debian's chromium and chromium-driver"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+}
+
+# 1. Native: unit and integration tests of the engine and the CLI (release: training tests
+#    are real training runs).
+timed native cargo test --release --features cli
+
+# 2. The page's wasm (also installs the wasm32 target and the pinned wasm-bindgen CLI).
+timed wasm-build bash scripts/build-wasm.sh
+
+# 3. The web layer's own tests, in headless Chromium.
+install_browser
+export CHROMEDRIVER=/usr/bin/chromedriver
+timed wasm-browser cargo test --profile wasm-release --target wasm32-unknown-unknown --test web
+
+# 4. End to end: the built page driven by playwright-core in Debian's Chromium.
+e2e() {
+  (cd tests/e2e && npm ci --no-audit --no-fund --silent) && (cd tests/e2e && npm test)
+}
+timed e2e e2e
+
+echo
+printf '%s\n' "${summary[@]}"
+exit $failed

@@ -1,0 +1,642 @@
+// End-to-end tests of the page in Debian's Chromium, driven by playwright-core (no browser
+// download). Run from tests/e2e: `npm ci && npm test`. Needs pkg/ (scripts/build-wasm.sh) and,
+// for the comparison with the command line, target/release/cellshift (cargo build --release
+// --features cli).
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { chromium } from 'playwright-core';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../..');
+const FIXTURES = join(HERE, 'fixtures');
+const SCREENSHOTS = join(HERE, 'screenshots');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const CLI = join(ROOT, 'target/release/cellshift');
+const KANG = resolve(ROOT, '../shared/data/kang2018_pbmc_ifnb.csv');
+const PANELS = ['shift', 'jaccard', 'pca', 'curves'];
+const run = promisify(execFile);
+
+let server;
+let baseUrl;
+let browser;
+const tempDirs = [];
+
+// ---------------------------------------------------------------------------------------------
+// Server and browser
+
+async function startServer() {
+  const child = spawn(process.execPath, [join(ROOT, 'www/serve.mjs')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = await new Promise((resolveUrl, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`the server did not start: ${out}`)), 10_000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolveUrl(m[0]);
+      }
+    });
+    child.stderr.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.on('exit', (code) => reject(new Error(`the server exited with ${code}: ${out}`)));
+  });
+  return { child, url };
+}
+
+async function launch(extraArgs = []) {
+  const profile = await mkdtemp(join(tmpdir(), 'cellshift-chromium-'));
+  tempDirs.push(profile);
+  const args = [
+    '--headless',
+    '--no-sandbox',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+    ...extraArgs,
+  ];
+  // playwright-core manages the profile directory itself (it refuses a --user-data-dir
+  // argument): a persistent context on a fresh temporary directory gives the same isolation.
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args,
+    viewport: { width: 1280, height: 800 },
+    acceptDownloads: true,
+  });
+  return context;
+}
+
+/** A page with guards: every request must stay on the local origin and no dialog may open. */
+async function openPage(context, url = baseUrl) {
+  const page = await context.newPage();
+  const guard = { foreign: [], dialogs: [], pageErrors: [], console: [] };
+  const local = new URL(baseUrl);
+  page.on('request', (req) => {
+    const u = req.url();
+    const isLocal = (href) => {
+      try {
+        const p = new URL(href);
+        return p.hostname === '127.0.0.1' && p.port === local.port;
+      } catch {
+        return false;
+      }
+    };
+    if (u.startsWith('data:')) return;
+    if (u.startsWith('blob:') && isLocal(u.slice(5))) return;
+    if (!isLocal(u)) guard.foreign.push(u);
+  });
+  page.on('dialog', (d) => {
+    guard.dialogs.push(`${d.type()}: ${d.message()}`);
+    d.dismiss().catch(() => {});
+  });
+  page.on('pageerror', (e) => guard.pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') guard.console.push(m.text());
+  });
+  page.guard = guard;
+  await page.goto(url);
+  return page;
+}
+
+function assertGuards(page, { allowConsoleErrors = false } = {}) {
+  const g = page.guard;
+  assert.deepEqual(g.foreign, [], `requests left the local origin: ${g.foreign.join(', ')}`);
+  assert.deepEqual(g.dialogs, [], `dialogs opened: ${g.dialogs.join('; ')}`);
+  assert.deepEqual(g.pageErrors, [], `uncaught page errors: ${g.pageErrors.join('; ')}`);
+  if (!allowConsoleErrors) assert.deepEqual(g.console, [], `console errors: ${g.console.join('; ')}`);
+}
+
+async function screenshot(page, name) {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page helpers
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+async function waitIdleWithData(page) {
+  await page.waitForFunction(() => window.__cellshift?.phase === 'idle' && window.__cellshift.summary, null, { timeout: 60_000 });
+}
+
+async function setSettings(page, values) {
+  for (const [id, value] of Object.entries(values)) {
+    const loc = page.locator(tid(id));
+    const tag = await loc.evaluate((n) => n.tagName);
+    if (tag === 'SELECT') await loc.selectOption(String(value));
+    else await loc.fill(String(value));
+  }
+}
+
+/** Waits until the scoreboard holds fresh results (or fails with the page's error). */
+async function waitForScores(page, timeout = 120_000) {
+  const handle = await page.waitForFunction(
+    () => {
+      const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+      if (q('scoreboard').dataset.state === 'ready' && window.__cellshift.phase === 'idle') return { ok: true };
+      for (const id of ['run-error', 'settings-error']) if (!q(id).hidden) return { ok: false, error: q(id).textContent };
+      return false;
+    },
+    null,
+    { timeout, polling: 100 },
+  );
+  const v = await handle.jsonValue();
+  assert.ok(v.ok, `training did not produce scores: ${v.error}`);
+  return page.evaluate(() => window.__cellshift.results);
+}
+
+async function train(page, timeout) {
+  await page.locator(tid('train')).click();
+  return waitForScores(page, timeout);
+}
+
+/** Non-background pixels per figure canvas. */
+async function canvasInk(page) {
+  return page.evaluate((panels) => {
+    return panels.map((panel) => {
+      const c = document.querySelector(`[data-testid="fig-${panel}"]`);
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let ink = 0;
+      const colours = new Set();
+      for (let i = 0; i < d.length; i += 4) {
+        if (d[i] < 245 || d[i + 1] < 245 || d[i + 2] < 245) {
+          ink += 1;
+          if (colours.size < 64) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+        }
+      }
+      return { panel, width: c.width, height: c.height, ink, fraction: ink / (c.width * c.height), colours: colours.size };
+    });
+  }, PANELS);
+}
+
+function assertCanvasesDrawn(ink) {
+  for (const c of ink) {
+    assert.ok(c.width > 200 && c.height > 150, `${c.panel} canvas is ${c.width}×${c.height}`);
+    assert.ok(c.fraction > 0.01, `${c.panel} canvas is blank (${c.ink} non-background pixels)`);
+    assert.ok(c.colours > 3, `${c.panel} canvas has only ${c.colours} colours`);
+  }
+}
+
+/** Every score (pooled and per condition) of two results, equal to ~1e-9. */
+function assertSameScores(actual, expected, what) {
+  assert.deepEqual(Object.keys(actual.scores).sort(), Object.keys(expected.scores).sort(), `${what}: predictors differ`);
+  const close = (a, b, where) => {
+    if (a === null || b === null || a === undefined || b === undefined) {
+      assert.equal(a ?? null, b ?? null, `${what}: ${where}`);
+      return;
+    }
+    assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${what}: ${where}: ${a} vs ${b}`);
+  };
+  const sets = (s) => [['pooled', s.pooled], ...Object.entries(s.conditions)];
+  for (const [name, s] of Object.entries(expected.scores)) {
+    const got = actual.scores[name];
+    assert.deepEqual(Object.keys(got.conditions).sort(), Object.keys(s.conditions).sort(), `${what}: ${name} conditions differ`);
+    for (const [label, set] of sets(s)) {
+      const g = label === 'pooled' ? got.pooled : got.conditions[label];
+      close(g.mean_shift_r, set.mean_shift_r, `${name}/${label} mean_shift_r`);
+      for (const k of ['25', '50', '100']) close(g.jaccard[k], set.jaccard[k], `${name}/${label} jaccard@${k}`);
+      close(g.energy_distance, set.energy_distance, `${name}/${label} energy_distance`);
+    }
+  }
+}
+
+async function cliTrain(args) {
+  const out = await mkdtemp(join(tmpdir(), 'cellshift-cli-'));
+  tempDirs.push(out);
+  await run(CLI, ['train', ...args, '--out', out, '--quiet'], { cwd: ROOT, timeout: 120_000 });
+  const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
+  Object.defineProperty(results, 'outDir', { value: out, enumerable: false });
+  return results;
+}
+
+async function download(page, testid) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.locator(tid(testid)).click()]);
+  const path = await dl.path();
+  return { name: dl.suggestedFilename(), bytes: await readFile(path) };
+}
+
+async function loadError(page) {
+  await page.locator(tid('load-error')).waitFor({ state: 'visible', timeout: 30_000 });
+  await page.waitForFunction(() => window.__cellshift.phase === 'idle');
+  return page.locator(tid('load-error')).innerText();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+before(async () => {
+  assert.ok(existsSync(join(ROOT, 'pkg/cellshift_bg.wasm')), 'pkg/cellshift_bg.wasm is missing: run scripts/build-wasm.sh first');
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
+  ({ child: server, url: baseUrl } = await startServer());
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  for (const d of tempDirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('cellshift page', () => {
+  /** Results of the sample run of the first test, reused by the share-link test. */
+  let sampleRun = null;
+  /** Results and link of the uploaded-file run. */
+  let kangRun = null;
+
+  test('the sample trains to a scoreboard on the CPU, equal to the CLI', async () => {
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    assert.match(await page.locator(tid('summary-source')).innerText(), /sample dataset \(seed 7\)/);
+    assert.equal(await page.locator(tid('summary-cells')).innerText(), '2,850');
+    assert.equal(await page.locator(tid('summary-values')).innerText(), 'counts (integers)');
+    assert.match(await page.locator(tid('privacy')).innerText(), /never leaves this machine/);
+
+    await setSettings(page, { epochs: 15, seed: 3, backend: 'cpu' });
+    const cliPromise = cliTrain(['--sample', '--epochs', '15', '--seed', '3']);
+    const results = await train(page, 180_000);
+    const cli = await cliPromise;
+
+    assert.equal(await page.locator(tid('backend-name')).innerText(), 'CPU (WebAssembly)');
+    assert.equal(results.train.epochs, 15);
+    assert.equal(results.train.history.length, 15);
+    // The page ran exactly the command line's configuration.
+    assert.deepEqual(results.config, cli.config);
+    assert.equal(results.data.sha256, cli.data.sha256);
+    assert.deepEqual(results.split, cli.split);
+    assertSameScores(results, cli, 'page vs CLI');
+
+    // Metrics are on the page: the model first, numbers as in the results.
+    const firstRow = page.locator(`${tid('pooled-table')} tbody tr`).first();
+    assert.equal(await firstRow.getAttribute('data-predictor'), 'cvae');
+    const r = cli.scores.cvae.pooled.mean_shift_r;
+    assert.ok(r !== null);
+    assert.equal(await firstRow.locator('td').first().innerText(), r.toFixed(3));
+    const undefinedCell = page.locator(`${tid('pooled-table')} tr[data-predictor="control_mean"] td.undefined`).first();
+    assert.equal(await undefinedCell.innerText(), '—');
+    assert.ok((await undefinedCell.getAttribute('title')).length > 10, 'an undefined metric explains itself');
+    const conditionRows = await page.locator(`${tid('condition-table')} tbody tr`).count();
+    const expectedRows = Object.values(cli.scores).reduce((n, s) => n + Object.keys(s.conditions).length, 0);
+    assert.equal(conditionRows, expectedRows);
+    assert.equal(await page.locator(`${tid('condition-table')} tbody tr`).first().getAttribute('data-predictor'), 'cvae');
+
+    assertCanvasesDrawn(await canvasInk(page));
+
+    // Downloads: results, scores, config and a figure.
+    const json = await download(page, 'download-results');
+    assert.equal(json.name, 'results.json');
+    assertSameScores(JSON.parse(json.bytes.toString('utf8')), cli, 'downloaded results.json vs CLI');
+    const csv = await download(page, 'download-scores');
+    const cliCsv = await readFile(join(cli.outDir, 'scores.csv'), 'utf8');
+    assert.match(csv.bytes.toString('utf8'), /^predictor,condition,mean_shift_r,jaccard_25/);
+    assert.equal(csv.bytes.toString('utf8'), cliCsv);
+    const cfg = await download(page, 'download-config');
+    assert.deepEqual(JSON.parse(cfg.bytes.toString('utf8')), cli.config);
+    const [png] = await Promise.all([page.waitForEvent('download'), page.locator('[data-download-panel="shift"]').click()]);
+    const pngBytes = await readFile(await png.path());
+    assert.equal(pngBytes.subarray(1, 4).toString('latin1'), 'PNG');
+
+    await screenshot(page, 'sample-scoreboard');
+    sampleRun = { results, link: await page.locator(tid('share-link')).inputValue() };
+    await page.locator(tid('copy-link')).click();
+    assert.equal(await page.locator(tid('share-link')).inputValue(), sampleRun.link);
+    assertGuards(page);
+    await page.close();
+  });
+
+  test('a shared link reproduces identical metrics in a fresh page', async (t) => {
+    if (!sampleRun) {
+      t.skip('the sample run did not finish');
+      return;
+    }
+    const link = new URL(sampleRun.link);
+    assert.equal(link.origin, new URL(baseUrl).origin);
+    const params = new URLSearchParams(link.hash.slice(1));
+    assert.equal(params.get('data'), 'sample');
+    assert.equal(params.get('sample_seed'), '7');
+    assert.equal(params.get('seed'), '3');
+    assert.equal(params.get('epochs'), '15');
+    assert.equal(params.get('backend'), 'cpu');
+    assert.equal(params.get('autorun'), '1');
+
+    const context = await launch();
+    try {
+      const page = await openPage(context, sampleRun.link);
+      const results = await waitForScores(page, 180_000);
+      assert.equal(await page.locator(tid('epochs')).inputValue(), '15');
+      assert.equal(await page.locator(tid('seed')).inputValue(), '3');
+      assertSameScores(results, sampleRun.results, 'shared link vs original');
+      assert.deepEqual(results.config, sampleRun.results.config);
+      assert.deepEqual(results.train.history, sampleRun.results.train.history);
+      assertGuards(page);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('five malformed CSVs each show their specific error and keep the data usable', async () => {
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    const cases = [
+      { file: 'ragged_row.csv', expect: ['line 5', '5 fields', 'header has 4'] },
+      { file: 'non_numeric.csv', expect: ['line 4', 'column 3', '`g2`', '"abc"', 'expected a number'] },
+      { file: 'negative_value.csv', expect: ['line 6', 'column 4', '`g3`', '"-2"', '0 or more'] },
+      { file: 'missing_condition_column.csv', expect: ['line 1', '`condition`', '`treatment`'] },
+      { file: 'no_control_cells.csv', expect: ['no control cells', '`control`', '`condition`', '`A`'] },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const path = join(FIXTURES, c.file);
+      if (i === 1) {
+        // Drag and drop instead of the file picker.
+        const bytes = await readFile(path, 'utf8');
+        const dt = await page.evaluateHandle(([name, text]) => {
+          const data = new DataTransfer();
+          data.items.add(new File([text], name, { type: 'text/csv' }));
+          return data;
+        }, [c.file, bytes]);
+        await page.locator(tid('drop-zone')).dispatchEvent('drop', { dataTransfer: dt });
+      } else {
+        await page.locator(tid('file-input')).setInputFiles(path);
+      }
+      const text = await loadError(page);
+      assert.ok(text.includes(c.file), `${c.file}: the error names the file: ${text}`);
+      for (const fragment of c.expect) assert.ok(text.includes(fragment), `${c.file}: “${fragment}” missing from: ${text}`);
+      assert.match(text, /still the current data/);
+      // The earlier data is still current.
+      assert.match(await page.locator(tid('summary-source')).innerText(), /sample dataset \(seed 7\)/);
+      assert.equal(await page.locator(tid('summary-cells')).innerText(), '2,850');
+      assert.equal(await page.locator(tid('status')).getAttribute('data-tone'), 'error');
+    }
+    // The same rule holds for gzip input.
+    await page.locator(tid('file-input')).setInputFiles({
+      name: 'non_numeric.csv.gz',
+      mimeType: 'application/gzip',
+      buffer: gzipSync(await readFile(join(FIXTURES, 'non_numeric.csv'))),
+    });
+    const gzText = await loadError(page);
+    assert.ok(gzText.includes('non_numeric.csv.gz') && gzText.includes('"abc"'), gzText);
+
+    await setSettings(page, { epochs: 2, hidden: 16, genes: 50, backend: 'cpu' });
+    const results = await train(page, 120_000);
+    assert.equal(results.data.source, 'sample');
+    assert.equal(results.train.epochs, 2);
+    await screenshot(page, 'malformed-then-trained');
+    assertGuards(page);
+    await page.close();
+  });
+
+  test('an uploaded CSV with a covariate trains and shows scores (Kang 2018 PBMC)', async (t) => {
+    if (!existsSync(KANG)) {
+      console.log(`# notice: ${KANG} is absent; skipping the upload test`);
+      t.skip(`${KANG} is absent`);
+      return;
+    }
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    // Without declaring cell_type a covariate, the text column cannot be a gene.
+    await page.locator(tid('file-input')).setInputFiles(KANG);
+    const text = await loadError(page);
+    assert.ok(text.includes('line 2') && text.includes('`cell_type`') && text.includes('expected a number'), text);
+    assert.match(await page.locator(tid('summary-source')).innerText(), /sample dataset/);
+    // The page offers the fix; it reloads the same file with the covariate.
+    await page.locator(tid('add-covariate')).click();
+    await page.waitForFunction(() => window.__cellshift.summary?.source === 'kang2018_pbmc_ifnb.csv', null, { timeout: 60_000 });
+    assert.equal(await page.locator(tid('covariates')).inputValue(), 'cell_type');
+    assert.ok(await page.locator(tid('load-error')).isHidden());
+    assert.equal(await page.locator(tid('summary-cells')).innerText(), '1,975');
+    assert.match(await page.locator(tid('summary-covariates')).innerText(), /cell_type.*CD14\+Mono/s);
+    assert.match(await page.locator(tid('summary-conditions')).innerText(), /stimulated/);
+
+    // Hold out one cell type's stimulated cells, chosen from the covariate selects.
+    await setSettings(page, { epochs: 4, hidden: 32, backend: 'cpu', 'holdout-kind': 'group' });
+    await page.locator(tid('holdout-covariate')).selectOption('cell_type');
+    await page.locator(tid('holdout-level')).selectOption('CD14+Mono');
+    const results = await train(page, 180_000);
+    assert.equal(results.data.source, 'kang2018_pbmc_ifnb.csv');
+    assert.deepEqual(results.config.holdout, { kind: 'group', covariate: 'cell_type', level: 'CD14+Mono' });
+    assert.ok('group_shift' in results.scores, 'the group baseline is scored');
+    assert.ok(results.scores.cvae.pooled.energy_distance !== null);
+    assertCanvasesDrawn(await canvasInk(page));
+    const link = await page.locator(tid('share-link')).inputValue();
+    const params = new URLSearchParams(new URL(link).hash.slice(1));
+    assert.equal(params.get('data'), `file:kang2018_pbmc_ifnb.csv:${results.data.sha256}`);
+    assert.deepEqual(params.getAll('covariate'), ['cell_type']);
+    kangRun = { results, link };
+    await screenshot(page, 'kang-scoreboard');
+    assertGuards(page);
+    await page.close();
+  });
+
+  test('a shared link to a file asks for it and checks its SHA-256 before training', async (t) => {
+    if (!kangRun) {
+      t.skip('the upload run did not finish');
+      return;
+    }
+    const page = await openPage(browser, kangRun.link);
+    await page.locator(tid('file-request')).waitFor({ state: 'visible' });
+    assert.match(await page.locator(tid('file-request')).innerText(), /kang2018_pbmc_ifnb\.csv/);
+    assert.equal(await page.locator(tid('covariates')).inputValue(), 'cell_type');
+    assert.equal(await page.evaluate(() => window.__cellshift.summary), null);
+    // The same table gzip'd is different bytes: refused before any training.
+    await page.locator(tid('file-input')).setInputFiles({ name: 'kang2018_pbmc_ifnb.csv.gz', mimeType: 'application/gzip', buffer: gzipSync(await readFile(KANG)) });
+    await page.locator(tid('sha-mismatch')).waitFor({ state: 'visible', timeout: 60_000 });
+    const mismatch = await page.locator(tid('load-error')).innerText();
+    assert.ok(mismatch.includes(kangRun.results.data.sha256), mismatch);
+    assert.equal(await page.locator(tid('scoreboard')).getAttribute('data-state'), 'empty');
+    assert.equal(await page.evaluate(() => window.__cellshift.history.length), 0);
+    // The right file: accepted, and the run reproduces.
+    await page.locator(tid('file-input')).setInputFiles(KANG);
+    const results = await waitForScores(page, 180_000);
+    assert.ok(await page.locator(tid('file-request')).isHidden());
+    assertSameScores(results, kangRun.results, 'file link vs original');
+    assertGuards(page);
+    await page.close();
+  });
+
+  test('Stop scores the model as it is and Resume continues from the next epoch', async () => {
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    const epochs = 24;
+    await setSettings(page, { epochs, hidden: 32, seed: 5, backend: 'cpu' });
+    const cliPromise = cliTrain(['--sample', '--epochs', String(epochs), '--hidden', '32', '--seed', '5']);
+    await page.locator(tid('train')).click();
+    await page.waitForFunction(() => window.__cellshift.history.length >= 3, null, { timeout: 120_000, polling: 50 });
+    await page.locator(tid('stop')).click();
+    const stopped = await waitForScores(page, 120_000);
+    const k = stopped.train.epochs;
+    assert.ok(k >= 3 && k < epochs, `stopped at epoch ${k}`);
+    assert.equal(stopped.train.history.length, k);
+    assert.ok(stopped.scores.cvae.pooled.mean_shift_r !== null, 'the stopped model is scored');
+    assert.match(await page.locator(tid('status')).innerText(), new RegExp(`Stopped at epoch ${k}`));
+    assert.equal(await page.locator(tid('resume')).isEnabled(), true);
+
+    const mark = await page.evaluate(() => window.__cellshift.events.length);
+    await page.locator(tid('resume')).click();
+    const resumed = await waitForScores(page, 180_000);
+    const firstEpoch = await page.evaluate((m) => window.__cellshift.events.slice(m).find((e) => e.type === 'progress')?.epoch, mark);
+    assert.equal(firstEpoch, k + 1, 'Resume continues from the next epoch');
+    assert.equal(resumed.train.epochs, epochs);
+    assert.deepEqual(resumed.train.history.map((h) => h.epoch), Array.from({ length: epochs }, (_, i) => i + 1));
+    // Stopping and resuming changes nothing: the same as one uninterrupted run.
+    assertSameScores(resumed, await cliPromise, 'stop + resume vs uninterrupted CLI run');
+
+    // Resume after the budget is spent adds the requested epochs.
+    await setSettings(page, { 'resume-epochs': 2 });
+    await page.locator(tid('resume')).click();
+    const extended = await waitForScores(page, 120_000);
+    assert.equal(extended.train.epochs, epochs + 2);
+    await screenshot(page, 'stop-resume');
+    assertGuards(page);
+    await page.close();
+  });
+
+  test('the page answers input while training', async () => {
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    await setSettings(page, { epochs: 60, backend: 'cpu' });
+    await page.locator(tid('train')).click();
+    await page.waitForFunction(() => window.__cellshift.history.length >= 1, null, { timeout: 60_000, polling: 50 });
+    const before = await page.evaluate(() => window.__cellshift.history.length);
+
+    // Main-thread probe: gaps between zero-delay timers and between animation frames.
+    const probe = await page.evaluate(
+      () =>
+        new Promise((done) => {
+          const t0 = performance.now();
+          let lastT = t0;
+          let maxTimer = 0;
+          let lastF = null;
+          let maxFrame = 0;
+          let frames = 0;
+          const frame = (now) => {
+            if (lastF !== null) maxFrame = Math.max(maxFrame, now - lastF);
+            lastF = now;
+            frames += 1;
+            if (now - t0 < 2500) requestAnimationFrame(frame);
+          };
+          requestAnimationFrame(frame);
+          const tick = () => {
+            const now = performance.now();
+            maxTimer = Math.max(maxTimer, now - lastT);
+            lastT = now;
+            if (now - t0 < 2500) setTimeout(tick, 0);
+            else done({ maxTimer, maxFrame, frames });
+          };
+          setTimeout(tick, 0);
+        }),
+    );
+    assert.ok(probe.maxTimer < 150, `a timer waited ${probe.maxTimer.toFixed(0)} ms`);
+    assert.ok(probe.frames > 20 && probe.maxFrame < 250, `animation frames: ${probe.frames}, longest gap ${probe.maxFrame.toFixed(0)} ms`);
+
+    // Typing into a field and toggling a details element update the page at once.
+    const field = page.locator(tid('resume-epochs'));
+    let t = Date.now();
+    await field.fill('37');
+    assert.equal(await field.inputValue(), '37');
+    const typed = Date.now() - t;
+    t = Date.now();
+    await page.locator('#advanced > summary').click();
+    const open = await page.locator(tid('advanced')).evaluate((d) => d.open);
+    const toggled = Date.now() - t;
+    assert.equal(open, true);
+    assert.ok(typed < 250 && toggled < 250, `input took ${typed} ms, toggling ${toggled} ms`);
+    // A changed setting reaches the link immediately, while the run goes on.
+    await page.locator(tid('latent')).fill('12');
+    assert.match(await page.locator(tid('share-link')).inputValue(), /latent=12/);
+
+    const during = await page.evaluate(() => ({ phase: window.__cellshift.phase, epochs: window.__cellshift.history.length }));
+    assert.equal(during.phase, 'training');
+    assert.ok(during.epochs > before, 'training progressed during the probe');
+    await screenshot(page, 'training-live');
+    await page.locator(tid('stop')).click();
+    await waitForScores(page, 120_000);
+    assertGuards(page);
+    await page.close();
+  });
+
+  test('without a WebGPU adapter, auto and WebGPU fall back to the CPU with a notice', async () => {
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    const hasAdapter = await page.evaluate(async () => Boolean(navigator.gpu && (await navigator.gpu.requestAdapter().catch(() => null))));
+    if (hasAdapter) {
+      console.log('# notice: this browser exposes a WebGPU adapter without flags; the fallback case is not exercised');
+      await page.close();
+      return;
+    }
+    for (const backend of ['webgpu', 'auto']) {
+      await setSettings(page, { epochs: 2, hidden: 16, genes: 50, backend });
+      const results = await train(page, 120_000);
+      const notice = page.locator(tid('backend-notice'));
+      assert.ok(await notice.isVisible(), `${backend}: the fallback notice is visible`);
+      assert.match(await notice.innerText(), /CPU/);
+      assert.equal(await page.locator(tid('backend-name')).innerText(), 'CPU (WebAssembly)');
+      assert.match(results.train.backend, /CPU/);
+    }
+    await screenshot(page, 'webgpu-fallback');
+    assertGuards(page, { allowConsoleErrors: true });
+    await page.close();
+  });
+
+  test('WebGPU (SwiftShader) trains when an adapter is offered; a crashed run restarts on the CPU', async (t) => {
+    const context = await launch(['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader']);
+    try {
+      const page = await openPage(context);
+      await waitIdleWithData(page);
+      const adapter = await page.evaluate(async () => {
+        if (!navigator.gpu) return null;
+        const a = await navigator.gpu.requestAdapter().catch(() => null);
+        return a ? { vendor: a.info?.vendor ?? '', architecture: a.info?.architecture ?? '' } : null;
+      });
+      if (!adapter) {
+        console.log('# notice: no WebGPU adapter even with --enable-unsafe-webgpu; skipping the WebGPU run');
+        t.skip('no WebGPU adapter');
+        return;
+      }
+      await setSettings(page, { epochs: 2, hidden: 16, genes: 50, backend: 'webgpu' });
+      const results = await train(page, 240_000);
+      assert.equal(await page.locator(tid('backend-name')).innerText(), 'WebGPU');
+      assert.ok((await page.locator(tid('adapter-info')).innerText()).length > 0, 'the adapter is shown');
+      assert.ok(await page.locator(tid('backend-notice')).isHidden());
+      assert.match(results.train.backend, /^webgpu/);
+      assert.equal(results.train.epochs, 2);
+      assert.ok(results.scores.cvae.pooled.energy_distance !== null);
+      assertCanvasesDrawn(await canvasInk(page));
+      await screenshot(page, 'webgpu-scoreboard');
+
+      // Fault drill: the engine dies during a WebGPU run; the page restarts the run on the CPU.
+      await page.locator(tid('train')).click();
+      await page.waitForFunction(() => window.__cellshift.phase === 'training' && window.__cellshift.backend?.backend === 'webgpu', null, { timeout: 120_000 });
+      await page.evaluate(() => window.__cellshift.injectFault());
+      await page.locator(tid('run-error')).waitFor({ state: 'visible', timeout: 120_000 });
+      assert.match(await page.locator(tid('run-error')).innerText(), /crashed/);
+      await page.waitForFunction(() => window.__cellshift.backend?.backend === 'cpu' && window.__cellshift.results?.train.backend.includes('CPU') && window.__cellshift.phase === 'idle', null, { timeout: 180_000 });
+      assert.match(await page.locator(tid('backend-notice')).innerText(), /restarted on the CPU/);
+      assert.equal(await page.locator(tid('backend')).inputValue(), 'cpu');
+      assert.equal(await page.locator(tid('scoreboard')).getAttribute('data-state'), 'ready');
+      await screenshot(page, 'webgpu-crash-fallback');
+      assertGuards(page, { allowConsoleErrors: true });
+    } finally {
+      await context.close();
+    }
+  });
+});

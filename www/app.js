@@ -1,0 +1,1236 @@
+// The page: data loading, settings, the training worker, live progress, the scoreboard and
+// shareable links. The engine runs in worker.js; this thread only draws and keeps the page live.
+
+import { Msg, Stage } from './protocol.js';
+
+const $ = (id) => document.getElementById(id);
+
+const WASM_URL = new URL('../pkg/cellshift_bg.wasm', import.meta.url);
+const GLUE_URL = new URL('../pkg/cellshift.js', import.meta.url);
+/** `cellshift train --sample` uses this sample seed (SampleConfig::default()). */
+const DEFAULT_SAMPLE_SEED = '7';
+const PANELS = ['shift', 'jaccard', 'pca', 'curves'];
+const JACCARD_KS = ['25', '50', '100'];
+const BASELINE_ORDER = ['control_mean', 'perturbation_mean', 'perturbed_mean', 'additive', 'group_shift'];
+
+/** Engine exports used on this thread (drawing needs the DOM, so it cannot run in the worker). */
+let wasm = null;
+let wasmModule = null;
+let worker = null;
+let workerReady = null;
+let pendingLoad = null;
+
+const state = {
+  /** `booting` | `idle` | `loading` | `training` | `stopping` | `evaluating` | `failed` */
+  phase: 'booting',
+  defaults: null,
+  summary: null,
+  /** The current data: `{kind: 'sample', seed}` or `{kind: 'file', file, name, options, sha256}`. */
+  dataset: null,
+  /** The last file chosen, loaded or not, for "reload with these options". */
+  lastFile: null,
+  /** A file a shared link asks for: `{name, sha256}`. */
+  expectedFile: null,
+  autorun: false,
+  /** Holdout choices waiting for data to offer them (from a link). */
+  pendingHoldout: null,
+  /** The run in progress or last run: `{config, pref, backend, plan}`. */
+  run: null,
+  sessionAlive: false,
+  history: [],
+  budget: 0,
+  results: null,
+  backendInfo: null,
+  timing: { segmentStart: 0, lastAt: 0, perEpoch: null, epochsInSegment: 0 },
+  events: [],
+};
+
+// ---------------------------------------------------------------------------------------------
+// Small DOM helpers
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k.startsWith('data-') || k.startsWith('aria-') || k === 'role' || k === 'title' || k === 'scope' || k === 'for') node.setAttribute(k, v);
+    else node[k] = v;
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function setStatus(text, tone = 'info') {
+  const s = $('status');
+  s.textContent = text;
+  s.dataset.tone = tone;
+}
+
+function showMessage(id, content) {
+  const box = $(id);
+  box.replaceChildren();
+  if (content === null || content === undefined || content === '') {
+    box.hidden = true;
+    return;
+  }
+  if (typeof content === 'string') box.textContent = content;
+  else box.append(content);
+  box.hidden = false;
+}
+
+function logEvent(type, detail) {
+  state.events.push({ type, t: performance.now(), ...(detail ?? {}) });
+  if (state.events.length > 2000) state.events.splice(0, 500);
+}
+
+const fmtInt = (n) => Number(n).toLocaleString('en-US');
+
+function fmtNum(v, digits = 3) {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
+  return v.toFixed(digits);
+}
+
+function fmtDuration(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return '—';
+  if (seconds < 1) return '< 1 s';
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const m = Math.floor(seconds / 60);
+  const s = Math.round(seconds - m * 60);
+  return `${m} min ${String(s).padStart(2, '0')} s`;
+}
+
+function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = el('a', { href: url, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30_000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings: the form, the run config and the link
+
+/** Form fields that map one-to-one onto link parameters. */
+const FIELDS = [
+  { key: 'model', id: 'model', kind: 'choice' },
+  { key: 'likelihood', id: 'likelihood', kind: 'choice' },
+  { key: 'latent', id: 'latent', kind: 'int', min: 1, label: 'Latent size' },
+  { key: 'hidden', id: 'hidden', kind: 'int', min: 1, label: 'Hidden size' },
+  { key: 'epochs', id: 'epochs', kind: 'int', min: 1, label: 'Epochs' },
+  { key: 'lr', id: 'lr', kind: 'float', label: 'Learning rate' },
+  { key: 'kl_warmup', id: 'kl-warmup', kind: 'int', min: 0, label: 'KL warm-up' },
+  { key: 'genes', id: 'genes', kind: 'int', min: 2, label: 'Panel size' },
+  { key: 'holdout', id: 'holdout-kind', kind: 'choice' },
+  { key: 'holdout_fraction', id: 'holdout-fraction', kind: 'float', label: 'Holdout fraction' },
+  { key: 'seed', id: 'seed', kind: 'int', min: 0, label: 'Seed' },
+  { key: 'backend', id: 'backend', kind: 'choice' },
+  { key: 'batch_size', id: 'batch-size', kind: 'int', min: 1, label: 'Batch size' },
+  { key: 'weight_decay', id: 'weight-decay', kind: 'float', label: 'Weight decay' },
+  { key: 'beta', id: 'beta', kind: 'float', label: 'KL weight β' },
+  { key: 'grad_clip', id: 'grad-clip', kind: 'float', label: 'Gradient clip' },
+  { key: 'patience', id: 'patience', kind: 'int', min: 0, label: 'Patience' },
+  { key: 'val_fraction', id: 'val-fraction', kind: 'float', label: 'Validation fraction' },
+  { key: 'generation', id: 'generation', kind: 'choice' },
+];
+
+function fillDefaults(d) {
+  const set = (id, v) => {
+    $(id).value = String(v);
+  };
+  set('model', d.model);
+  set('likelihood', d.likelihood ?? 'auto');
+  set('latent', d.latent);
+  set('hidden', d.hidden);
+  set('epochs', d.train.epochs);
+  set('lr', d.train.lr);
+  set('kl-warmup', d.train.kl_warmup);
+  set('genes', d.genes);
+  set('holdout-kind', d.holdout.kind);
+  set('holdout-fraction', d.holdout.kind === 'fraction' ? d.holdout.fraction : 0.2);
+  set('seed', d.seed);
+  set('batch-size', d.train.batch_size);
+  set('weight-decay', d.train.weight_decay);
+  set('beta', d.train.beta);
+  set('grad-clip', d.train.grad_clip);
+  set('patience', d.train.patience);
+  set('val-fraction', d.val_fraction);
+  set('generation', d.generation);
+  set('condition-column', d.condition_column);
+  set('control-label', d.control_label);
+  set('covariates', (d.covariates ?? []).join(', '));
+  $('backend').value = 'auto';
+  syncHoldoutBoxes();
+}
+
+/** Reads one field; returns `{value}` or `{error}`. */
+function readField(f) {
+  const input = $(f.id);
+  const raw = input.value.trim();
+  if (f.kind === 'choice') return { value: raw };
+  if (raw === '') return { error: `${f.label}: enter a number` };
+  const n = Number(raw);
+  if (!Number.isFinite(n)) return { error: `${f.label}: “${raw}” is not a number` };
+  if (f.kind === 'int') {
+    if (!Number.isSafeInteger(n)) return { error: `${f.label}: expected a whole number, found “${raw}”` };
+    if (f.min !== undefined && n < f.min) return { error: `${f.label}: must be at least ${f.min} (got ${n})` };
+  }
+  return { value: n };
+}
+
+function checkedConditions() {
+  return [...$('holdout-conditions').querySelectorAll('input[type=checkbox]:checked')].map((c) => c.value);
+}
+
+function parseCovariates(text) {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function readLoadOptions() {
+  return {
+    condition_column: $('condition-column').value.trim(),
+    control_label: $('control-label').value.trim(),
+    covariates: parseCovariates($('covariates').value),
+  };
+}
+
+/** The form as a flat settings object, plus field errors. */
+function readSettings() {
+  const settings = {};
+  const errors = [];
+  for (const f of FIELDS) {
+    const r = readField(f);
+    $(f.id).toggleAttribute('aria-invalid', Boolean(r.error));
+    if (r.error) errors.push(r.error);
+    else settings[f.key] = r.value;
+  }
+  settings.holdout_conditions = checkedConditions();
+  settings.holdout_covariate = $('holdout-covariate').value;
+  settings.holdout_level = $('holdout-level').value;
+  if (settings.holdout === 'conditions' && settings.holdout_conditions.length === 0) {
+    errors.push('Held-out test cells: tick at least one condition to hold out');
+  }
+  if (settings.holdout === 'group' && (!settings.holdout_covariate || !settings.holdout_level)) {
+    errors.push('Held-out test cells: choose a covariate and a level (load data with a covariate column first)');
+  }
+  return { settings, errors };
+}
+
+function holdoutOf(s) {
+  switch (s.holdout) {
+    case 'conditions':
+      return { kind: 'conditions', conditions: s.holdout_conditions };
+    case 'group':
+      return { kind: 'group', covariate: s.holdout_covariate, level: s.holdout_level };
+    default:
+      return { kind: 'fraction', fraction: s.holdout_fraction };
+  }
+}
+
+/** The engine's RunConfig for these settings and the current data. */
+function buildConfig(s) {
+  const d = state.defaults;
+  const ds = state.dataset;
+  const opts = ds?.kind === 'file' ? ds.options : { condition_column: d.condition_column, control_label: d.control_label, covariates: d.covariates };
+  return {
+    ...d,
+    source: ds?.kind === 'file' ? ds.name : 'sample',
+    condition_column: opts.condition_column,
+    control_label: opts.control_label,
+    covariates: [...opts.covariates],
+    genes: s.genes,
+    holdout: holdoutOf(s),
+    val_fraction: s.val_fraction,
+    model: s.model,
+    latent: s.latent,
+    hidden: s.hidden,
+    likelihood: s.likelihood === 'auto' ? null : s.likelihood,
+    generation: s.generation,
+    train: {
+      ...d.train,
+      epochs: s.epochs,
+      batch_size: s.batch_size,
+      lr: s.lr,
+      weight_decay: s.weight_decay,
+      kl_warmup: s.kl_warmup,
+      beta: s.beta,
+      grad_clip: s.grad_clip,
+      patience: s.patience,
+      seed: s.seed,
+    },
+    seed: s.seed,
+  };
+}
+
+/** Link parameters for the current data and form (without `autorun`). */
+function linkParams() {
+  const p = new URLSearchParams();
+  const ds = state.dataset;
+  if (ds?.kind === 'file') {
+    p.set('data', `file:${ds.name}:${ds.sha256}`);
+    p.set('condition_column', ds.options.condition_column);
+    p.set('control_label', ds.options.control_label);
+    for (const c of ds.options.covariates) p.append('covariate', c);
+  } else if (!ds && state.expectedFile) {
+    p.set('data', `file:${state.expectedFile.name}:${state.expectedFile.sha256}`);
+    const o = readLoadOptions();
+    p.set('condition_column', o.condition_column);
+    p.set('control_label', o.control_label);
+    for (const c of o.covariates) p.append('covariate', c);
+  } else {
+    p.set('data', 'sample');
+    p.set('sample_seed', ds?.kind === 'sample' ? String(ds.seed) : $('sample-seed').value.trim() || DEFAULT_SAMPLE_SEED);
+  }
+  for (const f of FIELDS) {
+    if (f.key === 'holdout_fraction' && $('holdout-kind').value !== 'fraction') continue;
+    p.set(f.key, $(f.id).value.trim());
+  }
+  const kind = $('holdout-kind').value;
+  if (kind === 'conditions') {
+    const wanted = checkedConditions();
+    const list = wanted.length || !state.pendingHoldout ? wanted : state.pendingHoldout.conditions ?? [];
+    for (const c of list) p.append('holdout_condition', c);
+  } else if (kind === 'group') {
+    p.set('holdout_covariate', $('holdout-covariate').value || state.pendingHoldout?.covariate || '');
+    p.set('holdout_level', $('holdout-level').value || state.pendingHoldout?.level || '');
+  }
+  return p;
+}
+
+function pageUrl() {
+  return `${location.origin}${location.pathname}`;
+}
+
+function shareLink() {
+  const p = linkParams();
+  p.set('autorun', '1');
+  return `${pageUrl()}#${p.toString()}`;
+}
+
+function updateLink() {
+  if (state.phase === 'booting') return;
+  const p = linkParams();
+  history.replaceState(null, '', `${pageUrl()}#${p.toString()}`);
+  $('share-link').value = shareLink();
+}
+
+/** Applies link parameters to the form; returns what the link asks to load. */
+function applyLink(hash) {
+  const p = new URLSearchParams(hash.replace(/^#/, ''));
+  if (![...p.keys()].length) return null;
+  for (const f of FIELDS) {
+    if (!p.has(f.key)) continue;
+    const input = $(f.id);
+    const v = p.get(f.key);
+    if (input.tagName === 'SELECT' && ![...input.options].some((o) => o.value === v)) {
+      showMessage('settings-error', `The link sets ${f.key} to “${v}”, which this page does not offer; the default is kept.`);
+      continue;
+    }
+    input.value = v;
+  }
+  if (p.has('condition_column')) $('condition-column').value = p.get('condition_column');
+  if (p.has('control_label')) $('control-label').value = p.get('control_label');
+  if (p.has('covariate')) $('covariates').value = p.getAll('covariate').join(', ');
+  state.pendingHoldout = {
+    conditions: p.getAll('holdout_condition'),
+    covariate: p.get('holdout_covariate') ?? '',
+    level: p.get('holdout_level') ?? '',
+  };
+  syncHoldoutBoxes();
+  state.autorun = p.get('autorun') === '1';
+  const data = p.get('data') ?? 'sample';
+  if (data.startsWith('file:')) {
+    const rest = data.slice(5);
+    const cut = rest.lastIndexOf(':');
+    const name = cut >= 0 ? rest.slice(0, cut) : rest;
+    const sha256 = cut >= 0 ? rest.slice(cut + 1).toLowerCase() : '';
+    return { kind: 'file', name, sha256 };
+  }
+  const seed = p.get('sample_seed') ?? DEFAULT_SAMPLE_SEED;
+  $('sample-seed').value = seed;
+  return { kind: 'sample', seed };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Holdout controls (filled from the loaded data)
+
+function syncHoldoutBoxes() {
+  const kind = $('holdout-kind').value;
+  $('holdout-fraction-box').hidden = kind !== 'fraction';
+  $('holdout-conditions-box').hidden = kind !== 'conditions';
+  $('holdout-group-box').hidden = kind !== 'group';
+}
+
+function fillHoldoutChoices(summary) {
+  const pending = state.pendingHoldout;
+  const before = new Set(pending?.conditions?.length ? pending.conditions : checkedConditions());
+  const box = $('holdout-conditions');
+  box.replaceChildren();
+  const control = state.dataset?.kind === 'file' ? state.dataset.options.control_label : state.defaults?.control_label;
+  for (const [label, count] of Object.entries(summary.conditions)) {
+    if (label === control) continue;
+    const input = el('input', { type: 'checkbox', value: label, checked: before.has(label) });
+    input.dataset.testid = `holdout-condition-${label}`;
+    box.append(el('label', { class: 'check' }, input, el('span', { text: label }), el('small', { text: fmtInt(count) })));
+  }
+
+  const covSel = $('holdout-covariate');
+  const wantedCov = pending?.covariate || covSel.value;
+  covSel.replaceChildren();
+  const covNames = Object.keys(summary.covariates);
+  for (const name of covNames) covSel.append(el('option', { value: name, text: name }));
+  if (covNames.includes(wantedCov)) covSel.value = wantedCov;
+  fillLevels(pending?.level || $('holdout-level').value);
+  const groupOption = $('holdout-kind').querySelector('option[value=group]');
+  groupOption.disabled = covNames.length === 0;
+  groupOption.textContent = covNames.length ? 'the perturbed cells of one covariate group' : 'one covariate group (needs a covariate column)';
+  state.pendingHoldout = null;
+}
+
+function fillLevels(wanted) {
+  const levels = state.summary?.covariates?.[$('holdout-covariate').value] ?? [];
+  const sel = $('holdout-level');
+  sel.replaceChildren(...levels.map((l) => el('option', { value: l, text: l })));
+  if (levels.includes(wanted)) sel.value = wanted;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary of the loaded data
+
+function renderSummary() {
+  const s = state.summary;
+  const box = $('summary');
+  box.replaceChildren();
+  if (!s) {
+    box.append(el('p', { class: 'placeholder', text: 'Nothing loaded yet.' }));
+    return;
+  }
+  const ds = state.dataset;
+  const source = ds?.kind === 'sample' ? `sample dataset (seed ${ds.seed})` : s.source;
+  const item = (label, value, testid, title) =>
+    el('div', { class: 'kv' }, el('dt', { text: label }), el('dd', { 'data-testid': testid, title }, value));
+  box.append(
+    el(
+      'dl',
+      { class: 'summary-grid' },
+      item('Source', source, 'summary-source'),
+      item('Cells', fmtInt(s.cells), 'summary-cells'),
+      item('Genes', fmtInt(s.genes), 'summary-genes'),
+      item('Values', s.values === 'counts' ? 'counts (integers)' : 'continuous', 'summary-values'),
+      item('SHA-256', `${s.sha256.slice(0, 12)}…`, 'summary-sha', s.sha256),
+    ),
+  );
+  const conds = Object.entries(s.conditions);
+  const control = ds?.kind === 'file' ? ds.options.control_label : 'control';
+  box.append(
+    el(
+      'div',
+      { class: 'summary-row' },
+      el('span', { class: 'summary-label', text: `Conditions (${conds.length})` }),
+      el(
+        'ul',
+        { class: 'chips', 'data-testid': 'summary-conditions' },
+        conds.map(([label, n]) =>
+          el('li', { class: label === control ? 'chip chip-control' : 'chip', 'data-condition': label }, el('span', { text: label }), el('small', { text: fmtInt(n) })),
+        ),
+      ),
+    ),
+  );
+  const covs = Object.entries(s.covariates);
+  box.append(
+    el(
+      'div',
+      { class: 'summary-row' },
+      el('span', { class: 'summary-label', text: 'Covariates' }),
+      covs.length
+        ? el(
+            'ul',
+            { class: 'cov-list', 'data-testid': 'summary-covariates' },
+            covs.map(([name, levels]) =>
+              el('li', {}, el('code', { text: name }), ` — ${levels.length} level${levels.length === 1 ? '' : 's'}: `, el('span', { class: 'muted', text: levels.join(', ') })),
+            ),
+          )
+        : el('span', { class: 'muted', 'data-testid': 'summary-covariates', text: 'none' }),
+    ),
+  );
+  if (s.warnings?.length) {
+    box.append(el('ul', { class: 'warnings', 'data-testid': 'summary-warnings' }, s.warnings.map((w) => el('li', { text: w }))));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker
+
+function spawnWorker() {
+  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  workerReady = new Promise((resolve, reject) => {
+    state.readyWaiter = { resolve, reject };
+  });
+  worker.addEventListener('message', (e) => onWorkerMessage(e.data));
+  worker.addEventListener('error', (e) => {
+    e.preventDefault();
+    const message = e.message || 'the worker stopped unexpectedly';
+    onEngineCrash(message);
+  });
+  worker.addEventListener('messageerror', () => onEngineCrash('a message from the worker could not be read'));
+  worker.postMessage({ type: Msg.INIT, module: wasmModule });
+  return workerReady;
+}
+
+function request(msg, transfer = []) {
+  return new Promise((resolve, reject) => {
+    pendingLoad = { resolve, reject };
+    worker.postMessage(msg, transfer);
+  });
+}
+
+function onWorkerMessage(msg) {
+  logEvent(msg.type, msg.type === Msg.PROGRESS ? { epoch: msg.record.epoch } : undefined);
+  switch (msg.type) {
+    case Msg.READY:
+      state.readyWaiter?.resolve(msg.defaults);
+      state.readyWaiter = null;
+      break;
+    case Msg.LOADED:
+      pendingLoad?.resolve(msg.summary);
+      pendingLoad = null;
+      break;
+    case Msg.BACKEND:
+      onBackend(msg.info);
+      break;
+    case Msg.STARTED:
+      onStarted(msg);
+      break;
+    case Msg.PROGRESS:
+      onProgress(msg);
+      break;
+    case Msg.EVALUATING:
+      state.phase = 'evaluating';
+      setStatus(msg.reason === 'stopped' ? 'Stopped; scoring the model as it is beside the baselines…' : 'Training finished; scoring the model beside the baselines…');
+      syncControls();
+      break;
+    case Msg.RESULTS:
+      onResults(msg.results, msg.reason);
+      break;
+    case Msg.ERROR:
+      onWorkerError(msg);
+      break;
+    default:
+      console.warn('unknown message from the worker', msg);
+  }
+}
+
+function onWorkerError({ stage, message, fatal }) {
+  if (fatal) {
+    onEngineCrash(message);
+    return;
+  }
+  if (stage === Stage.INIT && state.readyWaiter) {
+    state.readyWaiter.reject(new Error(message));
+    state.readyWaiter = null;
+    return;
+  }
+  if (stage === Stage.LOAD && pendingLoad) {
+    pendingLoad.reject(new Error(message));
+    pendingLoad = null;
+    return;
+  }
+  // Settings rejected before a run could start.
+  if (stage === Stage.START || stage === Stage.BACKEND) {
+    showMessage('settings-error', `The run could not start: ${message}`);
+    setStatus('The run could not start: see the message under the settings.', 'error');
+    state.phase = 'idle';
+    state.sessionAlive = false;
+    syncControls();
+    return;
+  }
+  const at = state.history.length ? ` at epoch ${state.history.at(-1).epoch + (stage === Stage.TRAIN ? 1 : 0)}` : '';
+  showMessage('run-error', `${stage === Stage.EVALUATE ? 'Scoring failed' : 'Training failed'}${at}: ${message}`);
+  setStatus('The run failed: see the message above.', 'error');
+  state.phase = 'idle';
+  state.sessionAlive = stage === Stage.EVALUATE;
+  syncControls();
+}
+
+/** The engine is gone (wasm panic, trap, worker error): start a fresh one and recover. */
+async function onEngineCrash(message) {
+  if (state.phase === 'recovering') return;
+  const wasPhase = state.phase;
+  const run = state.run;
+  const onGpu = run && (run.backend === 'webgpu' || (!run.backend && run.pref !== 'cpu'));
+  const training = ['training', 'stopping', 'evaluating'].includes(wasPhase);
+  state.phase = 'recovering';
+  state.sessionAlive = false;
+  syncControls();
+  pendingLoad?.reject(new Error(`the engine crashed: ${message}`));
+  pendingLoad = null;
+  state.readyWaiter?.reject(new Error(message));
+  state.readyWaiter = null;
+  worker?.terminate();
+  showMessage('run-error', `The engine crashed: ${message}`);
+  setStatus('The engine crashed; restarting it…', 'error');
+  try {
+    state.defaults = await spawnWorker();
+    if (state.dataset) await reloadDataset();
+  } catch (e) {
+    state.phase = 'failed';
+    setStatus(`The engine could not be restarted: ${e.message}. Reload the page.`, 'error');
+    syncControls();
+    return;
+  }
+  state.phase = 'idle';
+  syncControls();
+  if (training && onGpu) {
+    $('backend').value = 'cpu';
+    updateLink();
+    showMessage('backend-notice', `The WebGPU run failed (${message}). It was restarted on the CPU backend with the same settings.`);
+    startTraining({ backendOverride: 'cpu', fallback: true });
+  } else {
+    setStatus('The engine was restarted; the data is loaded again. Adjust the settings and train again.', 'error');
+  }
+}
+
+async function reloadDataset() {
+  const ds = state.dataset;
+  if (ds.kind === 'sample') {
+    state.summary = await request({ type: Msg.LOAD_SAMPLE, seed: String(ds.seed) });
+  } else {
+    const bytes = await ds.file.arrayBuffer();
+    state.summary = await request({ type: Msg.LOAD_CSV, bytes, name: ds.name, options: ds.options }, [bytes]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading data
+
+function loadingGuard() {
+  return state.phase === 'idle' || state.phase === 'failed';
+}
+
+function afterLoad(summary, dataset) {
+  state.summary = summary;
+  state.dataset = dataset;
+  state.sessionAlive = false;
+  clearResults();
+  renderSummary();
+  fillHoldoutChoices(summary);
+  showMessage('load-error', null);
+  updateLink();
+}
+
+function parseSampleSeed() {
+  const raw = $('sample-seed').value.trim();
+  if (!/^\d+$/.test(raw) || BigInt(raw) > 18446744073709551615n) {
+    throw new Error(`the sample seed must be a whole number from 0 to 18446744073709551615 (got “${raw}”)`);
+  }
+  return BigInt(raw).toString();
+}
+
+async function loadSample() {
+  if (!loadingGuard()) return false;
+  let seed;
+  try {
+    seed = parseSampleSeed();
+  } catch (e) {
+    showMessage('load-error', `Could not load the sample: ${e.message}`);
+    return false;
+  }
+  state.phase = 'loading';
+  syncControls();
+  setStatus(`Generating the sample dataset (seed ${seed})…`);
+  try {
+    const summary = await request({ type: Msg.LOAD_SAMPLE, seed });
+    afterLoad(summary, { kind: 'sample', seed });
+    state.expectedFile = null;
+    showMessage('file-request', null);
+    setStatus(`Loaded the sample dataset: ${fmtInt(summary.cells)} cells × ${fmtInt(summary.genes)} genes.`);
+    return true;
+  } catch (e) {
+    showMessage('load-error', `Could not load the sample: ${e.message}`);
+    setStatus('The sample could not be loaded.', 'error');
+    return false;
+  } finally {
+    if (state.phase === 'loading') state.phase = 'idle';
+    syncControls();
+  }
+}
+
+/** Offers a fix for a column that is not numeric: declare it a covariate. */
+function loadErrorContent(file, message) {
+  const box = el('div');
+  box.append(el('p', { class: 'message-title' }, 'Could not load ', el('code', { text: file.name }), ':'));
+  box.append(el('p', { class: 'message-body', 'data-testid': 'load-error-message', text: message }));
+  const m = /column \d+ \(`([^`]+)`\): found "([^"]*)", expected a number/.exec(message);
+  if (m && m[2] !== '' && Number.isNaN(Number(m[2]))) {
+    const column = m[1];
+    const fix = el('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'add-covariate' }, `Treat “${column}” as a covariate and reload`);
+    fix.addEventListener('click', () => {
+      const covs = parseCovariates($('covariates').value);
+      if (!covs.includes(column)) covs.push(column);
+      $('covariates').value = covs.join(', ');
+      loadFile(file);
+    });
+    box.append(el('p', { class: 'message-hint' }, `“${column}” holds text, so it cannot be a gene. If it is a category such as a cell type, declare it a covariate: `, fix));
+  }
+  if (state.dataset) {
+    const what = state.dataset.kind === 'sample' ? 'the sample dataset' : state.dataset.name;
+    box.append(el('p', { class: 'message-hint', text: `The data loaded before (${what}) is still the current data.` }));
+  }
+  return box;
+}
+
+async function loadFile(file) {
+  if (!file) return false;
+  if (!loadingGuard()) {
+    setStatus('Stop the run before loading other data.', 'error');
+    return false;
+  }
+  state.lastFile = file;
+  $('file-name').textContent = file.name;
+  state.phase = 'loading';
+  syncControls();
+  const options = readLoadOptions();
+  setStatus(`Reading ${file.name} (${fmtInt(file.size)} bytes)…`);
+  let summary;
+  try {
+    const bytes = await file.arrayBuffer();
+    summary = await request({ type: Msg.LOAD_CSV, bytes, name: file.name, options }, [bytes]);
+  } catch (e) {
+    showMessage('load-error', loadErrorContent(file, e.message));
+    setStatus(`${file.name} was not loaded: see the message under Data.`, 'error');
+    if (state.phase === 'loading') state.phase = 'idle';
+    syncControls();
+    return false;
+  }
+  const expected = state.expectedFile;
+  afterLoad(summary, { kind: 'file', file, name: file.name, options, sha256: summary.sha256 });
+  state.phase = 'idle';
+  syncControls();
+  setStatus(`Loaded ${file.name}: ${fmtInt(summary.cells)} cells × ${fmtInt(summary.genes)} genes.`);
+  if (expected) {
+    if (summary.sha256 !== expected.sha256) {
+      showMessage(
+        'load-error',
+        el(
+          'div',
+          { 'data-testid': 'sha-mismatch' },
+          el('p', { class: 'message-title', text: 'This is not the file the link was made with.' }),
+          el('p', { class: 'message-body' }, 'The link expects ', el('code', { text: expected.name }), ` with SHA-256 ${expected.sha256}; `, el('code', { text: file.name }), ` has SHA-256 ${summary.sha256}. The shared run was not started, because its results would differ.`),
+        ),
+      );
+      setStatus('SHA-256 mismatch: the chosen file is not the one the link was made with.', 'error');
+      return true;
+    }
+    state.expectedFile = null;
+    showMessage('file-request', null);
+    setStatus(`${file.name} matches the link (SHA-256 ${summary.sha256.slice(0, 12)}…).`);
+    if (state.autorun) {
+      state.autorun = false;
+      startTraining();
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+function syncControls() {
+  const p = state.phase;
+  const idle = p === 'idle';
+  const running = p === 'training' || p === 'stopping' || p === 'evaluating';
+  $('train').disabled = !(idle && state.summary);
+  $('stop').disabled = p !== 'training';
+  $('resume').disabled = !(idle && state.sessionAlive);
+  $('load-sample').disabled = !idle && p !== 'failed';
+  $('file-input').disabled = !idle;
+  $('reload-file').disabled = !(idle && state.lastFile);
+  $('drop-zone').classList.toggle('is-disabled', !idle);
+  $('train').textContent = running ? 'Training…' : 'Train';
+  document.body.dataset.phase = p;
+}
+
+function startTraining({ backendOverride, fallback } = {}) {
+  if (state.phase !== 'idle' || !state.summary) return;
+  const { settings, errors } = readSettings();
+  if (errors.length) {
+    showMessage('settings-error', el('ul', {}, errors.map((e) => el('li', { text: e }))));
+    setStatus('Some settings need fixing before training.', 'error');
+    return;
+  }
+  showMessage('settings-error', null);
+  if (!fallback) {
+    showMessage('run-error', null);
+    showMessage('backend-notice', null);
+  }
+  const config = buildConfig(settings);
+  const pref = backendOverride ?? settings.backend;
+  state.run = { config, pref, backend: null, plan: null, fallback: Boolean(fallback) };
+  state.history = [];
+  state.budget = config.train.epochs;
+  state.phase = 'training';
+  state.sessionAlive = false;
+  markResultsStale();
+  resetProgress();
+  syncControls();
+  setStatus(pref === 'cpu' ? 'Starting the run on the CPU…' : 'Starting the run (setting up the backend)…');
+  updateLink();
+  worker.postMessage({ type: Msg.TRAIN, config, backend: pref });
+}
+
+function onBackend(info) {
+  state.backendInfo = info;
+  if (state.run) state.run.backend = info.backend;
+  $('backend-name').textContent = info.backend === 'webgpu' ? 'WebGPU' : 'CPU (WebAssembly)';
+  $('backend-name').dataset.backend = info.backend;
+  const a = info.adapter;
+  $('adapter-info').textContent = a ? `${a.name || 'unnamed adapter'}${a.vendor ? ` · vendor ${a.vendor}` : ''}${a.device_type ? ` · ${a.device_type}` : ''}${a.backend ? ` · ${a.backend}` : ''}${a.driver ? ` · ${a.driver}` : ''}` : '';
+  $('adapter-info').title = a ? Object.entries(a).map(([k, v]) => `${k}: ${v}`).join('\n') : '';
+  if (info.notice) showMessage('backend-notice', info.notice);
+}
+
+function resetProgress() {
+  $('progress').value = 0;
+  $('progress').max = 1;
+  $('progress-text').textContent = '0 / 0';
+  for (const id of ['stat-epoch', 'stat-eta', 'stat-loss', 'stat-recon', 'stat-kl', 'stat-beta', 'stat-val']) $(id).textContent = '—';
+  scheduleLiveChart();
+}
+
+function onStarted(msg) {
+  const now = performance.now();
+  state.timing = { segmentStart: now, lastAt: now, perEpoch: null, epochsInSegment: 0 };
+  if (msg.plan) {
+    state.run.plan = msg.plan;
+    state.budget = msg.plan.epochs;
+    state.sessionAlive = true;
+    const p = msg.plan;
+    $('stat-split').textContent = `${fmtInt(p.train_cells)} train · ${fmtInt(p.val_cells)} val · ${fmtInt(p.test_cells)} test cells · ${fmtInt(p.genes)} genes`;
+    setStatus(`Training on ${state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}: ${p.epochs} epochs at most.${state.backendInfo?.backend === 'webgpu' ? ' The first epoch also compiles the GPU kernels.' : ''}`);
+  } else {
+    state.budget = msg.epochs;
+    setStatus(`Resuming from epoch ${msg.from} (up to epoch ${msg.epochs}).`);
+  }
+  $('progress').max = state.budget;
+}
+
+function onProgress({ record, epochs, done }) {
+  state.history.push(record);
+  state.budget = epochs;
+  const now = performance.now();
+  const dt = (now - state.timing.lastAt) / 1000;
+  state.timing.lastAt = now;
+  state.timing.epochsInSegment += 1;
+  // The first epoch of a segment may include kernel compilation: let later epochs dominate.
+  if (state.timing.perEpoch === null) state.timing.perEpoch = dt;
+  else state.timing.perEpoch = state.timing.epochsInSegment === 2 ? dt : 0.7 * state.timing.perEpoch + 0.3 * dt;
+  const remaining = Math.max(0, epochs - record.epoch);
+  $('progress').max = epochs;
+  $('progress').value = record.epoch;
+  $('progress-text').textContent = `${record.epoch} / ${epochs}`;
+  $('stat-epoch').textContent = String(record.epoch);
+  $('stat-eta').textContent = done ? 'done' : fmtDuration(state.timing.perEpoch * remaining);
+  $('stat-loss').textContent = fmtNum(record.train.loss);
+  $('stat-recon').textContent = fmtNum(record.train.recon);
+  $('stat-kl').textContent = fmtNum(record.train.kl);
+  $('stat-beta').textContent = fmtNum(record.beta, 2);
+  $('stat-val').textContent = record.val && 'loss' in record.val ? fmtNum(record.val.loss) : '—';
+  if (state.phase === 'training') setStatus(`Epoch ${record.epoch} of ${epochs}: train loss ${fmtNum(record.train.loss)}, validation loss ${fmtNum(record.val?.loss)}.`);
+  scheduleLiveChart();
+}
+
+function stopTraining() {
+  if (state.phase !== 'training') return;
+  state.phase = 'stopping';
+  syncControls();
+  setStatus('Stopping after the current epoch…');
+  worker.postMessage({ type: Msg.STOP });
+}
+
+function resumeTraining() {
+  if (state.phase !== 'idle' || !state.sessionAlive) return;
+  const raw = Number($('resume-epochs').value);
+  const more = Number.isSafeInteger(raw) && raw > 0 ? raw : 20;
+  showMessage('run-error', null);
+  state.phase = 'training';
+  markResultsStale();
+  syncControls();
+  worker.postMessage({ type: Msg.RESUME, epochs: more });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Charts
+
+let liveChartQueued = false;
+function scheduleLiveChart() {
+  if (liveChartQueued) return;
+  liveChartQueued = true;
+  requestAnimationFrame(() => {
+    liveChartQueued = false;
+    drawLiveChart();
+  });
+}
+
+function sizeCanvas(canvas) {
+  const rect = canvas.getBoundingClientRect();
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.round(rect.width * dpr));
+  const h = Math.max(1, Math.round(rect.height * dpr));
+  if (canvas.width !== w) canvas.width = w;
+  if (canvas.height !== h) canvas.height = h;
+  return dpr;
+}
+
+function clearCanvas(canvas) {
+  sizeCanvas(canvas);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+}
+
+function drawLiveChart() {
+  const canvas = $('live-curves');
+  if (!wasm) return;
+  if (!state.history.length) {
+    clearCanvas(canvas);
+    return;
+  }
+  try {
+    const dpr = sizeCanvas(canvas);
+    wasm.draw_curves(canvas, state.history, dpr);
+  } catch (e) {
+    console.error('drawing the loss chart failed', e);
+  }
+}
+
+function drawFigures() {
+  if (!state.results || !wasm) return;
+  for (const panel of PANELS) {
+    const canvas = $(`fig-${panel}`);
+    try {
+      const dpr = sizeCanvas(canvas);
+      wasm.draw(canvas, state.results, panel, dpr);
+    } catch (e) {
+      clearCanvas(canvas);
+      showMessage('run-error', `The ${panel} figure could not be drawn: ${e.message}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scoreboard
+
+function markResultsStale() {
+  if (state.results) $('scoreboard').dataset.state = 'stale';
+}
+
+function clearResults() {
+  state.results = null;
+  $('scoreboard').dataset.state = 'empty';
+  $('scoreboard-meta').textContent = '';
+  $('pooled-table').tBodies[0].replaceChildren();
+  $('condition-table').tBodies[0].replaceChildren();
+  $('score-notes').replaceChildren();
+  for (const panel of PANELS) clearCanvas($(`fig-${panel}`));
+}
+
+function predictorOrder(results) {
+  const model = results.config?.model ?? 'cvae';
+  const names = Object.keys(results.scores);
+  const rank = (n) => (n === model ? -1 : BASELINE_ORDER.includes(n) ? BASELINE_ORDER.indexOf(n) : BASELINE_ORDER.length);
+  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+function scoreCell(value, set, metric) {
+  const td = el('td', { class: 'num' });
+  if (value === null || value === undefined) {
+    td.textContent = '—';
+    td.classList.add('undefined');
+    td.title = set.undefined ? `${metric} undefined: ${set.undefined}` : `${metric} is undefined here (e.g. a predictor of no change has no shift to correlate or rank)`;
+  } else {
+    td.textContent = fmtNum(value);
+    td.title = `${metric} = ${value}`;
+    td.dataset.value = String(value);
+  }
+  return td;
+}
+
+function scoreCells(set) {
+  return [
+    scoreCell(set.mean_shift_r, set, 'r'),
+    ...JACCARD_KS.map((k) => scoreCell(set.jaccard?.[k], set, `J@${k}`)),
+    scoreCell(set.energy_distance, set, 'energy distance'),
+  ];
+}
+
+function predictorLabel(name, model) {
+  return name === model ? el('th', { scope: 'row', class: 'model-name' }, name, el('span', { class: 'tag', text: 'model' })) : el('th', { scope: 'row', text: name });
+}
+
+function renderScoreboard() {
+  const r = state.results;
+  const model = r.config?.model ?? 'cvae';
+  const order = predictorOrder(r);
+  const pooled = $('pooled-table').tBodies[0];
+  pooled.replaceChildren(
+    ...order.map((name) => {
+      const set = r.scores[name].pooled;
+      return el('tr', { 'data-predictor': name, class: name === model ? 'row-model' : '' }, predictorLabel(name, model), ...scoreCells(set));
+    }),
+  );
+  const perCondition = $('condition-table').tBodies[0];
+  const rows = [];
+  for (const name of order) {
+    const conds = r.scores[name].conditions;
+    const labels = r.split.test_conditions?.length ? r.split.test_conditions.filter((c) => c in conds) : Object.keys(conds);
+    for (const c of Object.keys(conds)) if (!labels.includes(c)) labels.push(c);
+    labels.forEach((label, i) => {
+      const set = conds[label];
+      rows.push(
+        el(
+          'tr',
+          { 'data-predictor': name, 'data-condition': label, class: `${name === model ? 'row-model' : ''}${i === 0 ? ' group-start' : ''}` },
+          i === 0 ? predictorLabel(name, model) : el('td', { class: 'repeat', 'aria-label': name }),
+          el('td', { text: label }),
+          ...scoreCells(set),
+        ),
+      );
+    });
+  }
+  perCondition.replaceChildren(...rows);
+
+  const notes = $('score-notes');
+  notes.replaceChildren();
+  const list = el('ul');
+  for (const [c, why] of Object.entries(r.split.unpredictable ?? {})) list.append(el('li', {}, el('code', { text: c }), ` cannot be predicted by ${model}: ${why}`));
+  for (const name of order) {
+    const why = r.scores[name].pooled.undefined;
+    if (why) list.append(el('li', {}, el('code', { text: name }), ` (pooled): ${why}`));
+  }
+  if (list.children.length) notes.append(el('h3', { text: 'Notes' }), list);
+
+  const t = r.train;
+  const stopText = t.stopped_early ? `, stopped early (best epoch ${t.best_epoch})` : t.best_epoch ? `, best epoch ${t.best_epoch}` : '';
+  $('scoreboard-meta').textContent = `${model} · ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}${stopText} · ${t.backend} · ${fmtDuration(t.seconds)} · ${fmtInt(r.split.test_cells)} held-out cells in ${r.split.test_conditions.length} condition${r.split.test_conditions.length === 1 ? '' : 's'}`;
+  $('scoreboard').dataset.state = 'ready';
+  drawFigures();
+}
+
+function onResults(results, reason) {
+  state.results = results;
+  state.phase = 'idle';
+  state.sessionAlive = true;
+  // The engine's history is the authority (it covers every segment of a resumed run).
+  state.history = results.train.history.slice();
+  scheduleLiveChart();
+  renderScoreboard();
+  syncControls();
+  const backend = state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
+  const what = reason === 'stopped' ? `Stopped at epoch ${results.train.epochs}; scored the model as trained so far` : results.train.stopped_early ? `Early stop at epoch ${results.train.epochs} (best epoch ${results.train.best_epoch})` : `Trained ${results.train.epochs} epochs`;
+  setStatus(`${what} on ${backend} in ${fmtDuration(results.train.seconds)}. Scores are below.`, 'done');
+  $('stat-eta').textContent = 'done';
+  if (state.autorun) state.autorun = false;
+}
+
+function downloadFigure(panel) {
+  const canvas = $(`fig-${panel}`);
+  if (!state.results) return;
+  canvas.toBlob((blob) => blob && saveBlob(blob, `cellshift-${panel}.png`), 'image/png');
+}
+
+function downloadScoreboard() {
+  if (!state.results) return;
+  const canvas = document.createElement('canvas');
+  canvas.width = 1600;
+  canvas.height = 1200;
+  try {
+    wasm.draw(canvas, state.results, 'scoreboard', 1);
+  } catch (e) {
+    showMessage('run-error', `The scoreboard image could not be drawn: ${e.message}`);
+    return;
+  }
+  canvas.toBlob((blob) => blob && saveBlob(blob, 'scoreboard.png'), 'image/png');
+}
+
+function downloadJson(value, filename) {
+  saveBlob(new Blob([`${JSON.stringify(value, null, 2)}\n`], { type: 'application/json' }), filename);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring
+
+function bindEvents() {
+  $('load-sample').addEventListener('click', () => loadSample());
+  $('file-input').addEventListener('change', (e) => {
+    const file = e.target.files?.[0];
+    e.target.value = '';
+    loadFile(file);
+  });
+  $('reload-file').addEventListener('click', () => loadFile(state.lastFile));
+
+  const zone = $('drop-zone');
+  const hasFiles = (e) => [...(e.dataTransfer?.types ?? [])].includes('Files');
+  zone.addEventListener('dragenter', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    zone.classList.add('is-over');
+  });
+  zone.addEventListener('dragover', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = loadingGuard() ? 'copy' : 'none';
+  });
+  zone.addEventListener('dragleave', (e) => {
+    if (!zone.contains(e.relatedTarget)) zone.classList.remove('is-over');
+  });
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('is-over');
+    const file = e.dataTransfer?.files?.[0];
+    if (file) loadFile(file);
+  });
+  // A file dropped beside the zone must not navigate away from the page.
+  window.addEventListener('dragover', (e) => e.preventDefault());
+  window.addEventListener('drop', (e) => e.preventDefault());
+
+  $('train').addEventListener('click', () => startTraining());
+  $('stop').addEventListener('click', () => stopTraining());
+  $('resume').addEventListener('click', () => resumeTraining());
+  $('holdout-kind').addEventListener('change', syncHoldoutBoxes);
+  $('holdout-covariate').addEventListener('change', () => fillLevels(''));
+  $('settings').addEventListener('submit', (e) => e.preventDefault());
+  for (const id of ['settings', 'sample-seed', 'condition-column', 'control-label', 'covariates']) {
+    $(id).addEventListener('input', updateLink);
+    $(id).addEventListener('change', updateLink);
+  }
+
+  $('copy-link').addEventListener('click', async () => {
+    const link = shareLink();
+    $('share-link').value = link;
+    try {
+      await navigator.clipboard.writeText(link);
+      setStatus('Link copied to the clipboard.');
+    } catch {
+      $('share-link').select();
+      setStatus('Select and copy the link from the box (the clipboard is not available here).');
+    }
+  });
+  $('share-link').addEventListener('focus', (e) => e.target.select());
+
+  for (const btn of document.querySelectorAll('[data-download-panel]')) btn.addEventListener('click', () => downloadFigure(btn.dataset.downloadPanel));
+  $('download-results').addEventListener('click', () => state.results && downloadJson(state.results, 'results.json'));
+  $('download-config').addEventListener('click', () => state.results && downloadJson(state.results.config, 'config.json'));
+  $('download-scores').addEventListener('click', () => {
+    if (!state.results) return;
+    saveBlob(new Blob([wasm.scores_csv(state.results)], { type: 'text/csv' }), 'scores.csv');
+  });
+  $('download-scoreboard').addEventListener('click', downloadScoreboard);
+
+  let resizeQueued = false;
+  const observer = new ResizeObserver(() => {
+    if (resizeQueued) return;
+    resizeQueued = true;
+    requestAnimationFrame(() => {
+      resizeQueued = false;
+      drawLiveChart();
+      if (state.results) drawFigures();
+    });
+  });
+  observer.observe($('live-curves'));
+  observer.observe($('fig-shift'));
+}
+
+function exposeForTests() {
+  window.__cellshift = {
+    get results() {
+      return state.results;
+    },
+    get summary() {
+      return state.summary;
+    },
+    get history() {
+      return state.history;
+    },
+    get backend() {
+      return state.backendInfo;
+    },
+    get phase() {
+      return state.phase;
+    },
+    get runConfig() {
+      return state.run?.config ?? null;
+    },
+    get events() {
+      return state.events;
+    },
+    shareLink,
+    /** Fault drill: the next training step fails the way a crashed engine does. */
+    injectFault(kind = 'crash') {
+      worker.postMessage({ type: Msg.FAULT, kind });
+    },
+  };
+}
+
+async function boot() {
+  exposeForTests();
+  bindEvents();
+  syncControls();
+  clearResults();
+  if (typeof WebAssembly !== 'object') {
+    setStatus('This browser cannot run WebAssembly, which cellshift needs.', 'error');
+    state.phase = 'failed';
+    return;
+  }
+  try {
+    const response = await fetch(WASM_URL);
+    if (!response.ok) throw new Error(`${WASM_URL.pathname} answered ${response.status} ${response.statusText}`);
+    wasmModule = await WebAssembly.compileStreaming(response);
+    wasm = await import(GLUE_URL.href);
+    await wasm.default({ module_or_path: wasmModule });
+    state.defaults = await spawnWorker();
+  } catch (e) {
+    state.phase = 'failed';
+    setStatus(`The engine could not be loaded: ${e.message}. Build it with scripts/build-wasm.sh and serve the repository root.`, 'error');
+    syncControls();
+    return;
+  }
+  fillDefaults(state.defaults);
+  const wanted = applyLink(location.hash) ?? { kind: 'sample', seed: DEFAULT_SAMPLE_SEED };
+  state.phase = 'idle';
+  syncControls();
+  drawLiveChart();
+
+  if (wanted.kind === 'file') {
+    state.expectedFile = { name: wanted.name, sha256: wanted.sha256 };
+    updateLink();
+    showMessage(
+      'file-request',
+      el(
+        'div',
+        { 'data-testid': 'file-request-text' },
+        el('p', { class: 'message-title' }, 'This link was made with the file ', el('code', { text: wanted.name }), '.'),
+        el('p', { class: 'message-body', text: `Choose or drop that file under Data to ${state.autorun ? 'reproduce the run' : 'load it'}; its SHA-256 must be ${wanted.sha256 || '(missing from the link)'}. The file is read here and never uploaded.` }),
+      ),
+    );
+    setStatus(`Waiting for ${wanted.name}: the shared settings are restored.`);
+    return;
+  }
+  const loaded = await loadSample();
+  if (loaded && state.autorun) {
+    state.autorun = false;
+    history.replaceState(null, '', `${pageUrl()}#${linkParams().toString()}`);
+    startTraining();
+  }
+}
+
+boot();

@@ -1,0 +1,192 @@
+// The training worker: owns the engine, runs one epoch per step and reports after each, so the
+// page never waits on the engine and a Stop message is handled between two epochs.
+
+import init, { Engine } from '../pkg/cellshift.js';
+import { Msg, Stage } from './protocol.js';
+
+let engine = null;
+/** True while the epoch loop runs (and until its results are posted). */
+let busy = false;
+let stopRequested = false;
+/** The current run's epoch budget and the epoch reached. */
+let budget = 0;
+let epochReached = 0;
+/** Seconds spent in training steps for the current run. */
+let trainSeconds = 0;
+/** Set by a FAULT drill: the next step fails the way a crashed engine does. */
+let pendingFault = null;
+/** The last panic message the engine printed (its panic hook writes to console.error). */
+let lastPanic = null;
+
+const consoleError = console.error.bind(console);
+console.error = (...args) => {
+  const text = args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ');
+  if (text.includes('panicked at')) lastPanic = text.split('\n\nStack:')[0].trim();
+  consoleError(...args);
+};
+
+function post(type, fields = {}) {
+  self.postMessage({ type, ...fields });
+}
+
+/** Whether an exception means the wasm instance is unusable from now on. */
+function isFatal(e) {
+  return e instanceof WebAssembly.RuntimeError || lastPanic !== null;
+}
+
+function fail(stage, e) {
+  const fatal = isFatal(e);
+  let message = e instanceof Error ? e.message : String(e);
+  if (fatal) {
+    message = lastPanic ? `the engine stopped with an internal error: ${lastPanic}` : `the engine crashed (${e?.name ?? 'Error'}: ${message})`;
+  }
+  post(Msg.ERROR, { stage, message, fatal });
+}
+
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function handleInit({ module }) {
+  try {
+    await init({ module_or_path: module });
+    engine = new Engine();
+    post(Msg.READY, { defaults: engine.default_config() });
+  } catch (e) {
+    fail(Stage.INIT, e);
+  }
+}
+
+function refuseWhileBusy(stage) {
+  if (!busy) return false;
+  post(Msg.ERROR, { stage, message: 'a run is in progress: stop it before doing this', fatal: false });
+  return true;
+}
+
+function handleLoadSample({ seed }) {
+  if (refuseWhileBusy(Stage.LOAD)) return;
+  try {
+    post(Msg.LOADED, { summary: engine.load_sample(BigInt(seed)) });
+  } catch (e) {
+    fail(Stage.LOAD, e);
+  }
+}
+
+function handleLoadCsv({ bytes, name, options }) {
+  if (refuseWhileBusy(Stage.LOAD)) return;
+  try {
+    post(Msg.LOADED, { summary: engine.load_csv(new Uint8Array(bytes), name, options) });
+  } catch (e) {
+    fail(Stage.LOAD, e);
+  }
+}
+
+async function handleTrain({ config, backend }) {
+  if (refuseWhileBusy(Stage.START)) return;
+  busy = true;
+  try {
+    let info;
+    try {
+      info = await engine.init_backend(backend);
+    } catch (e) {
+      fail(Stage.BACKEND, e);
+      return;
+    }
+    post(Msg.BACKEND, { info });
+    let plan;
+    try {
+      plan = engine.start(config);
+    } catch (e) {
+      fail(Stage.START, e);
+      return;
+    }
+    budget = plan.epochs;
+    epochReached = 0;
+    trainSeconds = 0;
+    post(Msg.STARTED, { plan, resumed: false });
+    await runLoop();
+  } finally {
+    busy = false;
+  }
+}
+
+async function handleResume({ epochs }) {
+  if (refuseWhileBusy(Stage.TRAIN)) return;
+  busy = true;
+  try {
+    try {
+      if (engine.is_done()) {
+        engine.extend(epochs);
+        budget = Math.max(budget, epochReached + epochs);
+      }
+    } catch (e) {
+      fail(Stage.TRAIN, e);
+      return;
+    }
+    post(Msg.STARTED, { plan: null, resumed: true, epochs: budget, from: epochReached + 1 });
+    await runLoop();
+  } finally {
+    busy = false;
+  }
+}
+
+async function runLoop() {
+  stopRequested = false;
+  try {
+    while (!engine.is_done() && !stopRequested) {
+      if (pendingFault) {
+        pendingFault = null;
+        throw new WebAssembly.RuntimeError('unreachable executed (fault drill)');
+      }
+      const t0 = performance.now();
+      const record = await engine.step();
+      trainSeconds += (performance.now() - t0) / 1000;
+      epochReached = record.epoch;
+      post(Msg.PROGRESS, { record, epochs: budget, done: engine.is_done(), seconds: trainSeconds });
+      // Let queued messages (Stop) run before the next epoch.
+      await nextTask();
+    }
+  } catch (e) {
+    fail(Stage.TRAIN, e);
+    return;
+  }
+  const reason = engine.is_done() ? 'finished' : 'stopped';
+  post(Msg.EVALUATING, { reason });
+  try {
+    const results = await engine.evaluate();
+    post(Msg.RESULTS, { results, reason });
+  } catch (e) {
+    fail(Stage.EVALUATE, e);
+  }
+}
+
+const handlers = {
+  [Msg.INIT]: handleInit,
+  [Msg.LOAD_SAMPLE]: handleLoadSample,
+  [Msg.LOAD_CSV]: handleLoadCsv,
+  [Msg.TRAIN]: handleTrain,
+  [Msg.RESUME]: handleResume,
+  [Msg.STOP]: () => {
+    stopRequested = true;
+  },
+  [Msg.FAULT]: ({ kind }) => {
+    pendingFault = kind ?? 'crash';
+  },
+};
+
+self.addEventListener('message', (event) => {
+  const msg = event.data;
+  const handler = msg && handlers[msg.type];
+  if (!handler) {
+    post(Msg.ERROR, { stage: Stage.INIT, message: `unknown message type \`${msg?.type}\``, fatal: false });
+    return;
+  }
+  if (msg.type !== Msg.INIT && !engine) {
+    post(Msg.ERROR, { stage: Stage.INIT, message: 'the engine is not ready yet', fatal: false });
+    return;
+  }
+  Promise.resolve(handler(msg)).catch((e) => fail(Stage.TRAIN, e));
+});
+
+self.addEventListener('unhandledrejection', (event) => {
+  event.preventDefault();
+  fail(Stage.TRAIN, event.reason);
+});
