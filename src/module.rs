@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::rng::Rng;
+use crate::sams::{GlobalNoise, SamsKind, SamsVae};
 
 /// Observation model of the decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,16 +122,19 @@ impl CvaeConfig {
 #[derive(Module, Debug)]
 pub enum Model {
     Cvae(Cvae),
+    /// SAMS-VAE, its mean-field variant, CPA-VAE or SVAE+ (see [`crate::sams`]).
+    Sams(SamsVae),
 }
 
 impl Model {
     pub fn loss(&self, batch: Batch, beta: f64, rng: &mut Rng) -> LossOutput {
         match self {
             Model::Cvae(m) => m.loss(batch, beta, rng),
+            Model::Sams(m) => m.loss(batch, beta, rng),
         }
     }
 
-    /// See [`Cvae::predict`].
+    /// See [`Cvae::predict`] and [`SamsVae::predict`].
     pub fn predict(
         &self,
         x_std: Tensor<2>,
@@ -142,12 +146,56 @@ impl Model {
     ) -> DecoderOutput {
         match self {
             Model::Cvae(m) => m.predict(x_std, own, target, library, prior, rng),
+            Model::Sams(m) => m.predict(x_std, own, target, library, prior, rng),
         }
     }
 
     pub fn likelihood(&self) -> Likelihood {
         match self {
             Model::Cvae(m) => m.likelihood,
+            Model::Sams(m) => m.likelihood(),
+        }
+    }
+
+    /// The SAMS family member, if this is one.
+    pub fn sams_kind(&self) -> Option<SamsKind> {
+        match self {
+            Model::Cvae(_) => None,
+            Model::Sams(m) => Some(m.kind()),
+        }
+    }
+
+    /// Parameters trained with their own learning rate (the global variational parameters).
+    pub fn param_group_lr(&self) -> Option<(burn::module::ParamGroup, f64)> {
+        match self {
+            Model::Cvae(_) => None,
+            Model::Sams(m) => Some(m.global_group()),
+        }
+    }
+
+    /// Posterior mask probabilities. [treatments, latent]
+    pub fn mask_probs(&self) -> Option<Tensor<2>> {
+        match self {
+            Model::Cvae(_) => None,
+            Model::Sams(m) => m.mask_probs(),
+        }
+    }
+
+    /// Draws of the global variables for `k` importance particles (none for the cVAE), to be
+    /// shared by every batch of one IWELBO evaluation.
+    pub fn draw_noise(&self, k: usize, rng: &mut Rng) -> Option<GlobalNoise> {
+        match self {
+            Model::Cvae(_) => None,
+            Model::Sams(m) => Some(m.draw_noise(k, rng)),
+        }
+    }
+
+    /// Importance log-weights of `k` particles per cell. [k, cells]
+    pub fn log_weights(&self, batch: Batch, k: usize, noise: Option<&GlobalNoise>, rng: &mut Rng) -> Tensor<2> {
+        match (self, noise) {
+            (Model::Sams(m), Some(noise)) => m.log_weights(batch, noise, rng),
+            (Model::Sams(m), None) => m.log_weights(batch, &m.draw_noise(k, rng), rng),
+            (Model::Cvae(m), _) => m.log_weights(batch, k, rng),
         }
     }
 }
@@ -249,24 +297,33 @@ impl Cvae {
     pub fn decode(&self, z: Tensor<2>, condition: Tensor<2>, library: Tensor<2>) -> DecoderOutput {
         let h = leaky_relu(self.dec_hidden.forward(Tensor::cat(vec![z, condition], 1)), LEAK);
         let out = self.dec_out.forward(h); // [cells, genes]
-        let location = match self.likelihood {
-            Likelihood::Nb => log_softmax(out, 1) + library.log(),
-            Likelihood::Gaussian => out,
-        };
+        let location = decode_location(self.likelihood, out, library);
         DecoderOutput { location, log_scale: self.gene_log_scale.val().clamp(-8.0, 8.0) }
     }
 
     /// Negative log-likelihood per cell. [cells]
     pub fn nll(&self, out: &DecoderOutput, target: Tensor<2>) -> Tensor<1> {
-        let log_scale = out.log_scale.clone().unsqueeze::<2>(); // [1, genes]
-        let log_p = match self.likelihood {
-            Likelihood::Nb => nb_log_prob(target, out.location.clone(), log_scale),
-            Likelihood::Gaussian => {
-                let z = (target - out.location.clone()) * log_scale.clone().neg().exp();
-                z.square().mul_scalar(-0.5) - log_scale - HALF_LN_2PI
-            }
+        neg_log_lik(self.likelihood, out, target)
+    }
+
+    /// Importance log-weights log p(x | z, c) + log p(z) − log q(z | x, c) of `k` particles
+    /// per cell. [k, cells]
+    pub fn log_weights(&self, batch: Batch, k: usize, rng: &mut Rng) -> Tensor<2> {
+        let device = batch.x_std.device();
+        let n = batch.x_std.dims()[0];
+        let rep = |x: Tensor<2>| -> Tensor<2> {
+            let [r, c] = x.dims();
+            x.unsqueeze::<3>().repeat_dim(0, k).reshape([k * r, c])
         };
-        log_p.sum_dim(1).squeeze_dim::<1>(1).neg()
+        let eps = Tensor::from_data(TensorData::new(rng.normal_vec(k * n * self.latent), [k * n, self.latent]), &device);
+        let (mu, logvar) = self.encode(batch.x_std, batch.condition.clone());
+        let (mu, logvar) = (rep(mu), rep(logvar));
+        let z = mu + logvar.clone().mul_scalar(0.5).exp() * eps.clone();
+        // The ½ log 2π constants of p(z) and q(z) cancel.
+        let log_ratio = z.clone().square().mul_scalar(-0.5).sum_dim(1) + (eps.square() + logvar).mul_scalar(0.5).sum_dim(1);
+        let out = self.decode(z, rep(batch.condition), rep(batch.library));
+        let log_lik = self.nll(&out, rep(batch.target)).neg();
+        (log_lik + log_ratio.squeeze_dim::<1>(1)).reshape([k, n])
     }
 
     /// Negative ELBO with the KL term weighted by `beta`; noise comes from the host RNG.
@@ -306,6 +363,28 @@ impl Cvae {
         };
         self.decode(z, target, library)
     }
+}
+
+/// The decoder's location from its last layer: log mean count (NB: log library + log softmax)
+/// or the Gaussian mean itself. [cells, genes]
+pub fn decode_location(likelihood: Likelihood, out: Tensor<2>, library: Tensor<2>) -> Tensor<2> {
+    match likelihood {
+        Likelihood::Nb => log_softmax(out, 1) + library.log(),
+        Likelihood::Gaussian => out,
+    }
+}
+
+/// Negative log-likelihood per cell. [cells]
+pub fn neg_log_lik(likelihood: Likelihood, out: &DecoderOutput, target: Tensor<2>) -> Tensor<1> {
+    let log_scale = out.log_scale.clone().unsqueeze::<2>(); // [1, genes]
+    let log_p = match likelihood {
+        Likelihood::Nb => nb_log_prob(target, out.location.clone(), log_scale),
+        Likelihood::Gaussian => {
+            let z = (target - out.location.clone()) * log_scale.clone().neg().exp();
+            z.square().mul_scalar(-0.5) - log_scale - HALF_LN_2PI
+        }
+    };
+    log_p.sum_dim(1).squeeze_dim::<1>(1).neg()
 }
 
 /// log NB(x; mean = exp(log_mu), inverse dispersion theta = exp(log_theta)). [cells, genes]

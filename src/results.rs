@@ -77,6 +77,25 @@ pub struct EpochRecord {
 pub struct Scores {
     pub pooled: ScoreSet,
     pub conditions: BTreeMap<String, ScoreSet>,
+    /// Held-out importance-weighted ELBO per cell (nats, K particles); null for baselines and
+    /// where no held-out cell can be scored.
+    #[serde(default)]
+    pub iwelbo: Option<f64>,
+    /// Average treatment effects of the model against the data's; null for baselines.
+    #[serde(default)]
+    pub ate: Option<AteScores>,
+}
+
+/// Pearson r between the model's and the data's average treatment effects
+/// (log2(1e4·x/Σx + 1) minus the same for controls) over the held-out conditions × genes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AteScores {
+    /// Over every (condition, gene).
+    pub r: Option<f64>,
+    /// Over the 20 genes with the largest |data ATE| of each condition.
+    pub r_top20: Option<f64>,
+    /// Conditions scored.
+    pub conditions: Vec<String>,
 }
 
 /// Scores of one predictor on one condition (or pooled). `None` is written as `null`:
@@ -97,6 +116,31 @@ pub struct ScoreSet {
 pub struct Figures {
     pub shift: ShiftFigure,
     pub pca: PcaFigure,
+    /// Posterior mask probabilities (SAMS-VAE, SVAE+); null for models without masks.
+    #[serde(default)]
+    pub masks: Option<MaskFigure>,
+}
+
+/// Latent dims × perturbations heatmap of posterior mask probabilities, with the true sparse
+/// structure beside it when it is known (simulated data).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MaskFigure {
+    pub model: String,
+    /// Row labels: perturbations (SVAE+: condition labels).
+    pub perturbations: Vec<String>,
+    /// P(mask = 1) per perturbation and learned latent dim. [perturbations][latent]
+    pub probs: Vec<Vec<f64>>,
+    /// Learned dims in display order (lined up with the true dims when the truth is known).
+    pub order: Vec<usize>,
+    /// True effect per perturbation and true latent dim (0: inactive), rows as `perturbations`.
+    pub truth: Option<Vec<Vec<f64>>>,
+    /// Mean number of dims with P > 0.5 per perturbation.
+    pub mean_active: f64,
+    /// The same for the truth.
+    pub true_mean_active: Option<f64>,
+    /// Spearman correlation of pairwise mask overlaps, learned vs true (independent of how the
+    /// learned dims are ordered).
+    pub overlap_spearman: Option<f64>,
 }
 
 /// Per-(condition, gene) mean shifts against control for the headline model.

@@ -10,6 +10,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use thiserror::Error;
@@ -180,6 +181,9 @@ pub struct Trainer {
     model: Model,
     /// Built once: rebuilding it would reset Adam's moment estimates.
     optim: ModuleOptimizer,
+    /// Per-group learning rates when the model has a parameter group of its own (the SAMS
+    /// family's global variational parameters); `None`: `cfg.lr` for every parameter.
+    lr_groups: Option<ModuleLearningRate>,
     device: Device,
     train: DeviceCells,
     val: Option<DeviceCells>,
@@ -212,6 +216,9 @@ impl Trainer {
             adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip as f32)));
         }
         let optim = adam.init();
+        let lr_groups = model
+            .param_group_lr()
+            .map(|(group, lr)| ModuleLrScheduler::new(cfg.lr).with_group(group, lr).step());
         let inner = device.clone().inner();
         let val = (!val.is_empty()).then(|| DeviceCells::upload(val, &inner));
         Ok(Self {
@@ -220,6 +227,7 @@ impl Trainer {
             val,
             model,
             optim,
+            lr_groups,
             device: device.clone(),
             epoch: 0,
             history: Vec::new(),
@@ -285,7 +293,10 @@ impl Trainer {
                 None => terms,
             });
             let grads = GradientsParams::from_grads(out.loss.backward(), &self.model);
-            self.model = self.optim.step(self.cfg.lr, self.model.clone(), grads);
+            self.model = match &self.lr_groups {
+                Some(lr) => self.optim.step(lr.clone(), self.model.clone(), grads),
+                None => self.optim.step(self.cfg.lr, self.model.clone(), grads),
+            };
         }
         let mut record = EpochRecord { epoch: self.epoch + 1, beta, train: BTreeMap::new(), val: BTreeMap::new() };
         if let Some(s) = sum {
