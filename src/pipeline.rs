@@ -13,15 +13,21 @@ use crate::design::Design;
 use crate::generate::{self, Mode, Scale, Sources};
 use crate::matrix::Matrix;
 use crate::metrics;
-use crate::module::{CvaeConfig, Likelihood, Model, ModelConfigError};
+use crate::module::{Batch, CvaeConfig, Likelihood, Model, ModelConfigError};
 use crate::preprocess::{self, Prepared};
 use crate::results::*;
 use crate::rng::Rng;
+use crate::sams::{self, MaskTruth, SamsConfig, SamsConfigError, SamsKind, SamsOptions};
 use crate::split::{self, Holdout, Split, SplitError};
-use crate::train::{CellSet, TrainConfig, TrainError, Trainer};
+use crate::train::{self, CellSet, TrainConfig, TrainError, Trainer, to_tensor};
 
-/// Model names accepted by `--model`.
-pub const MODELS: [&str; 1] = ["cvae"];
+/// Model names accepted by `--model`: the conditional VAE, SAMS-VAE (correlated guide),
+/// SAMS-VAE (mean-field guide), CPA-VAE and SVAE+.
+pub const MODELS: [&str; 5] = ["cvae", "sams", "sams-mf", "cpa", "svae-plus"];
+/// IWELBO particles for models without SAMS options (the cVAE).
+pub const DEFAULT_IWELBO_PARTICLES: usize = 100;
+/// Genes per condition in the top-gene ATE correlation.
+pub const ATE_TOP_GENES: usize = 20;
 /// Principal components used for the energy distance.
 pub const PCA_COMPONENTS: usize = 20;
 /// Cap on points per set in the energy distance (pairs grow quadratically).
@@ -48,6 +54,9 @@ pub struct RunConfig {
     pub generation: Mode,
     pub train: TrainConfig,
     pub seed: u64,
+    /// Settings of the SAMS-VAE family (absent in older configs: the defaults).
+    #[serde(default)]
+    pub sams: SamsOptions,
 }
 
 impl Default for RunConfig {
@@ -67,6 +76,7 @@ impl Default for RunConfig {
             generation: Mode::Encode,
             train: TrainConfig::new(),
             seed: 0,
+            sams: SamsOptions::default(),
         }
     }
 }
@@ -81,6 +91,8 @@ pub enum RunError {
     Train(#[from] TrainError),
     #[error(transparent)]
     Model(#[from] ModelConfigError),
+    #[error(transparent)]
+    Sams(#[from] SamsConfigError),
     #[error("unknown model `{0}`: expected one of {models}", models = MODELS.join(", "))]
     UnknownModel(String),
     #[error("the negative-binomial likelihood needs integer counts, but this file holds continuous values: use --likelihood gaussian")]
@@ -107,6 +119,9 @@ impl RunConfig {
         if self.genes < 2 {
             return Err(RunError::Genes(self.genes));
         }
+        if SamsKind::from_name(&self.model).is_some() {
+            self.sams.validate()?;
+        }
         self.likelihood_for(ds)?;
         self.train.validate()?;
         split::validate(ds, &self.holdout, self.val_fraction)?;
@@ -131,6 +146,51 @@ pub struct ConditionPlan {
     pub reference: Vec<f64>,
 }
 
+/// How a cell's condition becomes model input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conditioning {
+    /// [dosage over single perturbations | covariate one-hot]: `A+B` = A + B.
+    Dosage,
+    /// [one-hot over the condition labels seen in training | covariate one-hot] (SVAE+).
+    OneHot(Vec<String>),
+}
+
+impl Conditioning {
+    /// Encodes `cells` with their own covariates under `label` (their own condition if None).
+    pub fn encode(&self, design: &Design, ds: &Dataset, cells: &[usize], label: Option<&str>) -> Matrix {
+        let base = design.encode(ds, cells, label);
+        let Conditioning::OneHot(labels) = self else { return base };
+        let np = design.n_perturbations();
+        let t = labels.len();
+        let mut m = Matrix::zeros(cells.len(), t + base.cols - np);
+        for (r, &cell) in cells.iter().enumerate() {
+            let cond = label.unwrap_or(&ds.conditions[cell]);
+            let row = m.row_mut(r);
+            if let Some(j) = labels.iter().position(|l| l == cond) {
+                row[j] = 1.0;
+            }
+            row[t..].copy_from_slice(&base.row(r)[np..]);
+        }
+        m
+    }
+
+    /// Number of treatment columns (before the covariates).
+    pub fn n_treatments(&self, design: &Design) -> usize {
+        match self {
+            Conditioning::Dosage => design.n_perturbations(),
+            Conditioning::OneHot(labels) => labels.len(),
+        }
+    }
+
+    /// Treatment names, one per treatment column.
+    pub fn names(&self, design: &Design) -> Vec<String> {
+        match self {
+            Conditioning::Dosage => design.perturbations.clone(),
+            Conditioning::OneHot(labels) => labels.clone(),
+        }
+    }
+}
+
 pub struct Session {
     pub cfg: RunConfig,
     pub ds: Dataset,
@@ -139,10 +199,15 @@ pub struct Session {
     pub design: Design,
     pub likelihood: Likelihood,
     pub trainer: Trainer,
+    pub conditioning: Conditioning,
+    /// Training cells per treatment column (N_t).
+    pub n_obs: Vec<usize>,
+    /// The true sparse effects, when the data is simulated: drawn beside the learned masks.
+    pub truth: Option<MaskTruth>,
     device: Device,
 }
 
-fn cell_set(prep: &Prepared, design: &Design, ds: &Dataset, cells: &[usize], lik: Likelihood) -> CellSet {
+fn cell_set(prep: &Prepared, cond: &Conditioning, design: &Design, ds: &Dataset, cells: &[usize], lik: Likelihood) -> CellSet {
     let x_std = prep.x_std.select_rows(cells);
     let target = match (&prep.counts, lik) {
         (Some(c), Likelihood::Nb) => c.select_rows(cells),
@@ -152,8 +217,18 @@ fn cell_set(prep: &Prepared, design: &Design, ds: &Dataset, cells: &[usize], lik
         target,
         x_std,
         library: cells.iter().map(|&i| prep.library[i]).collect(),
-        condition: design.encode(ds, cells, None),
+        condition: cond.encode(design, ds, cells, None),
     }
+}
+
+/// Held-out log-likelihood bounds per cell, averaged over the cells scored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LikelihoodBounds {
+    /// log (1/K) Σ_k w_k: the importance-weighted ELBO.
+    pub iwelbo: f64,
+    /// (1/K) Σ_k log w_k on the same particles: the ELBO (without the global terms).
+    pub elbo: f64,
+    pub cells: usize,
 }
 
 impl Session {
@@ -164,17 +239,202 @@ impl Session {
         let split = split::make_split(&ds, &cfg.holdout, cfg.val_fraction, cfg.seed)?;
         let prep = preprocess::prepare(&ds, &split.train, cfg.genes);
         let design = Design::from_dataset(&ds);
-        let model_cfg = CvaeConfig::new(prep.panel.len(), design.n_perturbations(), design.n_covariates())
-            .with_latent(cfg.latent)
-            .with_hidden(cfg.hidden)
-            .with_likelihood(likelihood);
+        let kind = SamsKind::from_name(&cfg.model);
+        let conditioning = if kind.is_some_and(|k| !k.composes()) {
+            let labels: BTreeSet<&String> =
+                split.train.iter().chain(&split.val).map(|&i| &ds.conditions[i]).filter(|c| **c != ds.control_label).collect();
+            Conditioning::OneHot(labels.into_iter().cloned().collect())
+        } else {
+            Conditioning::Dosage
+        };
         let mut train_cfg = cfg.train.clone();
         train_cfg.seed = cfg.seed;
-        let train = cell_set(&prep, &design, &ds, &split.train, likelihood);
-        let val = cell_set(&prep, &design, &ds, &split.val, likelihood);
-        let model = Model::Cvae(model_cfg.init(cfg.seed, device)?);
+        let train = cell_set(&prep, &conditioning, &design, &ds, &split.train, likelihood);
+        let val = cell_set(&prep, &conditioning, &design, &ds, &split.val, likelihood);
+        let n_treat = conditioning.n_treatments(&design);
+        let n_obs: Vec<usize> =
+            (0..n_treat).map(|t| (0..train.condition.rows).filter(|&r| train.condition.get(r, t) != 0.0).count()).collect();
+        let model = match kind {
+            None => Model::Cvae(
+                CvaeConfig::new(prep.panel.len(), design.n_perturbations(), design.n_covariates())
+                    .with_latent(cfg.latent)
+                    .with_hidden(cfg.hidden)
+                    .with_likelihood(likelihood)
+                    .init(cfg.seed, device)?,
+            ),
+            Some(kind) => Model::Sams(
+                SamsConfig {
+                    kind,
+                    n_genes: prep.panel.len(),
+                    n_treatments: n_treat,
+                    n_covariates: design.n_covariates(),
+                    latent: cfg.latent,
+                    hidden: cfg.hidden,
+                    likelihood,
+                    options: cfg.sams.clone(),
+                    n_obs: n_obs.iter().map(|&n| n as f32).collect(),
+                }
+                .init(cfg.seed, device)?,
+            ),
+        };
         let trainer = Trainer::new(model, train_cfg, &train, &val, device)?;
-        Ok(Self { cfg, ds, split, prep, design, likelihood, trainer, device: device.clone() })
+        Ok(Self { cfg, ds, split, prep, design, likelihood, trainer, conditioning, n_obs, truth: None, device: device.clone() })
+    }
+
+    /// Sets the true sparse effects to draw beside the learned masks (simulated data).
+    pub fn with_truth(mut self, truth: MaskTruth) -> Self {
+        self.truth = Some(truth);
+        self
+    }
+
+    /// `cells` encoded for the model under `label` (their own conditions if None).
+    pub fn encode(&self, cells: &[usize], label: Option<&str>) -> Matrix {
+        self.conditioning.encode(&self.design, &self.ds, cells, label)
+    }
+
+    /// Held-out IWELBO and ELBO of the current best model on `cells`, with `k` particles; the
+    /// global variables are drawn once from q (one draw per particle) and shared by all cells.
+    /// None when no cell is given.
+    pub async fn likelihood_bounds(&self, cells: &[usize], k: usize) -> Result<Option<LikelihoodBounds>, RunError> {
+        if cells.is_empty() || k == 0 {
+            return Ok(None);
+        }
+        let model = self.trainer.model();
+        let device = self.device.clone().inner();
+        let mut rng = Rng::derive(self.cfg.seed, "iwelbo");
+        let noise = model.draw_noise(k, &mut rng);
+        let set = cell_set(&self.prep, &self.conditioning, &self.design, &self.ds, cells, self.likelihood);
+        // About 8k decoded rows per pass keeps memory small whatever K is.
+        let chunk = (8192 / k).max(1);
+        let mut sum: Option<burn::tensor::Tensor<1>> = None;
+        let ln_k = (k as f64).ln();
+        for start in (0..cells.len()).step_by(chunk) {
+            let idx: Vec<usize> = (start..(start + chunk).min(cells.len())).collect();
+            let batch = Batch {
+                x_std: to_tensor(&set.x_std.select_rows(&idx), &device),
+                target: to_tensor(&set.target.select_rows(&idx), &device),
+                library: burn::tensor::Tensor::from_data(
+                    burn::tensor::TensorData::new(idx.iter().map(|&i| set.library[i]).collect::<Vec<f32>>(), [idx.len(), 1]),
+                    &device,
+                ),
+                condition: to_tensor(&set.condition.select_rows(&idx), &device),
+            };
+            let lw = model.log_weights(batch, k, noise.as_ref(), &mut rng); // [K, cells]
+            let max = lw.clone().max_dim(0).detach(); // [1, cells]
+            let iw = (lw.clone() - max.clone()).exp().sum_dim(0).log() + max - ln_k; // [1, cells]
+            let elbo = lw.mean_dim(0); // [1, cells]
+            let both = burn::tensor::Tensor::cat(vec![iw.sum_dim(1).reshape([1]), elbo.sum_dim(1).reshape([1])], 0);
+            sum = Some(match sum {
+                Some(s) => s + both,
+                None => both,
+            });
+        }
+        let Some(sum) = sum else { return Ok(None) };
+        let v = train::read_vec(sum).await?;
+        let n = cells.len() as f64;
+        Ok(Some(LikelihoodBounds { iwelbo: v[0] as f64 / n, elbo: v[1] as f64 / n, cells: cells.len() }))
+    }
+
+    /// Held-out perturbed cells the model can score (their condition is predictable).
+    pub fn scorable_test_cells(&self) -> Vec<usize> {
+        self.split
+            .test
+            .iter()
+            .copied()
+            .filter(|&i| !self.ds.is_control(i) && self.unpredictable(&self.ds.conditions[i]).is_none())
+            .collect()
+    }
+
+    /// Average treatment effects, data vs model, over the predictable held-out conditions.
+    /// Data: the held-out cells of each condition against the seen controls. Model: samples
+    /// with z_basal from the prior and the globals from q (library 1e4, counts drawn from the
+    /// likelihood), against samples under the control condition with the same noise.
+    pub async fn ate_scores(&self, plans: &[ConditionPlan]) -> Result<Option<AteScores>, RunError> {
+        let model = self.trainer.model();
+        let controls: Vec<usize> = self.seen().into_iter().filter(|&i| self.ds.is_control(i)).collect();
+        if controls.is_empty() {
+            return Ok(None);
+        }
+        let nb = self.likelihood == Likelihood::Nb && self.prep.counts.is_some();
+        let data_means = |cells: &[usize]| -> Vec<f64> { self.prep.lognorm.select_rows(cells).col_means() };
+        let ctrl_counts = self.prep.counts.as_ref().map(|c| c.select_rows(&controls));
+        let ctrl_mean = data_means(&controls);
+        let m = self.cfg.sams.ate_samples;
+        let mut rng = Rng::derive(self.cfg.seed, "ate");
+        let (mut data_all, mut model_all, mut data_top, mut model_top) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut scored = Vec::new();
+        let scale = Scale { mean: &self.prep.mean, sd: &self.prep.sd };
+        for plan in plans {
+            if self.unpredictable(&plan.label).is_some() {
+                continue;
+            }
+            let data_ate: Vec<f64> = match (&self.prep.counts, &ctrl_counts) {
+                (Some(c), Some(cc)) if nb => metrics::ate_log2(&c.select_rows(&plan.test), cc),
+                _ => data_means(&plan.test).iter().zip(&ctrl_mean).map(|(a, b)| a - b).collect(),
+            };
+            // Covariates follow the held-out cells' make-up, cycled to m samples.
+            let cells: Vec<usize> = (0..m).map(|i| plan.test[i % plan.test.len()]).collect();
+            let x_std = self.prep.x_std.select_rows(&cells);
+            let ctrl_cond = self.encode(&cells, Some(&self.ds.control_label));
+            let target = self.encode(&cells, Some(&plan.label));
+            let library = vec![if nb { preprocess::SCALE as f32 } else { 1.0 }; m];
+            let ctrl_src = Sources { x_std: &x_std, own_condition: &ctrl_cond, target_condition: &ctrl_cond, library: &library };
+            let treated_src = Sources { x_std: &x_std, own_condition: &ctrl_cond, target_condition: &target, library: &library };
+            // Common random numbers: both arms draw the same noise.
+            let mut r_ctrl = rng.clone();
+            let ctrl = generate::predict(&model, &self.device, &ctrl_src, Mode::Prior, &scale, &mut r_ctrl).await?;
+            let treated = generate::predict(&model, &self.device, &treated_src, Mode::Prior, &scale, &mut rng).await?;
+            // generate returns ln(1 + 1e4·x/Σx) for counts: divide by ln 2 for log2 units.
+            let unit = if nb { std::f64::consts::LN_2 } else { 1.0 };
+            let model_ate: Vec<f64> =
+                treated.col_means().iter().zip(ctrl.col_means()).map(|(a, b)| (a - b) / unit).collect();
+            for g in metrics::top_k_abs(&data_ate, ATE_TOP_GENES) {
+                data_top.push(data_ate[g]);
+                model_top.push(model_ate[g]);
+            }
+            data_all.extend_from_slice(&data_ate);
+            model_all.extend_from_slice(&model_ate);
+            scored.push(plan.label.clone());
+        }
+        if scored.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(AteScores {
+            r: metrics::pearson(&data_all, &model_all),
+            r_top20: metrics::pearson(&data_top, &model_top),
+            conditions: scored,
+        }))
+    }
+
+    /// The learned mask probabilities (treatments trained on only), beside the truth if known.
+    pub async fn mask_figure(&self) -> Result<Option<MaskFigure>, RunError> {
+        let model = self.trainer.model();
+        let Some(probs) = model.mask_probs() else { return Ok(None) };
+        let probs = train::read_matrix(probs).await?;
+        let names = self.conditioning.names(&self.design);
+        let keep: Vec<usize> = (0..names.len()).filter(|&t| self.n_obs.get(t).copied().unwrap_or(0) > 0).collect();
+        let perturbations: Vec<String> = keep.iter().map(|&t| names[t].clone()).collect();
+        let rows: Vec<Vec<f64>> = keep.iter().map(|&t| probs.row(t).iter().map(|&p| p as f64).collect()).collect();
+        let truth: Option<Vec<Vec<f64>>> = self.truth.as_ref().and_then(|tr| {
+            perturbations.iter().map(|p| tr.effects.get(p).cloned()).collect::<Option<Vec<_>>>()
+        });
+        let truth_bin = |t: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+            t.iter().map(|r| r.iter().map(|&v| if v != 0.0 { 1.0 } else { 0.0 }).collect()).collect()
+        };
+        let order = match &truth {
+            Some(t) => sams::align_dims(&rows, t),
+            None => (0..probs.cols).collect(),
+        };
+        Ok(Some(MaskFigure {
+            model: self.cfg.model.clone(),
+            mean_active: sams::mean_active(&rows),
+            true_mean_active: truth.as_ref().map(|t| sams::mean_active(&truth_bin(t))),
+            overlap_spearman: truth.as_ref().and_then(|t| sams::overlap_spearman(&rows, t)),
+            perturbations,
+            probs: rows,
+            order,
+            truth,
+        }))
     }
 
     pub async fn step(&mut self) -> Result<EpochRecord, RunError> {
@@ -260,7 +520,15 @@ impl Session {
     }
 
     /// Why the model cannot predict `label`, if it cannot.
-    fn unpredictable(&self, label: &str) -> Option<String> {
+    pub fn unpredictable(&self, label: &str) -> Option<String> {
+        if let Conditioning::OneHot(labels) = &self.conditioning
+            && !labels.iter().any(|l| l == label)
+        {
+            return Some(format!(
+                "{} conditions on whole condition labels (one-hot) and `{label}` was never seen in training: it cannot compose single perturbations",
+                self.cfg.model
+            ));
+        }
         let trained: BTreeSet<String> =
             self.split.train.iter().flat_map(|&i| self.design.members(&self.ds.conditions[i])).collect();
         let missing: Vec<String> = self.design.members(label).into_iter().filter(|m| !trained.contains(m)).collect();
@@ -311,8 +579,8 @@ impl Session {
                             // Every control of the involved groups is decoded, so the
                             // predicted mean is weighted exactly like the reference.
                             let x_std = self.prep.x_std.select_rows(&plan.pool);
-                            let own = self.design.encode(&self.ds, &plan.pool, None);
-                            let target = self.design.encode(&self.ds, &plan.pool, Some(&plan.label));
+                            let own = self.encode(&plan.pool, None);
+                            let target = self.encode(&plan.pool, Some(&plan.label));
                             let library: Vec<f32> = plan.pool.iter().map(|&i| self.prep.library[i]).collect();
                             let sources = Sources { x_std: &x_std, own_condition: &own, target_condition: &target, library: &library };
                             let scale = Scale { mean: &self.prep.mean, sd: &self.prep.sd };
@@ -402,6 +670,10 @@ impl Session {
                 undefined: (defined == 0).then(|| "no held-out condition can be predicted".to_string()),
             };
             if *name == self.cfg.model {
+                let cells = self.scorable_test_cells();
+                let k = if self.trainer.model().sams_kind().is_some() { self.cfg.sams.iwelbo_particles } else { DEFAULT_IWELBO_PARTICLES };
+                s.iwelbo = self.likelihood_bounds(&cells, k).await?.map(|b| b.iwelbo);
+                s.ate = self.ate_scores(&plans).await?;
                 shift_fig.r = s.pooled.mean_shift_r;
                 shift_fig.true_shift = all_t;
                 shift_fig.pred_shift = all_p;
@@ -454,7 +726,7 @@ impl Session {
                 history: self.trainer.history().to_vec(),
             },
             scores,
-            figures: Figures { shift: shift_fig, pca: pca_fig },
+            figures: Figures { shift: shift_fig, pca: pca_fig, masks: self.mask_figure().await? },
         })
     }
 }

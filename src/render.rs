@@ -9,8 +9,8 @@ use std::sync::Once;
 use plotters::prelude::*;
 use plotters::style::register_font;
 
-use crate::charts::{ChartError, Theme, draw_scoreboard};
-use crate::results::RunResults;
+use crate::charts::{ChartError, Theme, draw_masks, draw_scoreboard};
+use crate::results::{MaskFigure, RunResults};
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
@@ -111,4 +111,26 @@ pub fn scoreboard_svg(
     let svg = scoreboard_svg_string(results, width, height)?;
     std::fs::write(path, svg)
         .map_err(|e| ChartError::Draw(format!("writing {}: {e}", path.display())))
+}
+
+/// Writes the mask heatmap as a PNG.
+pub fn masks_png(fig: &MaskFigure, path: &Path, width: u32, height: u32) -> Result<(), ChartError> {
+    check_size(width, height)?;
+    register_fonts();
+    let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+    draw_masks(&root, fig, &theme_for_size(width, height))?;
+    root.present().map_err(|e| ChartError::Draw(format!("writing {}: {e}", path.display())))
+}
+
+/// Writes the mask heatmap as an SVG file.
+pub fn masks_svg(fig: &MaskFigure, path: &Path, width: u32, height: u32) -> Result<(), ChartError> {
+    check_size(width, height)?;
+    register_fonts();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        draw_masks(&root, fig, &theme_for_size(width, height))?;
+        root.present().map_err(draw_err)?;
+    }
+    std::fs::write(path, svg).map_err(|e| ChartError::Draw(format!("writing {}: {e}", path.display())))
 }

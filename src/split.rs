@@ -19,6 +19,55 @@ pub enum Holdout {
     Conditions { conditions: Vec<String> },
     /// The perturbed cells of one covariate group; that group's controls stay in training.
     Group { covariate: String, level: String },
+    /// An exact external split, one role per data row (e.g. a benchmark's split file, parsed
+    /// with [`parse_split_file`]); the validation fraction is not used.
+    File {
+        /// Where the assignments came from (a path or an upload's name).
+        source: String,
+        #[serde(with = "roles")]
+        assignments: Vec<Role>,
+    },
+}
+
+/// A cell's part in an external split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Train,
+    Val,
+    Test,
+}
+
+impl Role {
+    fn code(self) -> char {
+        match self {
+            Role::Train => 't',
+            Role::Val => 'v',
+            Role::Test => 'h',
+        }
+    }
+}
+
+/// Roles are stored as one character per cell (`t` train, `v` validation, `h` held out for
+/// testing), so a split of many thousand cells stays one short line in `config.json`.
+mod roles {
+    use super::Role;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[Role], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.iter().map(|r| r.code()).collect::<String>())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Role>, D::Error> {
+        let text = String::deserialize(d)?;
+        text.chars()
+            .map(|c| match c {
+                't' => Ok(Role::Train),
+                'v' => Ok(Role::Val),
+                'h' => Ok(Role::Test),
+                other => Err(serde::de::Error::custom(format!("unknown split role `{other}` (expected t, v or h)"))),
+            })
+            .collect()
+    }
 }
 
 impl Holdout {
@@ -27,6 +76,7 @@ impl Holdout {
             Holdout::Fraction { .. } => "fraction",
             Holdout::Conditions { .. } => "conditions",
             Holdout::Group { .. } => "group",
+            Holdout::File { .. } => "file",
         }
     }
 }
@@ -53,6 +103,56 @@ pub enum SplitError {
     NothingToScore { kind: &'static str },
     #[error("the split leaves no training cells of condition `{0}` nor any control cells for training")]
     NoTrainingControls(String),
+    #[error("the split file assigns {found} cells but the data has {expected}")]
+    FileLength { expected: usize, found: usize },
+    #[error("split file: {0}")]
+    FileFormat(String),
+    #[error("split file line {line}: {message}")]
+    FileLine { line: usize, message: String },
+}
+
+/// Reads a split CSV with columns `cell_id` and `split` (`train`, `val`/`validation`, `test`).
+/// `cell_id` names a data row: `cell000000` is the first one. Every data row must be assigned
+/// exactly once.
+pub fn parse_split_file(bytes: &[u8], n_cells: usize) -> Result<Vec<Role>, SplitError> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(bytes);
+    let header = reader.headers().map_err(|e| SplitError::FileFormat(e.to_string()))?.clone();
+    let col = |name: &str| header.iter().position(|h| h.trim_start_matches('\u{feff}') == name);
+    let (Some(id_col), Some(split_col)) = (col("cell_id"), col("split")) else {
+        return Err(SplitError::FileFormat(format!(
+            "needs the columns `cell_id` and `split` (found: {})",
+            header.iter().collect::<Vec<_>>().join(", ")
+        )));
+    };
+    let mut roles: Vec<Option<Role>> = vec![None; n_cells];
+    let mut rows = 0;
+    for (i, rec) in reader.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.map_err(|e| SplitError::FileLine { line, message: e.to_string() })?;
+        rows += 1;
+        let id = rec.get(id_col).unwrap_or("");
+        let index = id
+            .strip_prefix("cell")
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<usize>().ok())
+            .ok_or_else(|| SplitError::FileLine { line, message: format!("cell_id `{id}` is not of the form cell<row number>, e.g. cell000000 for the first data row") })?;
+        if index >= n_cells {
+            return Err(SplitError::FileLine { line, message: format!("cell_id `{id}` is beyond the data's {n_cells} rows") });
+        }
+        let role = match rec.get(split_col).unwrap_or("").to_ascii_lowercase().as_str() {
+            "train" => Role::Train,
+            "val" | "valid" | "validation" => Role::Val,
+            "test" => Role::Test,
+            other => return Err(SplitError::FileLine { line, message: format!("unknown split `{other}` (expected train, val or test)") }),
+        };
+        if roles[index].replace(role).is_some() {
+            return Err(SplitError::FileLine { line, message: format!("cell_id `{id}` is assigned twice") });
+        }
+    }
+    if rows != n_cells {
+        return Err(SplitError::FileLength { expected: n_cells, found: rows });
+    }
+    roles.into_iter().enumerate().map(|(i, r)| r.ok_or_else(|| SplitError::FileFormat(format!("data row {i} has no split")))).collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +189,11 @@ pub fn validate(ds: &Dataset, holdout: &Holdout, val_fraction: f64) -> Result<()
         return Err(SplitError::ValFraction(val_fraction));
     }
     match holdout {
+        Holdout::File { assignments, .. } => {
+            if assignments.len() != ds.n_cells() {
+                return Err(SplitError::FileLength { expected: ds.n_cells(), found: assignments.len() });
+            }
+        }
         Holdout::Fraction { fraction } => {
             if !(*fraction > 0.0 && *fraction < 1.0) {
                 return Err(SplitError::Fraction(*fraction));
@@ -133,6 +238,17 @@ pub fn validate(ds: &Dataset, holdout: &Holdout, val_fraction: f64) -> Result<()
 /// Deterministic for a given dataset, holdout and seed.
 pub fn make_split(ds: &Dataset, holdout: &Holdout, val_fraction: f64, seed: u64) -> Result<Split, SplitError> {
     validate(ds, holdout, val_fraction)?;
+    if let Holdout::File { assignments, .. } = holdout {
+        let pick = |role: Role| -> Vec<usize> { (0..assignments.len()).filter(|&i| assignments[i] == role).collect() };
+        let (train, val, test) = (pick(Role::Train), pick(Role::Val), pick(Role::Test));
+        if !test.iter().any(|&i| !ds.is_control(i)) {
+            return Err(SplitError::NothingToScore { kind: holdout.kind() });
+        }
+        if !train.iter().any(|&i| ds.is_control(i)) {
+            return Err(SplitError::NoTrainingControls(ds.control_label.clone()));
+        }
+        return Ok(Split { train, val, test });
+    }
     let mut rng = Rng::derive(seed, "split");
     // Cells grouped by condition label, in file order.
     let mut by_condition: BTreeMap<&str, Vec<usize>> = BTreeMap::new();

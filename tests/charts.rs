@@ -46,6 +46,7 @@ fn score(r: Option<f64>, j: [Option<f64>; 3], e: Option<f64>) -> Scores {
     Scores {
         pooled: set.clone(),
         conditions: BTreeMap::from([("IFNB".to_string(), set)]),
+        ..Default::default()
     }
 }
 
@@ -156,6 +157,7 @@ fn sample_results() -> RunResults {
                 truth,
                 predicted,
             },
+            masks: None,
         },
     }
 }

@@ -11,6 +11,7 @@ use cellshift::module::Likelihood;
 use cellshift::pipeline::{RunConfig, Session};
 use cellshift::results::{JACCARD_KS, RunResults, ScoreSet};
 use cellshift::sample::{self, SampleConfig};
+use cellshift::sams::{MaskTruth, SamsOptions};
 use cellshift::split::{self, Holdout};
 use cellshift::train::TrainConfig;
 use clap::{Args, Parser, Subcommand};
@@ -63,10 +64,46 @@ struct TrainArgs {
     #[arg(long, conflicts_with = "holdout_group")]
     holdout_conditions: Option<String>,
     /// Hold out the perturbed cells of one covariate group, e.g. cell_type=CD14+Mono.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "split_file")]
     holdout_group: Option<String>,
+    /// An exact external split: CSV with columns cell_id (cell000000 = first data row) and
+    /// split (train, val or test).
+    #[arg(long, conflicts_with_all = ["holdout_fraction", "holdout_conditions"])]
+    split_file: Option<PathBuf>,
+    /// cvae, sams (SAMS-VAE, correlated guide), sams-mf (mean-field guide), cpa (CPA-VAE) or
+    /// svae-plus (SVAE+).
     #[arg(long, default_value = "cvae")]
     model: String,
+    /// SAMS family: prior probability that a perturbation acts on a latent dimension.
+    #[arg(long, default_value_t = SamsOptions::default().mask_prior)]
+    mask_prior: f64,
+    /// SAMS family: Monte-Carlo particles per cell in the training ELBO.
+    #[arg(long, default_value_t = SamsOptions::default().particles)]
+    particles: usize,
+    /// Particles K of the held-out IWELBO.
+    #[arg(long, default_value_t = SamsOptions::default().iwelbo_particles)]
+    iwelbo_particles: usize,
+    /// SAMS family: learning rate of the global parameters (mask logits, embeddings).
+    #[arg(long, default_value_t = SamsOptions::default().global_lr)]
+    global_lr: f64,
+    /// SAMS family: initial logit of the mask probabilities.
+    #[arg(long, default_value_t = SamsOptions::default().mask_init_logit, allow_hyphen_values = true)]
+    mask_init_logit: f64,
+    /// SAMS family: scale of the N(0, s²) prior on perturbation embeddings.
+    #[arg(long, default_value_t = SamsOptions::default().embedding_prior_scale)]
+    embedding_prior_scale: f64,
+    /// SAMS family: Gumbel-softmax temperature of the mask samples.
+    #[arg(long, default_value_t = SamsOptions::default().temperature)]
+    temperature: f64,
+    /// SVAE+: β of the Beta(1, β) mask prior (default: (1 − π)/π).
+    #[arg(long)]
+    svae_beta: Option<f64>,
+    /// Samples per condition for the model's average treatment effect.
+    #[arg(long, default_value_t = SamsOptions::default().ate_samples)]
+    ate_samples: usize,
+    /// True sparse effects (JSON) to draw beside the learned masks; `--sample` uses its own.
+    #[arg(long)]
+    truth: Option<PathBuf>,
     /// nb (counts) or gaussian (log-normalised); default: nb for counts, gaussian otherwise.
     #[arg(long)]
     likelihood: Option<String>,
@@ -121,6 +158,8 @@ enum CliError {
     Write { path: String, message: String },
     #[error(transparent)]
     Chart(#[from] cellshift::charts::ChartError),
+    #[error("cannot read {path}: {message}")]
+    Read { path: String, message: String },
 }
 
 fn main() -> ExitCode {
@@ -165,8 +204,16 @@ fn write_sample(out: &Path, seed: u64) -> Result<(), CliError> {
     Ok(())
 }
 
-fn run_config(a: &TrainArgs) -> Result<RunConfig, CliError> {
-    let holdout = if let Some(g) = &a.holdout_group {
+fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::Read { path: path.display().to_string(), message: e.to_string() })
+}
+
+/// `n_cells`: rows in the data, for a split file (checked there).
+fn run_config(a: &TrainArgs, n_cells: usize) -> Result<RunConfig, CliError> {
+    let holdout = if let Some(path) = &a.split_file {
+        let assignments = split::parse_split_file(&read_file(path)?, n_cells)?;
+        Holdout::File { source: path.display().to_string(), assignments }
+    } else if let Some(g) = &a.holdout_group {
         split::parse_group(g)?
     } else if let Some(c) = &a.holdout_conditions {
         Holdout::Conditions { conditions: c.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect() }
@@ -202,11 +249,32 @@ fn run_config(a: &TrainArgs) -> Result<RunConfig, CliError> {
             .with_patience(a.patience)
             .with_seed(a.seed),
         seed: a.seed,
+        sams: SamsOptions {
+            mask_prior: a.mask_prior,
+            particles: a.particles,
+            iwelbo_particles: a.iwelbo_particles,
+            global_lr: a.global_lr,
+            mask_init_logit: a.mask_init_logit,
+            embedding_prior_scale: a.embedding_prior_scale,
+            temperature: a.temperature,
+            svae_beta: a.svae_beta,
+            ate_samples: a.ate_samples,
+        },
     })
 }
 
 fn train(a: TrainArgs) -> Result<(), CliError> {
-    let cfg = run_config(&a)?;
+    // Flag-only rules first, so a bad value is reported before the data is read.
+    if a.split_file.is_none() {
+        run_config(&a, 0)?;
+    }
+    let mut truth = match &a.truth {
+        Some(p) => {
+            let text = String::from_utf8_lossy(&read_file(p)?).into_owned();
+            Some(MaskTruth::from_json(&text).map_err(|m| CliError::Read { path: p.display().to_string(), message: m })?)
+        }
+        None => None,
+    };
     let ds = match &a.data {
         Some(path) => {
             let opts = LoadOptions {
@@ -217,8 +285,13 @@ fn train(a: TrainArgs) -> Result<(), CliError> {
             };
             data::load_path(path, &opts)?
         }
-        None => sample::generate(&SampleConfig::default())?.0,
+        None => {
+            let (ds, t) = sample::generate(&SampleConfig::default())?;
+            truth.get_or_insert_with(|| MaskTruth::from_sample(&t));
+            ds
+        }
     };
+    let cfg = run_config(&a, ds.n_cells())?;
     if !a.quiet {
         for w in &ds.warnings {
             eprintln!("warning: {w}");
@@ -234,6 +307,9 @@ fn train(a: TrainArgs) -> Result<(), CliError> {
     }
     let device = Device::flex().autodiff();
     let mut session = Session::new(ds, cfg.clone(), &device)?;
+    if let Some(t) = truth {
+        session = session.with_truth(t);
+    }
     let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(cfg.train.epochs as u64) };
     bar.set_style(
         ProgressStyle::with_template("{bar:30} epoch {pos}/{len} ETA {eta} {msg}")
@@ -264,7 +340,8 @@ fn train(a: TrainArgs) -> Result<(), CliError> {
     }
     write_outputs(&a.out, &results)?;
     if !a.quiet {
-        println!("wrote {}/results.json, scores.csv, config.json, scoreboard.png, scoreboard.svg", a.out.display());
+        let masks = if results.figures.masks.is_some() { ", masks.png, masks.svg" } else { "" };
+        println!("wrote {}/results.json, scores.csv, config.json, scoreboard.png, scoreboard.svg{masks}", a.out.display());
     }
     Ok(())
 }
@@ -277,6 +354,10 @@ fn write_outputs(out: &Path, results: &RunResults) -> Result<(), CliError> {
     write_file(&out.join("scores.csv"), cellshift::results::scores_csv(results).as_bytes())?;
     cellshift::render::scoreboard_png(results, &out.join("scoreboard.png"), 1600, 1200)?;
     cellshift::render::scoreboard_svg(results, &out.join("scoreboard.svg"), 1600, 1200)?;
+    if let Some(m) = &results.figures.masks {
+        cellshift::render::masks_png(m, &out.join("masks.png"), 1400, 900)?;
+        cellshift::render::masks_svg(m, &out.join("masks.svg"), 1400, 900)?;
+    }
     Ok(())
 }
 
@@ -312,6 +393,29 @@ fn scoreboard_table(r: &RunResults) -> String {
     }
     for (c, why) in &r.split.unpredictable {
         out += &format!("note: `{c}` cannot be predicted by {model}: {why}\n");
+    }
+    if let Some(s) = r.scores.get(&model) {
+        if let Some(iw) = s.iwelbo {
+            out += &format!("held-out IWELBO ({model}): {iw:.2} nats per cell\n");
+        }
+        if let Some(ate) = &s.ate {
+            out += &format!(
+                "average treatment effect r ({model}, {} conditions): all genes {}, top-20 genes {}\n",
+                ate.conditions.len(),
+                fmt(ate.r),
+                fmt(ate.r_top20)
+            );
+        }
+    }
+    if let Some(m) = &r.figures.masks {
+        out += &format!("masks: {:.2} active latent dims per perturbation (P > 0.5)", m.mean_active);
+        if let Some(t) = m.true_mean_active {
+            out += &format!(", truth {t:.2}");
+        }
+        if let Some(s) = m.overlap_spearman {
+            out += &format!("; pairwise overlap vs truth: Spearman {s:.3}");
+        }
+        out += "\n";
     }
     out
 }
