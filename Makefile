@@ -17,5 +17,8 @@ cli:
 test:
 	bash scripts/test.sh
 
+bench:
+	cargo run --release --features cli --bin cellshift-bench -- bench.json
+
 clean:
 	rm -rf pkg target tests/e2e/node_modules tests/e2e/screenshots
