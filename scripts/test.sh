@@ -38,6 +38,8 @@ timed wasm-build bash scripts/build-wasm.sh
 # 3. The web layer's own tests, in headless Chromium.
 install_browser
 export CHROMEDRIVER=/usr/bin/chromedriver
+# Loading the module and training run on the test page's main thread: allow more than 20 s.
+export WASM_BINDGEN_TEST_TIMEOUT=600
 timed wasm-browser cargo test --profile wasm-release --target wasm32-unknown-unknown --test web
 
 # 4. End to end: the built page driven by playwright-core in Debian's Chromium.
