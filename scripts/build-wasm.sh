@@ -14,7 +14,7 @@ fi
 cargo build --lib --profile wasm-release --target wasm32-unknown-unknown
 rm -rf pkg
 wasm-bindgen --target web --no-typescript --out-dir pkg \
-  target/wasm32-unknown-unknown/wasm-release/cellshift.wasm
+  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/cellshift.wasm"
 
 if [ "${WASM_OPT:-0}" = "1" ]; then
   # Debian's binaryen is too old for current wasm-bindgen output; the npm package is current.
