@@ -1195,7 +1195,7 @@ fn draw_heatmap<DB: DrawingBackend>(
     ))
     .map_err(draw_err)?;
     // Column labels, rotated so long perturbation names fit.
-    let col_style = label.transform(FontTransform::Rotate270).pos(Pos::new(HPos::Left, VPos::Center));
+    let col_style = label.transform(FontTransform::Rotate90).pos(Pos::new(HPos::Left, VPos::Center));
     for (c, cl) in col_labels.iter().enumerate() {
         let x = left + ((c as f64 + 0.5) * cw).round() as i32;
         let shown = fit_text(&body, cl, &label, (bottom - theme.pxi(6.0)).max(0) as u32);

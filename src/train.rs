@@ -283,6 +283,7 @@ impl Trainer {
         self.rng.shuffle(&mut order);
         let mut sum: Option<Tensor<1>> = None;
         let mut names = Vec::new();
+        self.model.set_epoch(Some(self.epoch));
         for chunk in order.chunks(self.cfg.batch_size) {
             let batch = self.train.batch(chunk, &self.device);
             let out: LossOutput = self.model.loss(batch, beta, &mut self.rng);
@@ -304,6 +305,8 @@ impl Trainer {
                 record.train.insert(name.to_string(), v as f64 / n as f64);
             }
         }
+        // Validation and prediction see the plain objective.
+        self.model.set_epoch(None);
         if let Some(val) = &self.val {
             let model = self.model.valid();
             // Fixed noise: the validation loss then moves only when the model does.
@@ -339,7 +342,7 @@ impl Trainer {
 
     fn track_best(&mut self, record: &EpochRecord) {
         // Before warm-up ends the objective itself is still changing: nothing to compare.
-        if self.epoch < self.cfg.kl_warmup {
+        if self.epoch < self.cfg.kl_warmup.max(self.model.schedule_epochs()) {
             return;
         }
         let Some(&v) = record.val.get("loss") else { return };

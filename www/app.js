@@ -393,7 +393,7 @@ function fillHoldoutChoices(summary) {
   fillLevels(pending?.level || $('holdout-level').value);
   const groupOption = $('holdout-kind').querySelector('option[value=group]');
   groupOption.disabled = covNames.length === 0;
-  groupOption.textContent = covNames.length ? 'the perturbed cells of one covariate group' : 'one covariate group (needs a covariate column)';
+  groupOption.textContent = covNames.length ? 'one covariate group’s perturbed cells' : 'one covariate group (needs a covariate column)';
   state.pendingHoldout = null;
 }
 
@@ -426,7 +426,7 @@ function renderSummary() {
       item('Source', source, 'summary-source'),
       item('Cells', fmtInt(s.cells), 'summary-cells'),
       item('Genes', fmtInt(s.genes), 'summary-genes'),
-      item('Values', s.values === 'counts' ? 'counts (integers)' : 'continuous', 'summary-values'),
+      item('Values', s.values === 'counts' ? 'counts' : 'continuous', 'summary-values', s.values === 'counts' ? 'non-negative integer counts' : 'continuous (e.g. log-normalised) values'),
       item('SHA-256', `${s.sha256.slice(0, 12)}…`, 'summary-sha', s.sha256),
     ),
   );
@@ -757,6 +757,7 @@ function syncControls() {
   $('reload-file').disabled = !(idle && state.lastFile);
   $('drop-zone').classList.toggle('is-disabled', !idle);
   $('train').textContent = running ? 'Training…' : 'Train';
+  for (const b of document.querySelectorAll('.downloads .btn, [data-download-panel]')) b.disabled = !state.results || !idle;
   document.body.dataset.phase = p;
 }
 
@@ -898,43 +899,194 @@ function clearCanvas(canvas) {
   ctx.fillRect(0, 0, canvas.width, canvas.height);
 }
 
+/**
+ * The live loss chart. The engine's chart (draw_curves) is used while it is cheap; if one call
+ * blocks this thread for long, the rest of the run is drawn by a light chart in plain canvas
+ * calls, so typing and clicking stay immediate during training.
+ */
+const liveChart = { engine: true, lastCost: 0 };
+const ENGINE_DRAW_BUDGET_MS = 40;
+
 function drawLiveChart() {
   const canvas = $('live-curves');
-  if (!wasm) return;
   if (!state.history.length) {
     clearCanvas(canvas);
     return;
   }
-  try {
-    const dpr = sizeCanvas(canvas);
-    wasm.draw_curves(canvas, state.history, dpr);
-  } catch (e) {
-    console.error('drawing the loss chart failed', e);
+  const dpr = sizeCanvas(canvas);
+  if (wasm && liveChart.engine) {
+    const t0 = performance.now();
+    try {
+      wasm.draw_curves(canvas, state.history, dpr);
+      liveChart.lastCost = performance.now() - t0;
+      if (liveChart.lastCost > ENGINE_DRAW_BUDGET_MS) liveChart.engine = false;
+      canvas.dataset.renderer = 'engine';
+      return;
+    } catch (e) {
+      console.error('drawing the loss chart failed', e);
+      liveChart.engine = false;
+    }
   }
+  drawLightCurves(canvas, state.history, dpr);
+  canvas.dataset.renderer = 'light';
 }
 
-function drawFigures() {
+/** Train and validation loss per epoch, drawn with plain canvas calls. */
+function drawLightCurves(canvas, history, dpr) {
+  const ctx = canvas.getContext('2d');
+  const W = canvas.width;
+  const H = canvas.height;
+  ctx.save();
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, W, H);
+  ctx.scale(dpr, dpr);
+  const w = W / dpr;
+  const h = H / dpr;
+  const pad = { left: 58, right: 14, top: 30, bottom: 34 };
+  const series = [
+    { name: 'train loss', colour: '#212121', dash: [], values: history.map((r) => r.train?.loss) },
+    { name: 'validation loss', colour: '#0072b2', dash: [5, 4], values: history.map((r) => r.val?.loss) },
+  ].filter((s) => s.values.some((v) => Number.isFinite(v)));
+  const all = series.flatMap((s) => s.values.filter((v) => Number.isFinite(v)));
+  let lo = Math.min(...all);
+  let hi = Math.max(...all);
+  if (!(hi > lo)) {
+    lo -= 1;
+    hi += 1;
+  }
+  const span = hi - lo;
+  lo -= span * 0.05;
+  hi += span * 0.05;
+  const first = history[0].epoch;
+  const last = Math.max(history.at(-1).epoch, first + 1);
+  const x = (e) => pad.left + ((e - first) / (last - first)) * (w - pad.left - pad.right);
+  const y = (v) => h - pad.bottom - ((v - lo) / (hi - lo)) * (h - pad.top - pad.bottom);
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.lineWidth = 1;
+  // Grid and y ticks.
+  const step = niceStep((hi - lo) / 5);
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'middle';
+  for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) {
+    ctx.strokeStyle = '#e8e8e8';
+    ctx.beginPath();
+    ctx.moveTo(pad.left, y(v));
+    ctx.lineTo(w - pad.right, y(v));
+    ctx.stroke();
+    ctx.fillStyle = '#6e6e6e';
+    ctx.fillText(formatTick(v, step), pad.left - 6, y(v));
+  }
+  // X ticks.
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'top';
+  const xStep = Math.max(1, niceStep((last - first) / 6));
+  for (let e = Math.ceil(first / xStep) * xStep; e <= last; e += xStep) {
+    ctx.fillStyle = '#6e6e6e';
+    ctx.fillText(String(e), x(e), h - pad.bottom + 6);
+  }
+  ctx.strokeStyle = '#787878';
+  ctx.beginPath();
+  ctx.moveTo(pad.left, pad.top);
+  ctx.lineTo(pad.left, h - pad.bottom);
+  ctx.lineTo(w - pad.right, h - pad.bottom);
+  ctx.stroke();
+  ctx.fillStyle = '#212121';
+  ctx.textAlign = 'left';
+  ctx.fillText('epoch', w - pad.right - 30, h - pad.bottom + 20);
+  // Lines, then the legend.
+  let lx = pad.left + 6;
+  for (const s of series) {
+    ctx.strokeStyle = s.colour;
+    ctx.lineWidth = 1.8;
+    ctx.setLineDash(s.dash);
+    ctx.beginPath();
+    let started = false;
+    history.forEach((r, i) => {
+      const v = s.values[i];
+      if (!Number.isFinite(v)) return;
+      if (started) ctx.lineTo(x(r.epoch), y(v));
+      else ctx.moveTo(x(r.epoch), y(v));
+      started = true;
+    });
+    if (history.length === 1) ctx.arc(x(history[0].epoch), y(s.values[0]), 2, 0, 2 * Math.PI);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.beginPath();
+    ctx.moveTo(lx, 14);
+    ctx.lineTo(lx + 18, 14);
+    ctx.stroke();
+    ctx.fillStyle = '#212121';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(s.name, lx + 24, 14);
+    lx += 40 + ctx.measureText(s.name).width;
+  }
+  ctx.restore();
+}
+
+function niceStep(raw) {
+  if (!(raw > 0)) return 1;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const n = raw / mag;
+  return (n < 1.5 ? 1 : n < 3 ? 2 : n < 7 ? 5 : 10) * mag;
+}
+
+function formatTick(v, step) {
+  const digits = Math.max(0, -Math.floor(Math.log10(step)));
+  return v.toFixed(Math.min(digits, 6));
+}
+
+/**
+ * What one panel needs of the results: the engine reads the whole object on every call, so the
+ * large arrays other panels use are left out.
+ */
+function panelInput(r, panel) {
+  const f = r.figures;
+  return {
+    ...r,
+    scores: panel === 'jaccard' ? r.scores : {},
+    train: panel === 'curves' ? r.train : { ...r.train, history: [] },
+    figures: {
+      ...f,
+      shift: panel === 'shift' ? f.shift : { ...f.shift, true_shift: [], pred_shift: [] },
+      pca: panel === 'pca' ? f.pca : { ...f.pca, control: [], truth: [], predicted: [] },
+      masks: null,
+    },
+  };
+}
+
+let figureToken = 0;
+
+/** Draws the figures one per task, so the page answers input between them. */
+async function drawFigures() {
   if (!state.results || !wasm) return;
+  const token = ++figureToken;
+  const results = state.results;
   for (const panel of PANELS) {
+    await new Promise((r) => setTimeout(r, 0));
+    if (token !== figureToken || state.results !== results) return;
     const canvas = $(`fig-${panel}`);
     try {
       const dpr = sizeCanvas(canvas);
-      wasm.draw(canvas, state.results, panel, dpr);
+      wasm.draw(canvas, panelInput(results, panel), panel, dpr);
     } catch (e) {
       clearCanvas(canvas);
       showMessage('run-error', `The ${panel} figure could not be drawn: ${e.message}`);
     }
   }
+  if (token === figureToken && $('scoreboard').dataset.state === 'drawing') $('scoreboard').dataset.state = 'ready';
 }
 
 // ---------------------------------------------------------------------------------------------
 // Scoreboard
 
 function markResultsStale() {
+  figureToken += 1;
   if (state.results) $('scoreboard').dataset.state = 'stale';
 }
 
 function clearResults() {
+  figureToken += 1;
   state.results = null;
   $('scoreboard').dataset.state = 'empty';
   $('scoreboard-meta').textContent = '';
@@ -951,14 +1103,14 @@ function predictorOrder(results) {
   return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-function scoreCell(value, set, metric) {
+function scoreCell(value, set, metric, digits = 3) {
   const td = el('td', { class: 'num' });
   if (value === null || value === undefined) {
     td.textContent = '—';
     td.classList.add('undefined');
     td.title = set.undefined ? `${metric} undefined: ${set.undefined}` : `${metric} is undefined here (e.g. a predictor of no change has no shift to correlate or rank)`;
   } else {
-    td.textContent = fmtNum(value);
+    td.textContent = fmtNum(value, digits);
     td.title = `${metric} = ${value}`;
     td.dataset.value = String(value);
   }
@@ -985,7 +1137,16 @@ function renderScoreboard() {
   pooled.replaceChildren(
     ...order.map((name) => {
       const set = r.scores[name].pooled;
-      return el('tr', { 'data-predictor': name, class: name === model ? 'row-model' : '' }, predictorLabel(name, model), ...scoreCells(set));
+      const scores = r.scores[name];
+      const modelOnly = { undefined: name === model ? 'no held-out cell could be scored' : 'baselines have no likelihood or treatment-effect model' };
+      return el(
+        'tr',
+        { 'data-predictor': name, class: name === model ? 'row-model' : '' },
+        predictorLabel(name, model),
+        ...scoreCells(set),
+        scoreCell(scores.iwelbo ?? null, modelOnly, 'IWELBO', 2),
+        scoreCell(scores.ate?.r ?? null, modelOnly, 'ATE r'),
+      );
     }),
   );
   const perCondition = $('condition-table').tBodies[0];
@@ -1022,7 +1183,7 @@ function renderScoreboard() {
   const t = r.train;
   const stopText = t.stopped_early ? `, stopped early (best epoch ${t.best_epoch})` : t.best_epoch ? `, best epoch ${t.best_epoch}` : '';
   $('scoreboard-meta').textContent = `${model} · ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}${stopText} · ${t.backend} · ${fmtDuration(t.seconds)} · ${fmtInt(r.split.test_cells)} held-out cells in ${r.split.test_conditions.length} condition${r.split.test_conditions.length === 1 ? '' : 's'}`;
-  $('scoreboard').dataset.state = 'ready';
+  $('scoreboard').dataset.state = 'drawing';
   drawFigures();
 }
 
@@ -1143,7 +1304,10 @@ function bindEvents() {
     requestAnimationFrame(() => {
       resizeQueued = false;
       drawLiveChart();
-      if (state.results) drawFigures();
+      if (state.results && ['ready', 'drawing'].includes($('scoreboard').dataset.state)) {
+        $('scoreboard').dataset.state = 'drawing';
+        drawFigures();
+      }
     });
   });
   observer.observe($('live-curves'));

@@ -138,6 +138,11 @@ const server = createServer((req, res) => {
   });
 });
 
+server.on('error', (err) => {
+  console.error(err.code === 'EADDRINUSE' ? `port ${PORT} on ${HOST} is in use: set PORT to a free port` : `cannot serve: ${err.message}`);
+  process.exit(1);
+});
+
 server.listen(PORT, HOST, () => {
   const { port } = server.address();
   console.log(`cellshift page: http://${HOST}:${port}/`);

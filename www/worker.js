@@ -82,6 +82,7 @@ function handleLoadCsv({ bytes, name, options }) {
 async function handleTrain({ config, backend }) {
   if (refuseWhileBusy(Stage.START)) return;
   busy = true;
+  stopRequested = false;
   try {
     let info;
     try {
@@ -111,6 +112,7 @@ async function handleTrain({ config, backend }) {
 async function handleResume({ epochs }) {
   if (refuseWhileBusy(Stage.TRAIN)) return;
   busy = true;
+  stopRequested = false;
   try {
     try {
       if (engine.is_done()) {
@@ -129,7 +131,6 @@ async function handleResume({ epochs }) {
 }
 
 async function runLoop() {
-  stopRequested = false;
   try {
     while (!engine.is_done() && !stopRequested) {
       if (pendingFault) {
