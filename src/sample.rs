@@ -18,6 +18,8 @@ pub struct SampleConfig {
     pub control_cells: usize,
     pub cells_per_single: usize,
     pub cells_per_combination: usize,
+    /// Latent dims each single perturbation moves.
+    pub effect_dims: usize,
     /// Mean library size (counts per cell).
     pub library: f64,
 }
@@ -28,10 +30,14 @@ impl Default for SampleConfig {
             seed: 7,
             genes: 300,
             latent: 10,
-            singles: 8,
+            // More perturbations than latent dims, two dims each: enough overlap between
+            // perturbations that the sparse structure is determined by the data (with fewer,
+            // a different basis can explain the effects with fewer active dims than the truth).
+            singles: 12,
             control_cells: 500,
-            cells_per_single: 200,
-            cells_per_combination: 150,
+            cells_per_single: 150,
+            cells_per_combination: 120,
+            effect_dims: 2,
             library: 3000.0,
         }
     }
@@ -86,11 +92,11 @@ fn combinations(singles: usize) -> Vec<(usize, usize)> {
 pub fn generate(cfg: &SampleConfig) -> Result<(Dataset, SampleTruth), DataError> {
     let mut rng = Rng::derive(cfg.seed, "sample");
     let latent = cfg.latent.max(2);
-    // Sparse effects: 2–3 latent dims per perturbation, sizes 1.5–2.5 with random sign.
+    // Sparse effects: `effect_dims` latent dims per perturbation, sizes 1.5–2.5 with random sign.
     let mut perturbations = BTreeMap::new();
     let mut effects = Vec::new();
-    for p in 0..cfg.singles {
-        let k = 2 + rng.below(2).min(latent - 2);
+    for _ in 0..cfg.singles {
+        let k = cfg.effect_dims.clamp(1, latent);
         let mut dims: Vec<usize> = (0..latent).collect();
         rng.shuffle(&mut dims);
         let mut dims: Vec<usize> = dims.into_iter().take(k).collect();
@@ -99,9 +105,10 @@ pub fn generate(cfg: &SampleConfig) -> Result<(Dataset, SampleTruth), DataError>
             .iter()
             .map(|_| (1.5 + rng.uniform()) * if rng.bernoulli(0.5) { 1.0 } else { -1.0 })
             .collect();
-        let e = TrueEffect { dims, effect };
-        effects.push(e.clone());
-        perturbations.insert(single_name(p), e);
+        effects.push(TrueEffect { dims, effect });
+    }
+    for (p, e) in effects.iter().enumerate() {
+        perturbations.insert(single_name(p), e.clone());
     }
     // A random nonlinear decoder: latent → 64 tanh units → gene logits (+ gene abundance).
     let hidden = 64;

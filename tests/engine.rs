@@ -83,7 +83,7 @@ fn unseen_combination_of_seen_singles_is_predicted() {
     assert!(r.split.unpredictable.is_empty());
     assert!(r.scores["cvae"].conditions["A+B"].mean_shift_r.is_some());
     assert!(r.scores["additive"].conditions["A+B"].mean_shift_r.is_some());
-    assert_eq!(r.split.test_cells, 150);
+    assert_eq!(r.split.test_cells, SampleConfig::default().cells_per_combination);
 }
 
 #[test]
@@ -145,8 +145,9 @@ fn splits_are_seeded_stratified_and_disjoint() {
         *per.entry(ds.conditions[i].as_str()).or_default() += 1;
     }
     assert_eq!(per.get("control"), None);
-    assert_eq!(per["A"], 40);
-    assert_eq!(per["A+B"], 30);
+    let sc = SampleConfig::default();
+    assert_eq!(per["A"], sc.cells_per_single / 5);
+    assert_eq!(per["A+B"], sc.cells_per_combination / 5);
 }
 
 #[test]
