@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod preprocess;
 pub mod results;
 pub mod rng;
+pub mod rotation;
 pub mod sams;
 pub mod sample;
 pub mod split;

@@ -173,6 +173,19 @@ impl Model {
         }
     }
 
+    /// True when the model's masks are due to start at this 0-based epoch.
+    pub fn needs_alignment(&self, epoch: usize) -> bool {
+        matches!(self, Model::Sams(m) if m.needs_alignment(epoch))
+    }
+
+    /// Starts the masks (see [`SamsVae::align`]); nothing for the cVAE.
+    pub async fn align(&mut self, rng: &mut Rng) -> Result<(), crate::train::TrainError> {
+        if let Model::Sams(m) = self {
+            m.align(rng).await?;
+        }
+        Ok(())
+    }
+
     /// The SAMS family member, if this is one.
     pub fn sams_kind(&self) -> Option<SamsKind> {
         match self {

@@ -271,7 +271,11 @@ impl Session {
                     latent: cfg.latent,
                     hidden: cfg.hidden,
                     likelihood,
-                    options: cfg.sams.clone(),
+                    // A run shorter than the unmasked start still gets masks, halfway through.
+                    options: SamsOptions {
+                        align_epochs: cfg.sams.align_epochs.min(cfg.train.epochs / 2),
+                        ..cfg.sams.clone()
+                    },
                     n_obs: n_obs.iter().map(|&n| n as f32).collect(),
                 }
                 .init(cfg.seed, device)?,

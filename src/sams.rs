@@ -29,6 +29,10 @@ use crate::rng::Rng;
 
 const LEAK: f64 = 0.01;
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+/// Mask logits at alignment: on (P ≈ 0.95) where the rotated effect is clearly non-zero, off
+/// (P ≈ 0.05) elsewhere; training moves them from there.
+const MASK_ON_LOGIT: f32 = 3.0;
+const MASK_OFF_LOGIT: f32 = -3.0;
 
 /// Which member of the family a [`SamsVae`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +113,12 @@ pub struct SamsOptions {
     /// Share of its gradient an embedding gets while its mask is sampled off (0: the exact
     /// gradient of m ⊙ e). Larger values fit effects better and make masks denser.
     pub off_mask_gradient: f64,
+    /// Epochs trained without masks (as CPA-VAE) before the latent basis is rotated so that
+    /// the learned effects are sparse and the masks are started from them (0: masks from the
+    /// first epoch, as in the reference implementation; a run shorter than twice this starts
+    /// them halfway). See [`SamsVae::align`]. Without it the masks become sparse but arbitrary:
+    /// their pattern of shared dims does not match the true one.
+    pub align_epochs: usize,
 }
 
 impl Default for SamsOptions {
@@ -126,6 +136,7 @@ impl Default for SamsOptions {
             mask_boost: 0.0,
             mask_boost_epochs: 100,
             off_mask_gradient: 0.0,
+            align_epochs: 100,
         }
     }
 }
@@ -159,6 +170,8 @@ pub enum SamsConfigError {
     MaskBoost(f64),
     #[error("the off-mask gradient share must be between 0 and 1 (got {0})")]
     OffMaskGradient(f64),
+    #[error("the masks must start within {MAX_EPOCHS} epochs (got align epochs {0})", MAX_EPOCHS = crate::train::MAX_EPOCHS)]
+    AlignEpochs(usize),
     #[error(transparent)]
     Model(#[from] ModelConfigError),
 }
@@ -199,6 +212,9 @@ impl SamsOptions {
         }
         if !(0.0..=1.0).contains(&self.off_mask_gradient) {
             return Err(SamsConfigError::OffMaskGradient(self.off_mask_gradient));
+        }
+        if self.align_epochs > crate::train::MAX_EPOCHS {
+            return Err(SamsConfigError::AlignEpochs(self.align_epochs));
         }
         Ok(())
     }
@@ -245,6 +261,10 @@ pub struct SamsSpec {
     pub off_mask_gradient: f64,
     /// The 0-based epoch being trained; `None` outside training (no boost).
     pub epoch: Option<usize>,
+    /// Epoch at which the masks start (0: from the start).
+    pub align_epochs: usize,
+    /// False while a masked model still trains without masks (every mask fixed at 1).
+    pub masks_on: bool,
 }
 
 /// q(e_t | m_t) of the correlated guide: one hidden layer on [m_t, onehot(t)].
@@ -341,6 +361,8 @@ impl SamsConfig {
                 mask_boost_epochs: opts.mask_boost_epochs,
                 off_mask_gradient: opts.off_mask_gradient,
                 epoch: None,
+                align_epochs: opts.align_epochs,
+                masks_on: !(matches!(kind, SamsKind::Correlated | SamsKind::MeanField) && opts.align_epochs > 0),
             },
         })
     }
@@ -388,9 +410,16 @@ impl SamsVae {
         (ParamGroup::ids_from_module(self.globals.clone()), self.spec.global_lr)
     }
 
-    /// Posterior mask probabilities σ(logits) (SVAE+: the point estimate of π). [treatments, latent]
+    /// Posterior mask probabilities σ(logits) (SVAE+: the point estimate of π); all 1 before
+    /// the masks start. [treatments, latent]
     pub fn mask_probs(&self) -> Option<Tensor<2>> {
-        self.globals.mask_logits.as_ref().map(|l| sigmoid(l.val()))
+        let logits = self.globals.mask_logits.as_ref()?.val();
+        Some(if self.spec.masks_on { sigmoid(logits) } else { logits.ones_like() })
+    }
+
+    /// True when the masks are due to start (see [`SamsVae::align`]) at this 0-based epoch.
+    pub fn needs_alignment(&self, epoch: usize) -> bool {
+        !self.spec.masks_on && epoch >= self.spec.align_epochs
     }
 
     pub fn draw_noise(&self, count: usize, rng: &mut Rng) -> GlobalNoise {
@@ -449,8 +478,14 @@ impl SamsVae {
         match s.kind {
             SamsKind::Correlated | SamsKind::MeanField => {
                 let Some(logits) = g.mask_logits.as_ref().map(|p| p.val()) else { unreachable!("masked kinds have logits") };
-                let (mask, log_q_m) = self.sample_masks(logits, logistic);
-                let mask_term = (mask_log_p(mask.clone()) - log_q_m).sum_dim(2).squeeze_dim::<2>(2);
+                let (mask, mask_term) = if s.masks_on {
+                    let (mask, log_q_m) = self.sample_masks(logits, logistic);
+                    let term = (mask_log_p(mask.clone()) - log_q_m).sum_dim(2).squeeze_dim::<2>(2);
+                    (mask, term)
+                } else {
+                    // Before alignment every mask is 1 and not part of the objective (CPA-VAE).
+                    (Tensor::<3>::ones([p, t, l], device), zeros())
+                };
                 let (mu, log_sd) = match (&g.emb_net, &g.emb_mu, &g.emb_log_sd) {
                     (Some(net), _, _) => {
                         // q(e_t | m_t): [m_t, onehot(t)] → hidden → (μ, log σ), per particle.
@@ -541,9 +576,11 @@ impl SamsVae {
         self.spec.epoch = epoch;
     }
 
-    /// Epochs during which the objective is still being reshaped (the mask boost).
+    /// Epochs during which the objective is still being reshaped (unmasked start, mask boost).
     pub fn schedule_epochs(&self) -> usize {
-        if self.spec.mask_boost > 0.0 { self.spec.mask_boost_epochs } else { 0 }
+        let boost = if self.spec.mask_boost > 0.0 { self.spec.mask_boost_epochs } else { 0 };
+        let unmasked = if matches!(self.spec.kind, SamsKind::Correlated | SamsKind::MeanField) { self.spec.align_epochs } else { 0 };
+        boost.max(unmasked)
     }
 
     /// The extra per-cell weight of the mask prior term at the current epoch.
@@ -671,6 +708,113 @@ impl SamsVae {
         let out = self.decode(z, cov_rep, Self::repeat_rows(batch.library, k));
         let log_lik = self.nll_particles(&out, batch.target, k).neg();
         (log_lik + (log_p - log_q).squeeze_dim::<1>(1)).reshape([k, n])
+    }
+
+    /// The embedding means with every mask on, [treatments, latent]: the effects an unmasked
+    /// model has learned.
+    fn unmasked_effects(&self, device: &Device) -> Option<Tensor<2>> {
+        let (t, l) = (self.spec.n_treatments, self.spec.latent);
+        match (&self.globals.emb_net, &self.globals.emb_mu) {
+            (Some(net), _) => {
+                let input = Tensor::cat(vec![Tensor::<2>::ones([t, l], device), Tensor::<2>::eye(t, device)], 1); // [T, L + T]
+                Some(net.mu.forward(leaky_relu(net.hidden.forward(input), LEAK)))
+            }
+            (None, Some(mu)) => Some(mu.val()),
+            _ => None,
+        }
+    }
+
+    /// Starts the masks of a model trained so far without them.
+    ///
+    /// The effects learned without masks live in an arbitrary rotation of the latent space
+    /// (nothing in an isotropic prior prefers one), while masks need a basis in which each
+    /// perturbation moves few dims. So the latent space is rotated by the sparsest rotation of
+    /// the effects ([`crate::rotation`]) — encoder output, offset input, decoder input and the
+    /// embeddings alike, so the model computes the same function — and each mask starts on
+    /// where its rotated effect is clearly non-zero. Variances rotate only approximately (a
+    /// diagonal Gaussian does not stay diagonal), and the correlated guide's dependence on the
+    /// mask is folded into its bias, to be learned afresh. Returns the rotated effects.
+    pub async fn align(&mut self, rng: &mut Rng) -> Result<Vec<Vec<f64>>, crate::train::TrainError> {
+        let device = self.enc_mu.bias.val().device();
+        let (t, l) = (self.spec.n_treatments, self.spec.latent);
+        let Some(effects) = self.unmasked_effects(&device) else {
+            self.spec.masks_on = true;
+            return Ok(Vec::new());
+        };
+        let effects = crate::train::read_matrix(effects.detach()).await?;
+        // Only perturbations seen in training carry information about the basis.
+        let seen: Vec<usize> = (0..t).filter(|&k| self.spec.inv_n_obs[k] > 0.0).collect();
+        let rows: Vec<Vec<f64>> = seen.iter().map(|&k| effects.row(k).iter().map(|&v| v as f64).collect()).collect();
+        let found = crate::rotation::sparse_rotation(&rows, 16, rng);
+        let r = tensor2(found.rotation.iter().map(|&v| v as f32).collect(), [l, l], &device); // [L, L]
+        let r2 = r.clone().square();
+        let rt = r.clone().transpose();
+
+        fn set<const D: usize>(p: &mut Param<Tensor<D>>, f: impl FnOnce(Tensor<D>) -> Tensor<D>) {
+            *p = p.clone().map(|v| {
+                let out = f(v).detach();
+                if out.is_autodiff() { out.require_grad() } else { out }
+            });
+        }
+        let right = |m: &Tensor<2>| { let m = m.clone(); move |w: Tensor<2>| w.matmul(m) };
+        let right_bias = |m: &Tensor<2>| {
+            let m = m.clone();
+            move |b: Tensor<1>| b.unsqueeze::<2>().matmul(m).reshape([l])
+        };
+        // Outputs in latent space: z_new = z_old · R.
+        set(&mut self.enc_mu.weight, right(&r));
+        set(&mut self.enc_mu.bias, right_bias(&r));
+        set(&mut self.enc_logvar.weight, right(&r2));
+        set(&mut self.enc_logvar.bias, right_bias(&r2));
+        // Inputs in latent space: z_old = z_new · Rᵀ, so W_new = Rᵀ W on the latent rows.
+        set(&mut self.enc_offset.weight, |w| rt.clone().matmul(w));
+        set(&mut self.dec_hidden.weight, |w| {
+            let [rows, cols] = w.dims();
+            let z = rt.clone().matmul(w.clone().slice([0..l, 0..cols]));
+            if rows > l { Tensor::cat(vec![z, w.slice([l..rows, 0..cols])], 0) } else { z }
+        });
+        if let Some(net) = self.globals.emb_net.as_mut() {
+            set(&mut net.mu.weight, right(&r));
+            set(&mut net.mu.bias, right_bias(&r));
+            set(&mut net.log_sd.weight, right(&r2));
+            set(&mut net.log_sd.bias, right_bias(&r2));
+            // The mask input was all ones: fold it into the bias and start its weights at 0.
+            let w = net.hidden.weight.val();
+            let cols = w.dims()[1];
+            let ones_part = w.clone().slice([0..l, 0..cols]).sum_dim(0).reshape([cols]); // [H]
+            set(&mut net.hidden.bias, |b| b + ones_part);
+            set(&mut net.hidden.weight, |w| {
+                let rows = w.dims()[0];
+                Tensor::cat(vec![w.clone().slice([0..l, 0..cols]).zeros_like(), w.slice([l..rows, 0..cols])], 0)
+            });
+        }
+        if let Some(mu) = self.globals.emb_mu.as_mut() {
+            set(mu, right(&r));
+        }
+        if let Some(ls) = self.globals.emb_log_sd.as_mut() {
+            set(ls, right(&r2));
+        }
+        // Masks start on where the rotated effect is clearly non-zero: above a quarter of its
+        // row's largest entry and above the rotation's noise scale ε.
+        let mut rotated = vec![vec![0.0; l]; t];
+        for (row, &k) in found.rotated.iter().zip(&seen) {
+            rotated[k] = row.clone();
+        }
+        let logits: Vec<f32> = rotated
+            .iter()
+            .flat_map(|row| {
+                let max = row.iter().fold(0.0f64, |a, &x| a.max(x.abs()));
+                row.iter()
+                    .map(move |&x| if x.abs() >= (0.25 * max).max(found.scale) { MASK_ON_LOGIT } else { MASK_OFF_LOGIT })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if let Some(ml) = self.globals.mask_logits.as_mut() {
+            let dev = device.clone();
+            set(ml, move |_| tensor2(logits, [t, l], &dev));
+        }
+        self.spec.masks_on = true;
+        Ok(rotated)
     }
 
     /// Decoder output for cells decoded under `target` conditions, each cell with its own

@@ -208,14 +208,7 @@ impl Trainer {
         if train.is_empty() {
             return Err(TrainError::NoTrainingCells);
         }
-        let mut adam = AdamConfig::new();
-        if cfg.weight_decay > 0.0 {
-            adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)));
-        }
-        if cfg.grad_clip > 0.0 {
-            adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip as f32)));
-        }
-        let optim = adam.init();
+        let optim = Self::optimizer(&cfg);
         let lr_groups = model
             .param_group_lr()
             .map(|(group, lr)| ModuleLrScheduler::new(cfg.lr).with_group(group, lr).step());
@@ -236,6 +229,17 @@ impl Trainer {
             stopped_early: false,
             cfg,
         })
+    }
+
+    fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
+        let mut adam = AdamConfig::new();
+        if cfg.weight_decay > 0.0 {
+            adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)));
+        }
+        if cfg.grad_clip > 0.0 {
+            adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip as f32)));
+        }
+        adam.init()
     }
 
     pub fn config(&self) -> &TrainConfig {
@@ -277,6 +281,14 @@ impl Trainer {
 
     /// Runs one epoch over the training cells in a seeded order and returns its record.
     pub async fn run_epoch(&mut self) -> Result<EpochRecord, TrainError> {
+        if self.model.needs_alignment(self.epoch) {
+            self.model.align(&mut self.rng).await?;
+            // A new latent basis: Adam's moment estimates and the best model so far refer to
+            // the old one (and to an objective without masks).
+            self.optim = Self::optimizer(&self.cfg);
+            self.best = None;
+            self.stale = 0;
+        }
         let beta = kl_weight(self.epoch, self.cfg.kl_warmup, self.cfg.beta);
         let n = self.train.n;
         let mut order: Vec<usize> = (0..n).collect();

@@ -5,12 +5,14 @@
 mod common;
 use common::*;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 use cellshift::data::Dataset;
 use cellshift::matrix::Matrix;
 use cellshift::metrics;
 use cellshift::pipeline::{RunConfig, RunError, Session};
 use cellshift::results::RunResults;
+use cellshift::rng::Rng;
+use cellshift::rotation;
 use cellshift::sample::{SampleConfig, SampleTruth, generate};
 use cellshift::sams::{self, MaskTruth, SamsConfigError, SamsOptions};
 use cellshift::split::{self, Holdout, SplitError};
@@ -55,6 +57,9 @@ fn sams_masks_are_sparse_and_iwelbo_bounds_elbo_on_the_sample() {
         "mean active dims {} not within 2x of the truth's {true_active}",
         m.mean_active
     );
+    // The right dims, up to their order: pairs of perturbations share latent dims as in the truth.
+    let overlap = m.overlap_spearman.expect("overlaps vary");
+    assert!(overlap >= 0.7, "pairwise mask overlap vs truth: Spearman {overlap}");
     assert_eq!(m.perturbations.len(), truth.perturbations.len());
     assert!(m.probs.iter().flatten().all(|p| (0.0..=1.0).contains(p)));
     let sams = &r.scores["sams"];
@@ -88,9 +93,8 @@ fn sams_masks_are_sparse_and_iwelbo_bounds_elbo_on_the_sample() {
 }
 
 /// Combinations never seen in training: the composable models predict them from their
-/// singles. CPA-VAE comes within 0.05 of the additive baseline; SAMS-VAE, whose sparse masks
-/// leave part of each single's effect to the basal encoder, reaches less (≈0.88 against the
-/// baseline's 0.96 on this sample) — asserted as reached. SVAE+ says why it cannot.
+/// singles, within 0.05 of the additive baseline (which knows each combination is the sum of
+/// its singles). SVAE+ says why it cannot.
 #[test]
 fn held_out_combinations_are_composed_by_sams_and_refused_by_svae_plus() {
     let (ds, truth) = sample();
@@ -100,7 +104,7 @@ fn held_out_combinations_are_composed_by_sams_and_refused_by_svae_plus() {
     let model = r.scores["sams"].pooled.mean_shift_r.unwrap();
     let additive = r.scores["additive"].pooled.mean_shift_r.unwrap();
     println!("held-out combinations: sams r {model:.3}, additive r {additive:.3}");
-    assert!(model >= 0.85, "sams r {model} on unseen combinations");
+    assert!(model >= additive - 0.05, "sams r {model} < additive r {additive} - 0.05 on unseen combinations");
     assert!(r.split.unpredictable.is_empty());
     for c in &truth.combinations {
         assert!(r.scores["sams"].conditions[c].mean_shift_r.is_some(), "{c}");
@@ -314,4 +318,125 @@ fn synth_sparse_additive_split_file_reaches_the_reference_ate() {
     );
     assert!(ate.r_top20.unwrap() >= 0.85, "top-20 ATE r {:?}", ate.r_top20);
     assert!(m.mean_active <= 2.0 * m.true_mean_active.unwrap(), "masks not sparse: {}", m.mean_active);
+    // Reached 0.65 here (0.17 without the unmasked start and sparse rotation).
+    assert!(m.overlap_spearman.is_some_and(|s| s >= 0.55), "overlap Spearman {:?}", m.overlap_spearman);
+}
+
+/// The sparse rotation finds a sparse effect matrix hidden behind a random rotation: the same
+/// dims shared by the same perturbations, up to their order, with an orthogonal rotation.
+#[test]
+fn sparse_rotation_recovers_a_rotated_sparse_structure() {
+    let mut rng = Rng::new(3);
+    let (rows, l) = (12, 10);
+    let truth: Vec<Vec<f64>> = (0..rows)
+        .map(|_| {
+            let mut row = vec![0.0; l];
+            let mut dims: Vec<usize> = (0..l).collect();
+            rng.shuffle(&mut dims);
+            for &d in &dims[..2] {
+                row[d] = (1.5 + rng.uniform()) * if rng.bernoulli(0.5) { 1.0 } else { -1.0 };
+            }
+            row
+        })
+        .collect();
+    // A random rotation via Gram–Schmidt, plus a little noise.
+    let mut q: Vec<Vec<f64>> = Vec::new();
+    while q.len() < l {
+        let mut v: Vec<f64> = (0..l).map(|_| rng.normal()).collect();
+        for c in &q {
+            let d: f64 = v.iter().zip(c).map(|(a, b)| a * b).sum();
+            v.iter_mut().zip(c).for_each(|(a, b)| *a -= d * b);
+        }
+        let n = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+        q.push(v.into_iter().map(|a| a / n).collect());
+    }
+    let hidden: Vec<Vec<f64>> = truth
+        .iter()
+        .map(|r| (0..l).map(|c| (0..l).map(|k| r[k] * q[c][k]).sum::<f64>() + 0.1 * rng.normal()).collect())
+        .collect();
+    let support = |m: &[Vec<f64>]| -> Vec<Vec<f64>> {
+        m.iter()
+            .map(|r| {
+                let max = r.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+                r.iter().map(|x| if x.abs() >= 0.25 * max { 1.0 } else { 0.0 }).collect()
+            })
+            .collect()
+    };
+    let before = sams::overlap_spearman(&support(&hidden), &truth).unwrap_or(0.0);
+    let found = rotation::sparse_rotation(&hidden, 8, &mut Rng::new(0));
+    let after = sams::overlap_spearman(&support(&found.rotated), &truth).unwrap();
+    println!("overlap Spearman: {before:.3} before rotation, {after:.3} after");
+    assert!(after >= 0.9 && after > before + 0.3, "before {before}, after {after}");
+    // R is orthogonal and the rotated effects are the effects times R.
+    let r = &found.rotation;
+    for i in 0..l {
+        for j in 0..l {
+            let dot: f64 = (0..l).map(|k| r[k * l + i] * r[k * l + j]).sum();
+            assert!((dot - if i == j { 1.0 } else { 0.0 }).abs() < 1e-9, "RᵀR[{i}][{j}] = {dot}");
+        }
+    }
+    for (h, rot) in hidden.iter().zip(&found.rotated) {
+        for c in 0..l {
+            let v: f64 = (0..l).map(|k| h[k] * r[k * l + c]).sum();
+            assert!((v - rot[c]).abs() < 1e-9);
+        }
+    }
+    let active = support(&found.rotated).iter().flatten().sum::<f64>() / rows as f64;
+    assert!((active - 2.0).abs() <= 0.5, "{active} active dims per row, truth 2");
+}
+
+/// Starting the masks rotates the latent space without changing what the model computes: with
+/// every mask on and (near) deterministic encodings, predictions are the same before and after.
+#[test]
+fn starting_the_masks_keeps_the_model_function() {
+    let device = Device::flex();
+    let (genes, t, l) = (20, 4, 6);
+    for kind in [sams::SamsKind::MeanField, sams::SamsKind::Correlated] {
+        let cfg = sams::SamsConfig {
+            kind,
+            n_genes: genes,
+            n_treatments: t,
+            n_covariates: 2,
+            latent: l,
+            hidden: 16,
+            likelihood: cellshift::module::Likelihood::Nb,
+            options: SamsOptions { align_epochs: 5, ..Default::default() },
+            n_obs: vec![10.0; t],
+        };
+        let mut model = cfg.init(1, &device).unwrap();
+        // Near-zero posterior variances, so the approximate rotation of variances cannot matter.
+        model.enc_logvar.bias = burn::module::Param::from_tensor(Tensor::<1>::full([l], -12.0, &device));
+        if let Some(ls) = model.globals.emb_log_sd.as_mut() {
+            *ls = burn::module::Param::from_tensor(Tensor::<2>::full([t, l], -7.0, &device));
+        }
+        if let Some(net) = model.globals.emb_net.as_mut() {
+            net.log_sd.bias = burn::module::Param::from_tensor(Tensor::<1>::full([l], -7.0, &device));
+            net.log_sd.weight = burn::module::Param::from_tensor(Tensor::<2>::zeros([16, l], &device));
+        }
+        let mut rng = Rng::new(5);
+        let n = 7;
+        let tensor = |rows: usize, cols: usize, v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [rows, cols]), &device);
+        let x = tensor(n, genes + 2, rng.normal_vec(n * (genes + 2)));
+        // Dosages (a single, a pair, a control) and a covariate one-hot per cell.
+        let cond: Vec<f32> = (0..n).flat_map(|i| {
+            let mut row = vec![0.0; t + 2];
+            row[i % t] = 1.0;
+            if i % 3 == 0 { row[(i + 1) % t] = 1.0; }
+            row[t + i % 2] = 1.0;
+            row
+        }).collect();
+        let own = tensor(n, t + 2, cond.clone());
+        let target = tensor(n, t + 2, cond.iter().enumerate().map(|(k, &v)| if k % (t + 2) == 0 { 1.0 } else { v }).collect());
+        let library = Tensor::<2>::full([n, 1], 1000.0, &device);
+        let x_std = x.slice([0..n, 0..genes]);
+        let before = model.predict(x_std.clone(), own.clone(), target.clone(), library.clone(), false, &mut Rng::new(9)).location;
+        pollster::block_on(model.align(&mut Rng::new(2))).unwrap();
+        // Every mask on, whatever the rotation suggested.
+        model.globals.mask_logits = Some(burn::module::Param::from_tensor(Tensor::<2>::full([t, l], 30.0, &device)));
+        let after = model.predict(x_std, own, target, library, false, &mut Rng::new(9)).location;
+        let diff: f32 = (before.clone() - after).abs().max().into_scalar();
+        let scale: f32 = before.abs().max().into_scalar();
+        println!("{kind:?}: largest change {diff:e} (values up to {scale})");
+        assert!(diff < 1e-3 * scale.max(1.0), "{kind:?}: predictions moved by {diff}");
+    }
 }

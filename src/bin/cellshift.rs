@@ -110,6 +110,11 @@ struct TrainArgs {
     /// SAMS family: share of its gradient an embedding gets while its mask is sampled off.
     #[arg(long, default_value_t = SamsOptions::default().off_mask_gradient)]
     off_mask_gradient: f64,
+    /// SAMS-VAE: epochs trained without masks before the latent basis is rotated to make the
+    /// effects sparse and the masks start (0: masks from the first epoch; runs shorter than
+    /// twice this start them halfway).
+    #[arg(long, default_value_t = SamsOptions::default().align_epochs)]
+    align_epochs: usize,
     /// True sparse effects (JSON) to draw beside the learned masks; `--sample` uses its own.
     #[arg(long)]
     truth: Option<PathBuf>,
@@ -271,6 +276,7 @@ fn run_config(a: &TrainArgs, n_cells: usize) -> Result<RunConfig, CliError> {
             mask_boost: a.mask_boost,
             mask_boost_epochs: a.mask_boost_epochs,
             off_mask_gradient: a.off_mask_gradient,
+            align_epochs: a.align_epochs,
         },
     })
 }
