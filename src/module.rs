@@ -157,14 +157,6 @@ impl Model {
         }
     }
 
-    /// Tells the model which epoch is being trained (`None`: evaluation), for schedules that
-    /// live in the objective itself (the SAMS mask boost).
-    pub fn set_epoch(&mut self, epoch: Option<usize>) {
-        if let Model::Sams(m) = self {
-            m.set_epoch(epoch);
-        }
-    }
-
     /// Epochs at the start of training whose objective differs from the final one.
     pub fn schedule_epochs(&self) -> usize {
         match self {

@@ -76,11 +76,12 @@ impl SamsKind {
 
 /// User-facing settings of the SAMS-VAE family (ignored by the cVAE).
 ///
-/// The defaults make masks sparse within a browser-scale budget (≤ 200 epochs on ~2,000
-/// cells): the global variational parameters (mask logits, embeddings) get their own learning
-/// rate, 50× the network's, and the mask logits start at −1 (P ≈ 0.27) rather than 0, so a
-/// dimension has to earn its place. At one shared learning rate of 1e-3 the logits barely move
-/// in that budget, which is what leaves the reference implementation's masks near 0.5.
+/// The defaults make masks sparse and right within a browser-scale budget (≤ 200 epochs on
+/// ~3,000 cells): the model first learns its effects without masks, then the latent space is
+/// rotated to make them sparse and the masks start from them (`align_epochs`); and the global
+/// variational parameters (mask logits, embeddings) get their own learning rate, 50× the
+/// network's. At one shared learning rate of 1e-3 the logits barely move in that budget, which
+/// is what leaves the reference implementation's masks near 0.5.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SamsOptions {
@@ -92,7 +93,8 @@ pub struct SamsOptions {
     pub iwelbo_particles: usize,
     /// Learning rate of the global variational parameters (mask logits, embeddings).
     pub global_lr: f64,
-    /// Initial logit of every mask probability.
+    /// Initial logit of every mask probability when the masks are on from the first epoch
+    /// (`align_epochs` 0, and SVAE+); −1 (P ≈ 0.27), so a dimension has to earn its place.
     pub mask_init_logit: f64,
     /// Scale s of the embedding prior N(0, s²).
     pub embedding_prior_scale: f64,
@@ -103,16 +105,6 @@ pub struct SamsOptions {
     pub svae_beta: Option<f64>,
     /// Samples per condition for the model's average treatment effect.
     pub ate_samples: usize,
-    /// Extra weight per cell on the mask prior term at the start of training, decaying
-    /// linearly to 0 over `mask_boost_epochs` (0, the default: the plain ELBO throughout).
-    /// Charged per cell rather than divided by N_t, it makes an active latent dim cost a few
-    /// nats per cell instead of ~ln(1/π)/N_t, which prunes masks harder early on (the
-    /// reference's per-n reweighting idea). It trades accuracy for sparsity.
-    pub mask_boost: f64,
-    pub mask_boost_epochs: usize,
-    /// Share of its gradient an embedding gets while its mask is sampled off (0: the exact
-    /// gradient of m ⊙ e). Larger values fit effects better and make masks denser.
-    pub off_mask_gradient: f64,
     /// Epochs trained without masks (as CPA-VAE) before the latent basis is rotated so that
     /// the learned effects are sparse and the masks are started from them (0: masks from the
     /// first epoch, as in the reference implementation; a run shorter than twice this starts
@@ -133,9 +125,6 @@ impl Default for SamsOptions {
             temperature: 1.0,
             svae_beta: None,
             ate_samples: 1000,
-            mask_boost: 0.0,
-            mask_boost_epochs: 100,
-            off_mask_gradient: 0.0,
             align_epochs: 100,
         }
     }
@@ -166,10 +155,6 @@ pub enum SamsConfigError {
     SvaeBeta(f64),
     #[error("ATE samples must be between 1 and {MAX_ATE_SAMPLES} (got {0})")]
     AteSamples(usize),
-    #[error("the mask boost must be a finite number ≥ 0 (got {0})")]
-    MaskBoost(f64),
-    #[error("the off-mask gradient share must be between 0 and 1 (got {0})")]
-    OffMaskGradient(f64),
     #[error("the masks must start within {MAX_EPOCHS} epochs (got align epochs {0})", MAX_EPOCHS = crate::train::MAX_EPOCHS)]
     AlignEpochs(usize),
     #[error(transparent)]
@@ -206,12 +191,6 @@ impl SamsOptions {
         }
         if self.ate_samples == 0 || self.ate_samples > MAX_ATE_SAMPLES {
             return Err(SamsConfigError::AteSamples(self.ate_samples));
-        }
-        if !(self.mask_boost >= 0.0 && self.mask_boost.is_finite()) {
-            return Err(SamsConfigError::MaskBoost(self.mask_boost));
-        }
-        if !(0.0..=1.0).contains(&self.off_mask_gradient) {
-            return Err(SamsConfigError::OffMaskGradient(self.off_mask_gradient));
         }
         if self.align_epochs > crate::train::MAX_EPOCHS {
             return Err(SamsConfigError::AlignEpochs(self.align_epochs));
@@ -256,11 +235,6 @@ pub struct SamsSpec {
     pub global_lr: f64,
     /// 1 / N_t, 0 where N_t = 0. [treatments]
     pub inv_n_obs: Vec<f32>,
-    pub mask_boost: f64,
-    pub mask_boost_epochs: usize,
-    pub off_mask_gradient: f64,
-    /// The 0-based epoch being trained; `None` outside training (no boost).
-    pub epoch: Option<usize>,
     /// Epoch at which the masks start (0: from the start).
     pub align_epochs: usize,
     /// False while a masked model still trains without masks (every mask fixed at 1).
@@ -357,10 +331,6 @@ impl SamsConfig {
                 svae_beta: opts.svae_beta(),
                 global_lr: opts.global_lr,
                 inv_n_obs: self.n_obs.iter().map(|&n| if n > 0.0 { 1.0 / n } else { 0.0 }).collect(),
-                mask_boost: opts.mask_boost,
-                mask_boost_epochs: opts.mask_boost_epochs,
-                off_mask_gradient: opts.off_mask_gradient,
-                epoch: None,
                 align_epochs: opts.align_epochs,
                 masks_on: !(matches!(kind, SamsKind::Correlated | SamsKind::MeanField) && opts.align_epochs > 0),
             },
@@ -447,19 +417,6 @@ impl SamsVae {
         (mask, log_q)
     }
 
-    /// m ⊙ e, exact forward. With `off_mask_gradient` g > 0 an embedding also gets g times its
-    /// gradient while its mask is sampled off (a biased, straight-through-style estimator), so it
-    /// keeps learning what it would add; at g = 0 this is the plain product.
-    fn masked(&self, mask: Tensor<3>, e: Tensor<3>) -> Tensor<3> {
-        let g = self.spec.off_mask_gradient;
-        if g <= 0.0 {
-            return mask * e;
-        }
-        let off = mask.clone().detach().neg().add_scalar(1.0); // 1 where the mask is off
-        let grad_only = e.clone() - e.clone().detach(); // zero forward, identity backward
-        mask * e + grad_only * off.mul_scalar(g)
-    }
-
     fn globals(&self, noise: &GlobalNoise, device: &Device) -> GlobalDraw {
         let s = &self.spec;
         let (p, t, l) = (noise.count, s.n_treatments, s.latent);
@@ -502,7 +459,7 @@ impl SamsVae {
                 let e = mu + log_sd.clone().exp() * eps.clone(); // [P, T, L]
                 let log_q_e = eps.square().mul_scalar(-0.5) - log_sd - HALF_LN_2PI;
                 let emb_term = (emb_log_p(e.clone()) - log_q_e).sum_dim(2).squeeze_dim::<2>(2);
-                GlobalDraw { shift: self.masked(mask, e), mask_term, emb_term }
+                GlobalDraw { shift: mask * e, mask_term, emb_term }
             }
             SamsKind::Cpa => {
                 let (Some(mu), Some(ls)) = (&g.emb_mu, &g.emb_log_sd) else { unreachable!("CPA has embeddings") };
@@ -571,36 +528,17 @@ impl SamsVae {
         d.unsqueeze::<3>().repeat_dim(0, p).matmul(shift).reshape([p * n, l])
     }
 
-    /// Sets the epoch being trained (`None`: evaluation), which sets the mask boost.
-    pub fn set_epoch(&mut self, epoch: Option<usize>) {
-        self.spec.epoch = epoch;
-    }
-
-    /// Epochs during which the objective is still being reshaped (unmasked start, mask boost).
+    /// Epochs during which the objective is still being reshaped (the unmasked start).
     pub fn schedule_epochs(&self) -> usize {
-        let boost = if self.spec.mask_boost > 0.0 { self.spec.mask_boost_epochs } else { 0 };
-        let unmasked = if matches!(self.spec.kind, SamsKind::Correlated | SamsKind::MeanField) { self.spec.align_epochs } else { 0 };
-        boost.max(unmasked)
+        if matches!(self.spec.kind, SamsKind::Correlated | SamsKind::MeanField) { self.spec.align_epochs } else { 0 }
     }
 
-    /// The extra per-cell weight of the mask prior term at the current epoch.
-    pub fn mask_boost(&self) -> f64 {
-        let s = &self.spec;
-        match s.epoch {
-            Some(e) if s.mask_boost_epochs > 0 && e < s.mask_boost_epochs => {
-                s.mask_boost * (1.0 - e as f64 / s.mask_boost_epochs as f64)
-            }
-            _ => 0.0,
-        }
-    }
-
-    /// Each cell's share of the global terms: Σ_t 1[d_t ≠ 0] term_t (1/N_t + extra). `term` is
-    /// [P, T] and is averaged over particles first. [cells]
-    fn charge(&self, d: Tensor<2>, term: Tensor<2>, extra: f64) -> Tensor<1> {
+    /// Each cell's share of the global terms: Σ_t 1[d_t ≠ 0] term_t / N_t. `term` is [P, T]
+    /// and is averaged over particles first. [cells]
+    fn charge(&self, d: Tensor<2>, term: Tensor<2>) -> Tensor<1> {
         let device = d.device();
         let t = self.spec.n_treatments;
-        let weights = self.spec.inv_n_obs.iter().map(|&w| if w > 0.0 { w + extra as f32 } else { 0.0 }).collect();
-        let inv = tensor2(weights, [1, t], &device);
+        let inv = tensor2(self.spec.inv_n_obs.clone(), [1, t], &device);
         let w = d.abs().greater_elem(0.0).float() * inv; // [n, T]
         let mean = term.mean_dim(0).reshape([t, 1]); // [T, 1]
         w.matmul(mean).squeeze_dim::<1>(1)
@@ -665,8 +603,8 @@ impl SamsVae {
         let recon = self.nll_particles(&out, batch.target, p).mean(); // [1]
         let kl = kl_local.mean(); // [1]
         // Global terms are log p − log q; the loss charges their negation (a KL-like cost).
-        let kl_mask = self.charge(d.clone(), draw.mask_term, self.mask_boost()).mean().neg();
-        let kl_emb = self.charge(d, draw.emb_term, 0.0).mean().neg();
+        let kl_mask = self.charge(d.clone(), draw.mask_term).mean().neg();
+        let kl_emb = self.charge(d, draw.emb_term).mean().neg();
         let loss = recon.clone() + (kl.clone() + kl_mask.clone() + kl_emb.clone()).mul_scalar(beta);
         let mut terms = vec![("recon", recon), ("kl", kl)];
         if s.kind.has_masks() {

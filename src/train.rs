@@ -295,7 +295,6 @@ impl Trainer {
         self.rng.shuffle(&mut order);
         let mut sum: Option<Tensor<1>> = None;
         let mut names = Vec::new();
-        self.model.set_epoch(Some(self.epoch));
         for chunk in order.chunks(self.cfg.batch_size) {
             let batch = self.train.batch(chunk, &self.device);
             let out: LossOutput = self.model.loss(batch, beta, &mut self.rng);
@@ -317,8 +316,6 @@ impl Trainer {
                 record.train.insert(name.to_string(), v as f64 / n as f64);
             }
         }
-        // Validation and prediction see the plain objective.
-        self.model.set_epoch(None);
         if let Some(val) = &self.val {
             let model = self.model.valid();
             // Fixed noise: the validation loss then moves only when the model does.

@@ -195,8 +195,7 @@ fn sams_settings_are_validated_one_error_per_rule() {
         (Box::new(|o| o.temperature = 0.0), "temperature"),
         (Box::new(|o| o.svae_beta = Some(0.0)), "β"),
         (Box::new(|o| o.ate_samples = 0), "ate samples"),
-        (Box::new(|o| o.mask_boost = -1.0), "mask boost"),
-        (Box::new(|o| o.off_mask_gradient = 2.0), "off-mask gradient"),
+        (Box::new(|o| o.align_epochs = 1_000_000), "masks must start"),
     ];
     for (mutate, needle) in cases {
         let mut cfg = RunConfig { model: "sams".into(), ..RunConfig::default() };

@@ -101,15 +101,6 @@ struct TrainArgs {
     /// Samples per condition for the model's average treatment effect.
     #[arg(long, default_value_t = SamsOptions::default().ate_samples)]
     ate_samples: usize,
-    /// SAMS family: extra per-cell weight of the mask prior at the start of training.
-    #[arg(long, default_value_t = SamsOptions::default().mask_boost)]
-    mask_boost: f64,
-    /// SAMS family: epochs over which the mask boost decays to 0.
-    #[arg(long, default_value_t = SamsOptions::default().mask_boost_epochs)]
-    mask_boost_epochs: usize,
-    /// SAMS family: share of its gradient an embedding gets while its mask is sampled off.
-    #[arg(long, default_value_t = SamsOptions::default().off_mask_gradient)]
-    off_mask_gradient: f64,
     /// SAMS-VAE: epochs trained without masks before the latent basis is rotated to make the
     /// effects sparse and the masks start (0: masks from the first epoch; runs shorter than
     /// twice this start them halfway).
@@ -273,9 +264,6 @@ fn run_config(a: &TrainArgs, n_cells: usize) -> Result<RunConfig, CliError> {
             temperature: a.temperature,
             svae_beta: a.svae_beta,
             ate_samples: a.ate_samples,
-            mask_boost: a.mask_boost,
-            mask_boost_epochs: a.mask_boost_epochs,
-            off_mask_gradient: a.off_mask_gradient,
             align_epochs: a.align_epochs,
         },
     })
