@@ -13,6 +13,36 @@ const PANELS = ['shift', 'jaccard', 'pca', 'curves'];
 const JACCARD_KS = ['25', '50', '100'];
 const BASELINE_ORDER = ['control_mean', 'perturbation_mean', 'perturbed_mean', 'additive', 'group_shift'];
 
+/** The models the engine trains, in the order the page lists them, with a one-line hint each. */
+const MODELS = {
+  cvae: {
+    label: 'cVAE',
+    hint: 'Conditional VAE: encodes a control cell and decodes it under the perturbation; a combination is the sum of its single perturbations.',
+  },
+  sams: {
+    label: 'SAMS-VAE',
+    hint: 'Learns which latent dimensions each perturbation moves (sparse masks) and by how much; combinations add up. Its posterior links each effect to its mask.',
+  },
+  'sams-mf': {
+    label: 'SAMS-VAE (mean-field)',
+    hint: 'SAMS-VAE with a simpler posterior that treats masks and effects independently; usually a little faster, sometimes less sparse.',
+  },
+  cpa: {
+    label: 'CPA-VAE',
+    hint: 'Adds one learned shift per perturbation in latent space, without masks (every perturbation may move every dimension).',
+  },
+  'svae-plus': {
+    label: 'SVAE+',
+    hint: 'Sparse masks per whole condition label: it cannot predict a combination it never saw in training (those rows say so).',
+  },
+};
+const MODEL_ORDER = Object.keys(MODELS);
+/** Models whose results carry posterior mask probabilities. */
+const MASK_MODELS = ['sams', 'sams-mf', 'svae-plus'];
+const SAMS_FAMILY = ['sams', 'sams-mf', 'cpa', 'svae-plus'];
+/** Colours of models in the engine's charts (charts::Theme): by rank among the models, by name. */
+const MODEL_COLOURS = ['#0072b2', '#d55e00', '#7552a0', '#141414'];
+
 /** Engine exports used on this thread (drawing needs the DOM, so it cannot run in the worker). */
 let wasm = null;
 let wasmModule = null;
@@ -118,28 +148,106 @@ function saveBlob(blob, filename) {
 // ---------------------------------------------------------------------------------------------
 // Settings: the form, the run config and the link
 
-/** Form fields that map one-to-one onto link parameters. */
+/**
+ * Form fields that map one-to-one onto link parameters. `path` is the setting's place in the
+ * engine's run config (the engine names it in a rule's error, so the message goes beside the
+ * control); `models` limits a field to the models that use it (it is hidden, left out of the
+ * link and given its default for the others); `optional` fields may be left empty.
+ */
 const FIELDS = [
-  { key: 'model', id: 'model', kind: 'choice' },
-  { key: 'likelihood', id: 'likelihood', kind: 'choice' },
-  { key: 'latent', id: 'latent', kind: 'int', min: 1, label: 'Latent size' },
-  { key: 'hidden', id: 'hidden', kind: 'int', min: 1, label: 'Hidden size' },
-  { key: 'epochs', id: 'epochs', kind: 'int', min: 1, label: 'Epochs' },
-  { key: 'lr', id: 'lr', kind: 'float', label: 'Learning rate' },
-  { key: 'kl_warmup', id: 'kl-warmup', kind: 'int', min: 0, label: 'KL warm-up' },
-  { key: 'genes', id: 'genes', kind: 'int', min: 2, label: 'Panel size' },
-  { key: 'holdout', id: 'holdout-kind', kind: 'choice' },
-  { key: 'holdout_fraction', id: 'holdout-fraction', kind: 'float', label: 'Holdout fraction' },
-  { key: 'seed', id: 'seed', kind: 'int', min: 0, label: 'Seed' },
+  { key: 'model', id: 'model', kind: 'choice', path: 'model' },
+  { key: 'likelihood', id: 'likelihood', kind: 'choice', path: 'likelihood' },
+  { key: 'latent', id: 'latent', kind: 'int', min: 1, label: 'Latent size', path: 'latent' },
+  { key: 'hidden', id: 'hidden', kind: 'int', min: 1, label: 'Hidden size', path: 'hidden' },
+  { key: 'epochs', id: 'epochs', kind: 'int', min: 1, label: 'Epochs', path: 'train.epochs' },
+  { key: 'lr', id: 'lr', kind: 'float', label: 'Learning rate', path: 'train.lr' },
+  { key: 'kl_warmup', id: 'kl-warmup', kind: 'int', min: 0, label: 'KL warm-up', path: 'train.kl_warmup' },
+  { key: 'genes', id: 'genes', kind: 'int', min: 2, label: 'Panel size', path: 'genes' },
+  { key: 'holdout', id: 'holdout-kind', kind: 'choice', path: 'holdout' },
+  { key: 'holdout_fraction', id: 'holdout-fraction', kind: 'float', label: 'Holdout fraction', path: 'holdout.fraction' },
+  { key: 'seed', id: 'seed', kind: 'int', min: 0, label: 'Seed', path: 'seed' },
   { key: 'backend', id: 'backend', kind: 'choice' },
-  { key: 'batch_size', id: 'batch-size', kind: 'int', min: 1, label: 'Batch size' },
-  { key: 'weight_decay', id: 'weight-decay', kind: 'float', label: 'Weight decay' },
-  { key: 'beta', id: 'beta', kind: 'float', label: 'KL weight β' },
-  { key: 'grad_clip', id: 'grad-clip', kind: 'float', label: 'Gradient clip' },
-  { key: 'patience', id: 'patience', kind: 'int', min: 0, label: 'Patience' },
-  { key: 'val_fraction', id: 'val-fraction', kind: 'float', label: 'Validation fraction' },
-  { key: 'generation', id: 'generation', kind: 'choice' },
+  { key: 'batch_size', id: 'batch-size', kind: 'int', min: 1, label: 'Batch size', path: 'train.batch_size' },
+  { key: 'weight_decay', id: 'weight-decay', kind: 'float', label: 'Weight decay', path: 'train.weight_decay' },
+  { key: 'beta', id: 'beta', kind: 'float', label: 'KL weight β', path: 'train.beta' },
+  { key: 'grad_clip', id: 'grad-clip', kind: 'float', label: 'Gradient clip', path: 'train.grad_clip' },
+  { key: 'patience', id: 'patience', kind: 'int', min: 0, label: 'Patience', path: 'train.patience' },
+  { key: 'val_fraction', id: 'val-fraction', kind: 'float', label: 'Validation fraction', path: 'val_fraction' },
+  { key: 'generation', id: 'generation', kind: 'choice', path: 'generation' },
+  { key: 'ate_samples', id: 'ate-samples', kind: 'int', min: 1, label: 'ATE samples', path: 'sams.ate_samples', sams: 'ate_samples' },
+  // The SAMS-VAE family (RunConfig.sams).
+  { key: 'mask_prior', id: 'mask-prior', kind: 'float', label: 'Mask prior π', sams: 'mask_prior', models: ['sams', 'sams-mf', 'svae-plus'] },
+  { key: 'particles', id: 'particles', kind: 'int', min: 1, label: 'Particles', sams: 'particles', models: SAMS_FAMILY },
+  { key: 'global_lr', id: 'global-lr', kind: 'float', label: 'Global learning rate', sams: 'global_lr', models: SAMS_FAMILY },
+  { key: 'iwelbo_particles', id: 'iwelbo-particles', kind: 'int', min: 1, label: 'IWELBO particles K', sams: 'iwelbo_particles', models: SAMS_FAMILY },
+  { key: 'mask_init_logit', id: 'mask-init-logit', kind: 'float', label: 'Initial mask logit', sams: 'mask_init_logit', models: ['sams', 'sams-mf', 'svae-plus'] },
+  { key: 'embedding_prior_scale', id: 'embedding-prior-scale', kind: 'float', label: 'Effect prior scale', sams: 'embedding_prior_scale', models: ['sams', 'sams-mf', 'cpa'] },
+  { key: 'temperature', id: 'temperature', kind: 'float', label: 'Mask temperature', sams: 'temperature', models: ['sams', 'sams-mf', 'svae-plus'] },
+  { key: 'svae_beta', id: 'svae-beta', kind: 'float', label: 'SVAE+ β', sams: 'svae_beta', models: ['svae-plus'], optional: true },
+  { key: 'mask_boost', id: 'mask-boost', kind: 'float', label: 'Mask boost', sams: 'mask_boost', models: ['sams', 'sams-mf', 'svae-plus'] },
+  { key: 'mask_boost_epochs', id: 'mask-boost-epochs', kind: 'int', min: 0, label: 'Mask boost epochs', sams: 'mask_boost_epochs', models: ['sams', 'sams-mf', 'svae-plus'] },
+  { key: 'off_mask_gradient', id: 'off-mask-gradient', kind: 'float', label: 'Off-mask gradient', sams: 'off_mask_gradient', models: ['sams', 'sams-mf'] },
 ];
+for (const f of FIELDS) if (f.sams && !f.path) f.path = `sams.${f.sams}`;
+
+/** Whether a field matters for `model` (fields without `models` matter for every model). */
+const appliesTo = (f, model) => !f.models || f.models.includes(model);
+
+/** Other controls the engine may blame, by config path. */
+const EXTRA_PATHS = { 'holdout.conditions': 'holdout-conditions', 'holdout.covariate': 'holdout-covariate', 'holdout.level': 'holdout-level' };
+
+function controlFor(path) {
+  const f = FIELDS.find((x) => x.path === path);
+  return f ? $(f.id) : EXTRA_PATHS[path] ? $(EXTRA_PATHS[path]) : null;
+}
+
+/** Shows (or, with `null`, clears) a message beside one control. */
+function setFieldError(control, message) {
+  const box = control.closest('.field, .holdout-box') ?? control.parentElement;
+  let note = box.querySelector(':scope > .field-error');
+  if (!message) {
+    control.removeAttribute('aria-invalid');
+    note?.remove();
+    return;
+  }
+  if (!note) {
+    note = el('small', { class: 'field-error', id: `${control.id}-error`, 'data-testid': `field-error-${control.id}` });
+    box.append(note);
+  }
+  note.textContent = message;
+  control.setAttribute('aria-invalid', 'true');
+  const described = (control.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean);
+  if (!described.includes(note.id)) control.setAttribute('aria-describedby', [...described, note.id].join(' '));
+  // A closed section would hide the message.
+  for (let d = control.closest('details'); d; d = d.parentElement?.closest('details')) d.open = true;
+}
+
+function clearFieldErrors() {
+  for (const note of document.querySelectorAll('#settings .field-error')) {
+    for (const c of document.querySelectorAll(`[aria-describedby~="${note.id}"]`)) {
+      const rest = c.getAttribute('aria-describedby').split(' ').filter((id) => id && id !== note.id);
+      if (rest.length) c.setAttribute('aria-describedby', rest.join(' '));
+      else c.removeAttribute('aria-describedby');
+    }
+    note.remove();
+  }
+  for (const c of document.querySelectorAll('#settings [aria-invalid]')) c.removeAttribute('aria-invalid');
+}
+
+/** Shows which settings the chosen model uses, and its hint. */
+function syncModelFields() {
+  const model = $('model').value;
+  $('model-hint').textContent = MODELS[model]?.hint ?? '';
+  for (const box of document.querySelectorAll('[data-models]')) {
+    const on = box.dataset.models.split(' ').includes(model);
+    box.hidden = !on;
+    for (const input of box.querySelectorAll('input, select')) input.disabled = !on;
+  }
+  const family = SAMS_FAMILY.includes(model);
+  $('sams-settings').hidden = !family;
+  $('sams-settings-title').textContent = family ? `${MODELS[model].label} settings` : 'SAMS-VAE family';
+  $('sams-more').hidden = !family || !$('sams-more').querySelector('[data-models]:not([hidden])');
+}
 
 function fillDefaults(d) {
   const set = (id, v) => {
@@ -163,11 +271,17 @@ function fillDefaults(d) {
   set('patience', d.train.patience);
   set('val-fraction', d.val_fraction);
   set('generation', d.generation);
+  for (const f of FIELDS) {
+    if (!f.sams) continue;
+    const v = d.sams?.[f.sams];
+    set(f.id, v === null || v === undefined ? '' : v);
+  }
   set('condition-column', d.condition_column);
   set('control-label', d.control_label);
   set('covariates', (d.covariates ?? []).join(', '));
   $('backend').value = 'auto';
   syncHoldoutBoxes();
+  syncModelFields();
 }
 
 /** Reads one field; returns `{value}` or `{error}`. */
@@ -175,6 +289,9 @@ function readField(f) {
   const input = $(f.id);
   const raw = input.value.trim();
   if (f.kind === 'choice') return { value: raw };
+  if (raw === '' && f.optional) return { value: null };
+  // A number field holding text reads as empty: say so rather than "enter a number".
+  if (raw === '' && input.validity?.badInput) return { error: `${f.label}: this is not a number` };
   if (raw === '') return { error: `${f.label}: enter a number` };
   const n = Number(raw);
   if (!Number.isFinite(n)) return { error: `${f.label}: “${raw}” is not a number` };
@@ -204,26 +321,67 @@ function readLoadOptions() {
   };
 }
 
-/** The form as a flat settings object, plus field errors. */
+/**
+ * The form as a flat settings object, plus errors: `{text, control}` each. Fields the chosen
+ * model does not use are not read.
+ */
 function readSettings() {
   const settings = {};
   const errors = [];
+  const model = $('model').value;
   for (const f of FIELDS) {
+    if (!appliesTo(f, model)) continue;
     const r = readField(f);
-    $(f.id).toggleAttribute('aria-invalid', Boolean(r.error));
-    if (r.error) errors.push(r.error);
+    if (r.error) errors.push({ text: r.error, control: $(f.id) });
     else settings[f.key] = r.value;
   }
   settings.holdout_conditions = checkedConditions();
   settings.holdout_covariate = $('holdout-covariate').value;
   settings.holdout_level = $('holdout-level').value;
   if (settings.holdout === 'conditions' && settings.holdout_conditions.length === 0) {
-    errors.push('Held-out test cells: tick at least one condition to hold out');
+    errors.push({ text: 'Held-out test cells: tick at least one condition to hold out', control: $('holdout-conditions') });
   }
   if (settings.holdout === 'group' && (!settings.holdout_covariate || !settings.holdout_level)) {
-    errors.push('Held-out test cells: choose a covariate and a level (load data with a covariate column first)');
+    errors.push({ text: 'Held-out test cells: choose a covariate and a level (load data with a covariate column first)', control: $('holdout-covariate') });
   }
   return { settings, errors };
+}
+
+/** The label of the control a config path names, for messages. */
+function labelOf(path) {
+  return FIELDS.find((f) => f.path === path)?.label ?? null;
+}
+
+/**
+ * Checks the form: the page's own checks (numbers), then the engine's rules that need no data
+ * (the same code that refuses a run). Shows each message beside its control; with `summary`,
+ * lists them under the settings too. Returns the settings, or null.
+ */
+function validateForm({ summary = false } = {}) {
+  clearFieldErrors();
+  const { settings, errors } = readSettings();
+  if (!errors.length && wasm?.check_settings && state.defaults) {
+    try {
+      wasm.check_settings(buildConfig(settings));
+    } catch (e) {
+      const control = e.field ? controlFor(e.field) : null;
+      const label = e.field ? labelOf(e.field) : null;
+      errors.push({ text: label ? `${label}: ${e.message}` : e.message, control, engine: e.message });
+    }
+  }
+  for (const e of errors) if (e.control) setFieldError(e.control, e.engine ?? e.text.replace(/^[^:]+: /, ''));
+  if (summary) {
+    if (errors.length) {
+      showMessage('settings-error', el('ul', {}, errors.map((e) => el('li', { text: e.text }))));
+      setStatus('Some settings need fixing before training: see the marked fields.', 'error');
+    } else {
+      showMessage('settings-error', null);
+    }
+  } else if (!errors.length && !$('settings-error').hidden && state.phase === 'idle') {
+    // Everything the summary listed has been fixed.
+    showMessage('settings-error', null);
+  }
+  return errors.length ? null : settings;
 }
 
 function holdoutOf(s) {
@@ -240,6 +398,9 @@ function holdoutOf(s) {
 /** The engine's RunConfig for these settings and the current data. */
 function buildConfig(s) {
   const d = state.defaults;
+  // Settings the model does not use keep their defaults, so equal runs have equal configs.
+  const sams = { ...d.sams };
+  for (const f of FIELDS) if (f.sams && f.key in s) sams[f.sams] = s[f.key];
   const ds = state.dataset;
   const opts = ds?.kind === 'file' ? ds.options : { condition_column: d.condition_column, control_label: d.control_label, covariates: d.covariates };
   return {
@@ -269,6 +430,7 @@ function buildConfig(s) {
       seed: s.seed,
     },
     seed: s.seed,
+    sams,
   };
 }
 
@@ -291,9 +453,14 @@ function linkParams() {
     p.set('data', 'sample');
     p.set('sample_seed', ds?.kind === 'sample' ? String(ds.seed) : $('sample-seed').value.trim() || DEFAULT_SAMPLE_SEED);
   }
+  const model = $('model').value;
   for (const f of FIELDS) {
     if (f.key === 'holdout_fraction' && $('holdout-kind').value !== 'fraction') continue;
-    p.set(f.key, $(f.id).value.trim());
+    // Settings of other models stay out of the link (the link holds what the run uses).
+    if (!appliesTo(f, model)) continue;
+    const v = $(f.id).value.trim();
+    if (f.optional && v === '') continue;
+    p.set(f.key, v);
   }
   const kind = $('holdout-kind').value;
   if (kind === 'conditions') {
@@ -347,6 +514,7 @@ function applyLink(hash) {
     level: p.get('holdout_level') ?? '',
   };
   syncHoldoutBoxes();
+  syncModelFields();
   state.autorun = p.get('autorun') === '1';
   const data = p.get('data') ?? 'sample';
   if (data.startsWith('file:')) {
@@ -530,7 +698,7 @@ function onWorkerMessage(msg) {
   }
 }
 
-function onWorkerError({ stage, message, fatal }) {
+function onWorkerError({ stage, message, fatal, field }) {
   if (fatal) {
     onEngineCrash(message);
     return;
@@ -545,9 +713,12 @@ function onWorkerError({ stage, message, fatal }) {
     pendingLoad = null;
     return;
   }
-  // Settings rejected before a run could start.
+  // Settings rejected before a run could start: the message goes beside the setting too.
   if (stage === Stage.START || stage === Stage.BACKEND) {
-    showMessage('settings-error', `The run could not start: ${message}`);
+    const control = field ? controlFor(field) : null;
+    if (control) setFieldError(control, message);
+    const label = field ? labelOf(field) : null;
+    showMessage('settings-error', `The run could not start: ${label ? `${label}: ` : ''}${message}`);
     setStatus('The run could not start: see the message under the settings.', 'error');
     state.phase = 'idle';
     state.sessionAlive = false;
@@ -763,13 +934,8 @@ function syncControls() {
 
 function startTraining({ backendOverride, fallback } = {}) {
   if (state.phase !== 'idle' || !state.summary) return;
-  const { settings, errors } = readSettings();
-  if (errors.length) {
-    showMessage('settings-error', el('ul', {}, errors.map((e) => el('li', { text: e }))));
-    setStatus('Some settings need fixing before training.', 'error');
-    return;
-  }
-  showMessage('settings-error', null);
+  const settings = validateForm({ summary: true });
+  if (!settings) return;
   if (!fallback) {
     showMessage('run-error', null);
     showMessage('backend-notice', null);
@@ -1268,6 +1434,11 @@ function bindEvents() {
   $('stop').addEventListener('click', () => stopTraining());
   $('resume').addEventListener('click', () => resumeTraining());
   $('holdout-kind').addEventListener('change', syncHoldoutBoxes);
+  $('model').addEventListener('change', syncModelFields);
+  // The engine's rules are checked as soon as a setting changes, beside the setting.
+  $('settings').addEventListener('change', () => {
+    if (state.phase !== 'booting') validateForm();
+  });
   $('holdout-covariate').addEventListener('change', () => fillLevels(''));
   $('settings').addEventListener('submit', (e) => e.preventDefault());
   for (const id of ['settings', 'sample-seed', 'condition-column', 'control-label', 'covariates']) {
