@@ -340,19 +340,27 @@ function readSettings() {
   for (const f of FIELDS) {
     if (!appliesTo(f, model)) continue;
     const r = readField(f);
-    if (r.error) errors.push({ text: r.error, control: $(f.id) });
-    else settings[f.key] = r.value;
+    if (r.error) {
+      errors.push({ text: r.error, control: $(f.id) });
+      // A stand-in, so the engine can still check the other settings.
+      settings[f.key] = defaultAt(f.path);
+    } else settings[f.key] = r.value;
   }
   settings.holdout_conditions = checkedConditions();
   settings.holdout_covariate = $('holdout-covariate').value;
   settings.holdout_level = $('holdout-level').value;
   if (settings.holdout === 'conditions' && settings.holdout_conditions.length === 0) {
-    errors.push({ text: 'Held-out test cells: tick at least one condition to hold out', control: $('holdout-conditions') });
+    errors.push({ text: 'Held-out test cells: tick at least one condition to hold out', control: $('holdout-conditions'), onTrain: true });
   }
   if (settings.holdout === 'group' && (!settings.holdout_covariate || !settings.holdout_level)) {
-    errors.push({ text: 'Held-out test cells: choose a covariate and a level (load data with a covariate column first)', control: $('holdout-covariate') });
+    errors.push({ text: 'Held-out test cells: choose a covariate and a level (load data with a covariate column first)', control: $('holdout-covariate'), onTrain: true });
   }
   return { settings, errors };
+}
+
+/** The engine's default at a config path (`train.lr`, `sams.particles`, ...). */
+function defaultAt(path) {
+  return path?.split('.').reduce((v, k) => v?.[k], state.defaults) ?? null;
 }
 
 /** The label of the control a config path names, for messages. */
@@ -368,7 +376,7 @@ function labelOf(path) {
 function validateForm({ summary = false } = {}) {
   clearFieldErrors();
   const { settings, errors } = readSettings();
-  if (!errors.length && wasm?.check_settings && state.defaults) {
+  if (wasm?.check_settings && state.defaults) {
     try {
       wasm.check_settings(buildConfig(settings));
     } catch (e) {
@@ -377,7 +385,9 @@ function validateForm({ summary = false } = {}) {
       errors.push({ text: label ? `${label}: ${e.message}` : e.message, control, engine: e.message });
     }
   }
-  for (const e of errors) if (e.control) setFieldError(e.control, e.engine ?? e.text.replace(/^[^:]+: /, ''));
+  // Choices still being made (which conditions to hold out) are only held against a run.
+  const shown = summary ? errors : errors.filter((e) => !e.onTrain);
+  for (const e of shown) if (e.control) setFieldError(e.control, e.engine ?? e.text.replace(/^[^:]+: /, ''));
   if (summary) {
     if (errors.length) {
       showMessage('settings-error', el('ul', {}, errors.map((e) => el('li', { text: e.text }))));
