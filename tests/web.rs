@@ -68,7 +68,7 @@ fn a_failed_load_keeps_the_previous_data() {
     let s = json(e.load_csv(good, "good.csv".into(), JsValue::UNDEFINED).unwrap());
     assert_eq!(s["cells"], 4);
     let err = e.load_csv(b"condition,g1,g2\ncontrol,1,2\nA,1,abc\n", "bad.csv".into(), JsValue::UNDEFINED).err().unwrap();
-    let msg = JsValue::from(err).dyn_into::<js_sys::Error>().unwrap().message().as_string().unwrap();
+    let msg = err.dyn_into::<js_sys::Error>().unwrap().message().as_string().unwrap();
     assert!(msg.contains("line 3") && msg.contains("abc"), "{msg}");
     // Starting a run proves the good data is still current.
     let cfg = small_config(&e, 1);
@@ -194,7 +194,6 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     assert!(rows("sams").iter().any(|l| l.starts_with(&format!("sams,\"pooled\",{sams_r},"))), "{csv}");
 
     // Runs on another split are refused.
-    let mut other = other;
     other["split"]["test_cells"] = 1.into();
     let mixed = js_sys::Array::of2(&sams, &to_value(&other));
     let (msg, _) = error_parts(cellshift::web::compared_scores_csv(mixed.into()).unwrap_err());
