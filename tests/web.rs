@@ -68,7 +68,7 @@ fn a_failed_load_keeps_the_previous_data() {
     let s = json(e.load_csv(good, "good.csv".into(), JsValue::UNDEFINED).unwrap());
     assert_eq!(s["cells"], 4);
     let err = e.load_csv(b"condition,g1,g2\ncontrol,1,2\nA,1,abc\n", "bad.csv".into(), JsValue::UNDEFINED).err().unwrap();
-    let msg = JsValue::from(err).dyn_into::<js_sys::Error>().unwrap().message().as_string().unwrap();
+    let msg = err.dyn_into::<js_sys::Error>().unwrap().message().as_string().unwrap();
     assert!(msg.contains("line 3") && msg.contains("abc"), "{msg}");
     // Starting a run proves the good data is still current.
     let cfg = small_config(&e, 1);
@@ -97,4 +97,132 @@ async fn charts_draw_onto_a_canvas() {
     let px = ctx.get_image_data(0.0, 0.0, 600.0, 400.0).unwrap().data().0;
     let non_white = px.chunks(4).filter(|p| p[0] < 240 || p[1] < 240 || p[2] < 240).count();
     assert!(non_white > 600 * 400 / 50, "only {non_white} painted pixels");
+}
+
+fn to_value(v: &Value) -> JsValue {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap()
+}
+
+fn error_parts(e: JsValue) -> (String, Option<String>) {
+    let field = js_sys::Reflect::get(&e, &"field".into()).ok().and_then(|f| f.as_string());
+    let msg = e.dyn_into::<js_sys::Error>().unwrap().message().as_string().unwrap();
+    (msg, field)
+}
+
+fn painted(canvas: &web_sys::HtmlCanvasElement) -> usize {
+    let (w, h) = (canvas.width() as f64, canvas.height() as f64);
+    let ctx: web_sys::CanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().dyn_into().unwrap();
+    let px = ctx.get_image_data(0.0, 0.0, w, h).unwrap().data().0;
+    // A canvas nothing was drawn on is transparent: count only opaque, non-white pixels.
+    px.chunks(4).filter(|p| p[3] > 0 && (p[0] < 240 || p[1] < 240 || p[2] < 240)).count()
+}
+
+fn canvas(w: u32, h: u32) -> web_sys::HtmlCanvasElement {
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let c: web_sys::HtmlCanvasElement = doc.create_element("canvas").unwrap().dyn_into().unwrap();
+    c.set_width(w);
+    c.set_height(h);
+    doc.body().unwrap().append_child(&c).unwrap();
+    c
+}
+
+#[wasm_bindgen_test]
+async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_csv() {
+    let e = Engine::new();
+    e.load_sample(7).unwrap();
+    e.init_backend("cpu".into()).await.unwrap();
+    let mut cfg = json(small_config(&e, 1));
+    cfg["model"] = "sams".into();
+    cfg["sams"]["particles"] = 1.into();
+    cfg["sams"]["iwelbo_particles"] = 5.into();
+    cfg["sams"]["ate_samples"] = 20.into();
+    e.start(to_value(&cfg)).unwrap();
+    e.step().await.unwrap();
+    let sams = e.evaluate().await.unwrap();
+    let r = json(sams.clone());
+    let masks = &r["figures"]["masks"];
+    assert_eq!(masks["model"], "sams");
+    let perts: Vec<&str> = masks["perturbations"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert_eq!(perts, ["A", "B", "C", "D", "E", "F", "G", "H"]);
+    // The sample's truth is attached: one row per perturbation, the sample's 10 latent dims.
+    let truth = masks["truth"].as_array().expect("the sample's truth is attached");
+    assert_eq!(truth.len(), 8);
+    assert_eq!(truth[0].as_array().unwrap().len(), 10);
+    assert!(masks["overlap_spearman"].is_number() || masks["overlap_spearman"].is_null());
+
+    let c = canvas(800, 400);
+    draw(c.clone(), sams.clone(), "masks", 1.0).unwrap();
+    let ink = painted(&c);
+    assert!(ink > 800 * 400 / 20, "only {ink} painted pixels");
+
+    // Without masks the panel is refused with the reason, and the canvas is left alone.
+    let mut cvae_like = r.clone();
+    cvae_like["figures"]["masks"] = Value::Null;
+    cvae_like["figures"]["shift"]["model"] = "cvae".into();
+    let blank = canvas(300, 200);
+    let (msg, _) = error_parts(draw(blank.clone(), to_value(&cvae_like), "masks", 1.0).unwrap_err());
+    assert!(msg.contains("cvae learns no latent masks"), "{msg}");
+    let untouched = {
+        let ctx: web_sys::CanvasRenderingContext2d = blank.get_context("2d").unwrap().unwrap().dyn_into().unwrap();
+        ctx.get_image_data(0.0, 0.0, 300.0, 200.0).unwrap().data().0.chunks(4).all(|p| p[3] == 0)
+    };
+    assert!(untouched, "a refused panel must not paint over the canvas");
+
+    // One run's compared CSV is exactly its own.
+    let single = cellshift::web::scores_csv(sams.clone()).unwrap();
+    let one = js_sys::Array::of1(&sams);
+    assert_eq!(cellshift::web::compared_scores_csv(one.into()).unwrap(), single, "one run: exactly its own CSV");
+    // A second model on the same split (the same run relabelled, with a marked score): both
+    // models' rows, each with its own numbers, and the baselines once.
+    let mut other = r.clone();
+    let mut scores = other["scores"]["sams"].clone();
+    scores["pooled"]["mean_shift_r"] = 0.123.into();
+    other["scores"].as_object_mut().unwrap().remove("sams");
+    other["scores"]["cvae"] = scores;
+    other["config"]["model"] = "cvae".into();
+    other["figures"]["shift"]["model"] = "cvae".into();
+    let both = js_sys::Array::of2(&to_value(&other), &sams);
+    let csv = cellshift::web::compared_scores_csv(both.into()).unwrap();
+    let rows = |name: &str| csv.lines().filter(|l| l.starts_with(&format!("{name},"))).map(String::from).collect::<Vec<_>>();
+    let conditions = r["scores"]["sams"]["conditions"].as_object().unwrap().len();
+    assert_eq!(rows("sams").len(), conditions + 1);
+    assert_eq!(rows("cvae").len(), conditions + 1);
+    assert_eq!(rows("control_mean").len(), conditions + 1);
+    assert_eq!(csv.lines().count(), single.lines().count() + conditions + 1);
+    assert!(rows("cvae").iter().any(|l| l.starts_with("cvae,\"pooled\",0.123,")), "{csv}");
+    let sams_r = r["scores"]["sams"]["pooled"]["mean_shift_r"].as_f64().unwrap();
+    assert!(rows("sams").iter().any(|l| l.starts_with(&format!("sams,\"pooled\",{sams_r},"))), "{csv}");
+
+    // Runs on another split are refused.
+    other["split"]["test_cells"] = 1.into();
+    let mixed = js_sys::Array::of2(&sams, &to_value(&other));
+    let (msg, _) = error_parts(cellshift::web::compared_scores_csv(mixed.into()).unwrap_err());
+    assert!(msg.contains("split"), "{msg}");
+}
+
+#[wasm_bindgen_test]
+fn refused_settings_name_their_field() {
+    let e = Engine::new();
+    let mut cfg = json(small_config(&e, 1));
+    cfg["model"] = "sams".into();
+    cfg["sams"]["mask_prior"] = 1.5.into();
+    let (msg, field) = error_parts(cellshift::web::check_settings(to_value(&cfg)).unwrap_err());
+    assert_eq!(field.as_deref(), Some("sams.mask_prior"));
+    assert!(msg.contains("strictly between 0 and 1") && msg.contains("1.5"), "{msg}");
+    // The cVAE does not use the SAMS settings: they are not held against it.
+    cfg["model"] = "cvae".into();
+    cellshift::web::check_settings(to_value(&cfg)).unwrap();
+    cfg["train"]["lr"] = 0.0.into();
+    let (_, field) = error_parts(cellshift::web::check_settings(to_value(&cfg)).unwrap_err());
+    assert_eq!(field.as_deref(), Some("train.lr"));
+    // Data-dependent rules come back from start() with their field too.
+    e.load_sample(7).unwrap();
+    let mut cfg = json(small_config(&e, 1));
+    cfg["holdout"] = serde_json::json!({"kind": "fraction", "fraction": 1.5});
+    let (msg, field) = error_parts(e.start(to_value(&cfg)).unwrap_err());
+    assert_eq!(field.as_deref(), Some("holdout.fraction"), "{msg}");
+    cfg["holdout"] = serde_json::json!({"kind": "conditions", "conditions": ["Z"]});
+    let (msg, field) = error_parts(e.start(to_value(&cfg)).unwrap_err());
+    assert_eq!(field.as_deref(), Some("holdout.conditions"));
+    assert!(msg.contains("`Z`"), "{msg}");
 }

@@ -9,9 +9,39 @@ const WASM_URL = new URL('../pkg/cellshift_bg.wasm', import.meta.url);
 const GLUE_URL = new URL('../pkg/cellshift.js', import.meta.url);
 /** `cellshift train --sample` uses this sample seed (SampleConfig::default()). */
 const DEFAULT_SAMPLE_SEED = '7';
-const PANELS = ['shift', 'jaccard', 'pca', 'curves'];
+const PANELS = ['shift', 'jaccard', 'pca', 'curves', 'masks'];
 const JACCARD_KS = ['25', '50', '100'];
 const BASELINE_ORDER = ['control_mean', 'perturbation_mean', 'perturbed_mean', 'additive', 'group_shift'];
+
+/** The models the engine trains, in the order the page lists them, with a one-line hint each. */
+const MODELS = {
+  cvae: {
+    label: 'cVAE',
+    hint: 'Conditional VAE: encodes a control cell and decodes it under the perturbation; a combination is the sum of its single perturbations.',
+  },
+  sams: {
+    label: 'SAMS-VAE',
+    hint: 'Learns which latent dimensions each perturbation moves (sparse masks) and by how much; combinations add up. Its posterior links each effect to its mask.',
+  },
+  'sams-mf': {
+    label: 'SAMS-VAE (mean-field)',
+    hint: 'SAMS-VAE with a simpler posterior that treats masks and effects independently; usually a little faster, sometimes less sparse.',
+  },
+  cpa: {
+    label: 'CPA-VAE',
+    hint: 'Adds one learned shift per perturbation in latent space, without masks (every perturbation may move every dimension).',
+  },
+  'svae-plus': {
+    label: 'SVAE+',
+    hint: 'Sparse masks per whole condition label: it cannot predict a combination it never saw in training (those rows say so).',
+  },
+};
+const MODEL_ORDER = Object.keys(MODELS);
+/** Models whose results carry posterior mask probabilities. */
+const MASK_MODELS = ['sams', 'sams-mf', 'svae-plus'];
+const SAMS_FAMILY = ['sams', 'sams-mf', 'cpa', 'svae-plus'];
+/** Colours of models in the engine's charts (charts::Theme): by rank among the models, by name. */
+const MODEL_COLOURS = ['#0072b2', '#d55e00', '#7552a0', '#141414'];
 
 /** Engine exports used on this thread (drawing needs the DOM, so it cannot run in the worker). */
 let wasm = null;
@@ -39,7 +69,15 @@ const state = {
   sessionAlive: false,
   history: [],
   budget: 0,
+  /** The latest results (the run just scored). */
   results: null,
+  /**
+   * Models compared on one data set and split: `key` identifies them (see `splitIdentity`),
+   * `runs` maps a model name to its latest results.
+   */
+  comparison: { key: null, identity: null, runs: new Map() },
+  /** The model whose figures are shown. */
+  figureModel: null,
   backendInfo: null,
   timing: { segmentStart: 0, lastAt: 0, perEpoch: null, epochsInSegment: 0 },
   events: [],
@@ -118,28 +156,106 @@ function saveBlob(blob, filename) {
 // ---------------------------------------------------------------------------------------------
 // Settings: the form, the run config and the link
 
-/** Form fields that map one-to-one onto link parameters. */
+/**
+ * Form fields that map one-to-one onto link parameters. `path` is the setting's place in the
+ * engine's run config (the engine names it in a rule's error, so the message goes beside the
+ * control); `models` limits a field to the models that use it (it is hidden, left out of the
+ * link and given its default for the others); `optional` fields may be left empty.
+ */
 const FIELDS = [
-  { key: 'model', id: 'model', kind: 'choice' },
-  { key: 'likelihood', id: 'likelihood', kind: 'choice' },
-  { key: 'latent', id: 'latent', kind: 'int', min: 1, label: 'Latent size' },
-  { key: 'hidden', id: 'hidden', kind: 'int', min: 1, label: 'Hidden size' },
-  { key: 'epochs', id: 'epochs', kind: 'int', min: 1, label: 'Epochs' },
-  { key: 'lr', id: 'lr', kind: 'float', label: 'Learning rate' },
-  { key: 'kl_warmup', id: 'kl-warmup', kind: 'int', min: 0, label: 'KL warm-up' },
-  { key: 'genes', id: 'genes', kind: 'int', min: 2, label: 'Panel size' },
-  { key: 'holdout', id: 'holdout-kind', kind: 'choice' },
-  { key: 'holdout_fraction', id: 'holdout-fraction', kind: 'float', label: 'Holdout fraction' },
-  { key: 'seed', id: 'seed', kind: 'int', min: 0, label: 'Seed' },
+  { key: 'model', id: 'model', kind: 'choice', path: 'model' },
+  { key: 'likelihood', id: 'likelihood', kind: 'choice', path: 'likelihood' },
+  { key: 'latent', id: 'latent', kind: 'int', min: 1, label: 'Latent size', path: 'latent' },
+  { key: 'hidden', id: 'hidden', kind: 'int', min: 1, label: 'Hidden size', path: 'hidden' },
+  { key: 'epochs', id: 'epochs', kind: 'int', min: 1, label: 'Epochs', path: 'train.epochs' },
+  { key: 'lr', id: 'lr', kind: 'float', label: 'Learning rate', path: 'train.lr' },
+  { key: 'kl_warmup', id: 'kl-warmup', kind: 'int', min: 0, label: 'KL warm-up', path: 'train.kl_warmup' },
+  { key: 'genes', id: 'genes', kind: 'int', min: 2, label: 'Panel size', path: 'genes' },
+  { key: 'holdout', id: 'holdout-kind', kind: 'choice', path: 'holdout' },
+  { key: 'holdout_fraction', id: 'holdout-fraction', kind: 'float', label: 'Holdout fraction', path: 'holdout.fraction' },
+  { key: 'seed', id: 'seed', kind: 'int', min: 0, label: 'Seed', path: 'seed' },
   { key: 'backend', id: 'backend', kind: 'choice' },
-  { key: 'batch_size', id: 'batch-size', kind: 'int', min: 1, label: 'Batch size' },
-  { key: 'weight_decay', id: 'weight-decay', kind: 'float', label: 'Weight decay' },
-  { key: 'beta', id: 'beta', kind: 'float', label: 'KL weight β' },
-  { key: 'grad_clip', id: 'grad-clip', kind: 'float', label: 'Gradient clip' },
-  { key: 'patience', id: 'patience', kind: 'int', min: 0, label: 'Patience' },
-  { key: 'val_fraction', id: 'val-fraction', kind: 'float', label: 'Validation fraction' },
-  { key: 'generation', id: 'generation', kind: 'choice' },
+  { key: 'batch_size', id: 'batch-size', kind: 'int', min: 1, label: 'Batch size', path: 'train.batch_size' },
+  { key: 'weight_decay', id: 'weight-decay', kind: 'float', label: 'Weight decay', path: 'train.weight_decay' },
+  { key: 'beta', id: 'beta', kind: 'float', label: 'KL weight β', path: 'train.beta' },
+  { key: 'grad_clip', id: 'grad-clip', kind: 'float', label: 'Gradient clip', path: 'train.grad_clip' },
+  { key: 'patience', id: 'patience', kind: 'int', min: 0, label: 'Patience', path: 'train.patience' },
+  { key: 'val_fraction', id: 'val-fraction', kind: 'float', label: 'Validation fraction', path: 'val_fraction' },
+  { key: 'generation', id: 'generation', kind: 'choice', path: 'generation' },
+  { key: 'ate_samples', id: 'ate-samples', kind: 'int', min: 1, label: 'ATE samples', path: 'sams.ate_samples', sams: 'ate_samples' },
+  // The SAMS-VAE family (RunConfig.sams).
+  { key: 'mask_prior', id: 'mask-prior', kind: 'float', label: 'Mask prior π', sams: 'mask_prior', models: ['sams', 'sams-mf', 'svae-plus'] },
+  { key: 'particles', id: 'particles', kind: 'int', min: 1, label: 'Particles', sams: 'particles', models: SAMS_FAMILY },
+  { key: 'global_lr', id: 'global-lr', kind: 'float', label: 'Global learning rate', sams: 'global_lr', models: SAMS_FAMILY },
+  { key: 'iwelbo_particles', id: 'iwelbo-particles', kind: 'int', min: 1, label: 'IWELBO particles K', sams: 'iwelbo_particles', models: SAMS_FAMILY },
+  { key: 'mask_init_logit', id: 'mask-init-logit', kind: 'float', label: 'Initial mask logit', sams: 'mask_init_logit', models: ['sams', 'sams-mf', 'svae-plus'] },
+  { key: 'embedding_prior_scale', id: 'embedding-prior-scale', kind: 'float', label: 'Effect prior scale', sams: 'embedding_prior_scale', models: ['sams', 'sams-mf', 'cpa'] },
+  { key: 'temperature', id: 'temperature', kind: 'float', label: 'Mask temperature', sams: 'temperature', models: ['sams', 'sams-mf', 'svae-plus'] },
+  { key: 'svae_beta', id: 'svae-beta', kind: 'float', label: 'SVAE+ β', sams: 'svae_beta', models: ['svae-plus'], optional: true },
+  { key: 'mask_boost', id: 'mask-boost', kind: 'float', label: 'Mask boost', sams: 'mask_boost', models: ['sams', 'sams-mf', 'svae-plus'] },
+  { key: 'mask_boost_epochs', id: 'mask-boost-epochs', kind: 'int', min: 0, label: 'Mask boost epochs', sams: 'mask_boost_epochs', models: ['sams', 'sams-mf', 'svae-plus'] },
+  { key: 'off_mask_gradient', id: 'off-mask-gradient', kind: 'float', label: 'Off-mask gradient', sams: 'off_mask_gradient', models: ['sams', 'sams-mf'] },
 ];
+for (const f of FIELDS) if (f.sams && !f.path) f.path = `sams.${f.sams}`;
+
+/** Whether a field matters for `model` (fields without `models` matter for every model). */
+const appliesTo = (f, model) => !f.models || f.models.includes(model);
+
+/** Other controls the engine may blame, by config path. */
+const EXTRA_PATHS = { 'holdout.conditions': 'holdout-conditions', 'holdout.covariate': 'holdout-covariate', 'holdout.level': 'holdout-level' };
+
+function controlFor(path) {
+  const f = FIELDS.find((x) => x.path === path);
+  return f ? $(f.id) : EXTRA_PATHS[path] ? $(EXTRA_PATHS[path]) : null;
+}
+
+/** Shows (or, with `null`, clears) a message beside one control. */
+function setFieldError(control, message) {
+  const box = control.closest('.field, .holdout-box') ?? control.parentElement;
+  let note = box.querySelector(':scope > .field-error');
+  if (!message) {
+    control.removeAttribute('aria-invalid');
+    note?.remove();
+    return;
+  }
+  if (!note) {
+    note = el('small', { class: 'field-error', id: `${control.id}-error`, 'data-testid': `field-error-${control.id}` });
+    box.append(note);
+  }
+  note.textContent = message;
+  control.setAttribute('aria-invalid', 'true');
+  const described = (control.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean);
+  if (!described.includes(note.id)) control.setAttribute('aria-describedby', [...described, note.id].join(' '));
+  // A closed section would hide the message.
+  for (let d = control.closest('details'); d; d = d.parentElement?.closest('details')) d.open = true;
+}
+
+function clearFieldErrors() {
+  for (const note of document.querySelectorAll('#settings .field-error')) {
+    for (const c of document.querySelectorAll(`[aria-describedby~="${note.id}"]`)) {
+      const rest = c.getAttribute('aria-describedby').split(' ').filter((id) => id && id !== note.id);
+      if (rest.length) c.setAttribute('aria-describedby', rest.join(' '));
+      else c.removeAttribute('aria-describedby');
+    }
+    note.remove();
+  }
+  for (const c of document.querySelectorAll('#settings [aria-invalid]')) c.removeAttribute('aria-invalid');
+}
+
+/** Shows which settings the chosen model uses, and its hint. */
+function syncModelFields() {
+  const model = $('model').value;
+  $('model-hint').textContent = MODELS[model]?.hint ?? '';
+  for (const box of document.querySelectorAll('[data-models]')) {
+    const on = box.dataset.models.split(' ').includes(model);
+    box.hidden = !on;
+    for (const input of box.querySelectorAll('input, select')) input.disabled = !on;
+  }
+  const family = SAMS_FAMILY.includes(model);
+  $('sams-settings').hidden = !family;
+  $('sams-settings-title').textContent = family ? `${MODELS[model].label} settings` : 'SAMS-VAE family';
+  $('sams-more').hidden = !family || !$('sams-more').querySelector('[data-models]:not([hidden])');
+}
 
 function fillDefaults(d) {
   const set = (id, v) => {
@@ -163,11 +279,17 @@ function fillDefaults(d) {
   set('patience', d.train.patience);
   set('val-fraction', d.val_fraction);
   set('generation', d.generation);
+  for (const f of FIELDS) {
+    if (!f.sams) continue;
+    const v = d.sams?.[f.sams];
+    set(f.id, v === null || v === undefined ? '' : v);
+  }
   set('condition-column', d.condition_column);
   set('control-label', d.control_label);
   set('covariates', (d.covariates ?? []).join(', '));
   $('backend').value = 'auto';
   syncHoldoutBoxes();
+  syncModelFields();
 }
 
 /** Reads one field; returns `{value}` or `{error}`. */
@@ -175,6 +297,9 @@ function readField(f) {
   const input = $(f.id);
   const raw = input.value.trim();
   if (f.kind === 'choice') return { value: raw };
+  if (raw === '' && f.optional) return { value: null };
+  // A number field holding text reads as empty: say so rather than "enter a number".
+  if (raw === '' && input.validity?.badInput) return { error: `${f.label}: this is not a number` };
   if (raw === '') return { error: `${f.label}: enter a number` };
   const n = Number(raw);
   if (!Number.isFinite(n)) return { error: `${f.label}: “${raw}” is not a number` };
@@ -204,26 +329,77 @@ function readLoadOptions() {
   };
 }
 
-/** The form as a flat settings object, plus field errors. */
+/**
+ * The form as a flat settings object, plus errors: `{text, control}` each. Fields the chosen
+ * model does not use are not read.
+ */
 function readSettings() {
   const settings = {};
   const errors = [];
+  const model = $('model').value;
   for (const f of FIELDS) {
+    if (!appliesTo(f, model)) continue;
     const r = readField(f);
-    $(f.id).toggleAttribute('aria-invalid', Boolean(r.error));
-    if (r.error) errors.push(r.error);
-    else settings[f.key] = r.value;
+    if (r.error) {
+      errors.push({ text: r.error, control: $(f.id) });
+      // A stand-in, so the engine can still check the other settings.
+      settings[f.key] = defaultAt(f.path);
+    } else settings[f.key] = r.value;
   }
   settings.holdout_conditions = checkedConditions();
   settings.holdout_covariate = $('holdout-covariate').value;
   settings.holdout_level = $('holdout-level').value;
   if (settings.holdout === 'conditions' && settings.holdout_conditions.length === 0) {
-    errors.push('Held-out test cells: tick at least one condition to hold out');
+    errors.push({ text: 'Held-out test cells: tick at least one condition to hold out', control: $('holdout-conditions'), onTrain: true });
   }
   if (settings.holdout === 'group' && (!settings.holdout_covariate || !settings.holdout_level)) {
-    errors.push('Held-out test cells: choose a covariate and a level (load data with a covariate column first)');
+    errors.push({ text: 'Held-out test cells: choose a covariate and a level (load data with a covariate column first)', control: $('holdout-covariate'), onTrain: true });
   }
   return { settings, errors };
+}
+
+/** The engine's default at a config path (`train.lr`, `sams.particles`, ...). */
+function defaultAt(path) {
+  return path?.split('.').reduce((v, k) => v?.[k], state.defaults) ?? null;
+}
+
+/** The label of the control a config path names, for messages. */
+function labelOf(path) {
+  return FIELDS.find((f) => f.path === path)?.label ?? null;
+}
+
+/**
+ * Checks the form: the page's own checks (numbers), then the engine's rules that need no data
+ * (the same code that refuses a run). Shows each message beside its control; with `summary`,
+ * lists them under the settings too. Returns the settings, or null.
+ */
+function validateForm({ summary = false } = {}) {
+  clearFieldErrors();
+  const { settings, errors } = readSettings();
+  if (wasm?.check_settings && state.defaults) {
+    try {
+      wasm.check_settings(buildConfig(settings));
+    } catch (e) {
+      const control = e.field ? controlFor(e.field) : null;
+      const label = e.field ? labelOf(e.field) : null;
+      errors.push({ text: label ? `${label}: ${e.message}` : e.message, control, engine: e.message });
+    }
+  }
+  // Choices still being made (which conditions to hold out) are only held against a run.
+  const shown = summary ? errors : errors.filter((e) => !e.onTrain);
+  for (const e of shown) if (e.control) setFieldError(e.control, e.engine ?? e.text.replace(/^[^:]+: /, ''));
+  if (summary) {
+    if (errors.length) {
+      showMessage('settings-error', el('ul', {}, errors.map((e) => el('li', { text: e.text }))));
+      setStatus('Some settings need fixing before training: see the marked fields.', 'error');
+    } else {
+      showMessage('settings-error', null);
+    }
+  } else if (!errors.length && !$('settings-error').hidden && state.phase === 'idle') {
+    // Everything the summary listed has been fixed.
+    showMessage('settings-error', null);
+  }
+  return errors.length ? null : settings;
 }
 
 function holdoutOf(s) {
@@ -240,6 +416,9 @@ function holdoutOf(s) {
 /** The engine's RunConfig for these settings and the current data. */
 function buildConfig(s) {
   const d = state.defaults;
+  // Settings the model does not use keep their defaults, so equal runs have equal configs.
+  const sams = { ...d.sams };
+  for (const f of FIELDS) if (f.sams && f.key in s) sams[f.sams] = s[f.key];
   const ds = state.dataset;
   const opts = ds?.kind === 'file' ? ds.options : { condition_column: d.condition_column, control_label: d.control_label, covariates: d.covariates };
   return {
@@ -269,6 +448,7 @@ function buildConfig(s) {
       seed: s.seed,
     },
     seed: s.seed,
+    sams,
   };
 }
 
@@ -291,9 +471,14 @@ function linkParams() {
     p.set('data', 'sample');
     p.set('sample_seed', ds?.kind === 'sample' ? String(ds.seed) : $('sample-seed').value.trim() || DEFAULT_SAMPLE_SEED);
   }
+  const model = $('model').value;
   for (const f of FIELDS) {
     if (f.key === 'holdout_fraction' && $('holdout-kind').value !== 'fraction') continue;
-    p.set(f.key, $(f.id).value.trim());
+    // Settings of other models stay out of the link (the link holds what the run uses).
+    if (!appliesTo(f, model)) continue;
+    const v = $(f.id).value.trim();
+    if (f.optional && v === '') continue;
+    p.set(f.key, v);
   }
   const kind = $('holdout-kind').value;
   if (kind === 'conditions') {
@@ -347,6 +532,7 @@ function applyLink(hash) {
     level: p.get('holdout_level') ?? '',
   };
   syncHoldoutBoxes();
+  syncModelFields();
   state.autorun = p.get('autorun') === '1';
   const data = p.get('data') ?? 'sample';
   if (data.startsWith('file:')) {
@@ -530,7 +716,7 @@ function onWorkerMessage(msg) {
   }
 }
 
-function onWorkerError({ stage, message, fatal }) {
+function onWorkerError({ stage, message, fatal, field }) {
   if (fatal) {
     onEngineCrash(message);
     return;
@@ -545,9 +731,12 @@ function onWorkerError({ stage, message, fatal }) {
     pendingLoad = null;
     return;
   }
-  // Settings rejected before a run could start.
+  // Settings rejected before a run could start: the message goes beside the setting too.
   if (stage === Stage.START || stage === Stage.BACKEND) {
-    showMessage('settings-error', `The run could not start: ${message}`);
+    const control = field ? controlFor(field) : null;
+    if (control) setFieldError(control, message);
+    const label = field ? labelOf(field) : null;
+    showMessage('settings-error', `The run could not start: ${label ? `${label}: ` : ''}${message}`);
     setStatus('The run could not start: see the message under the settings.', 'error');
     state.phase = 'idle';
     state.sessionAlive = false;
@@ -618,10 +807,24 @@ function loadingGuard() {
 }
 
 function afterLoad(summary, dataset) {
+  const before = state.comparison;
+  const options = dataset.kind === 'file' ? dataset.options : { condition_column: state.defaults.condition_column, control_label: state.defaults.control_label, covariates: state.defaults.covariates ?? [] };
+  const k = before.identity?.key;
+  // The same table read with the same options keeps the comparison; other data ends it.
+  const sameData = k && k.data === summary.sha256 && k.condition_column === options.condition_column && k.control_label === options.control_label && JSON.stringify(k.covariates) === JSON.stringify(options.covariates);
+  const models = comparedRuns().map(modelOf);
   state.summary = summary;
   state.dataset = dataset;
   state.sessionAlive = false;
-  clearResults();
+  if (!sameData) {
+    clearResults();
+    if (models.length) {
+      const now = dataset.kind === 'sample' ? `the sample, seed ${dataset.seed}` : dataset.name;
+      showComparisonNotice(
+        `The scores of ${listText(models.map(modelLabel))} were cleared because other data was loaded (${before.identity.dataLabel} → ${now}). Models are compared only on the same data and the same held-out cells.`,
+      );
+    }
+  }
   renderSummary();
   fillHoldoutChoices(summary);
   showMessage('load-error', null);
@@ -758,18 +961,15 @@ function syncControls() {
   $('drop-zone').classList.toggle('is-disabled', !idle);
   $('train').textContent = running ? 'Training…' : 'Train';
   for (const b of document.querySelectorAll('.downloads .btn, [data-download-panel]')) b.disabled = !state.results || !idle;
+  const masksButton = document.querySelector('[data-download-panel="masks"]');
+  if (masksButton && !shownResults()?.figures?.masks) masksButton.disabled = true;
   document.body.dataset.phase = p;
 }
 
 function startTraining({ backendOverride, fallback } = {}) {
   if (state.phase !== 'idle' || !state.summary) return;
-  const { settings, errors } = readSettings();
-  if (errors.length) {
-    showMessage('settings-error', el('ul', {}, errors.map((e) => el('li', { text: e }))));
-    setStatus('Some settings need fixing before training.', 'error');
-    return;
-  }
-  showMessage('settings-error', null);
+  const settings = validateForm({ summary: true });
+  if (!settings) return;
   if (!fallback) {
     showMessage('run-error', null);
     showMessage('backend-notice', null);
@@ -1038,33 +1238,39 @@ function formatTick(v, step) {
 
 /**
  * What one panel needs of the results: the engine reads the whole object on every call, so the
- * large arrays other panels use are left out.
+ * large arrays other panels use are left out. The top-K panel shows every compared model.
  */
 function panelInput(r, panel) {
   const f = r.figures;
   return {
     ...r,
-    scores: panel === 'jaccard' ? r.scores : {},
+    scores: panel === 'jaccard' ? mergedScores() : {},
     train: panel === 'curves' ? r.train : { ...r.train, history: [] },
     figures: {
-      ...f,
       shift: panel === 'shift' ? f.shift : { ...f.shift, true_shift: [], pred_shift: [] },
       pca: panel === 'pca' ? f.pca : { ...f.pca, control: [], truth: [], predicted: [] },
-      masks: null,
+      masks: panel === 'masks' ? (f.masks ?? null) : null,
     },
   };
+}
+
+/** A run with its scores but without figure data, for the engine's CSV. */
+function scoresOnly(r) {
+  return { ...panelInput(r, 'none'), scores: r.scores };
 }
 
 let figureToken = 0;
 
 /** Draws the figures one per task, so the page answers input between them. */
 async function drawFigures() {
-  if (!state.results || !wasm) return;
+  const results = shownResults();
+  if (!results || !wasm) return;
   const token = ++figureToken;
-  const results = state.results;
+  syncMasksPanel(results);
   for (const panel of PANELS) {
     await new Promise((r) => setTimeout(r, 0));
-    if (token !== figureToken || state.results !== results) return;
+    if (token !== figureToken) return;
+    if (panel === 'masks' && !results.figures.masks) continue;
     const canvas = $(`fig-${panel}`);
     try {
       const dpr = sizeCanvas(canvas);
@@ -1078,6 +1284,135 @@ async function drawFigures() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The comparison: models trained on the same data and split, side by side
+
+const modelOf = (r) => r.config?.model ?? r.figures?.shift?.model;
+const modelLabel = (name) => MODELS[name]?.label ?? name;
+const modelRank = (name) => (MODEL_ORDER.includes(name) ? MODEL_ORDER.indexOf(name) : MODEL_ORDER.length);
+
+function listText(items) {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
+/** Compared runs in the page's model order. */
+function comparedRuns() {
+  const runs = state.comparison.runs;
+  return [...runs.keys()].sort((a, b) => modelRank(a) - modelRank(b) || a.localeCompare(b)).map((m) => runs.get(m));
+}
+
+/** The results whose figures are shown. */
+function shownResults() {
+  return state.comparison.runs.get(state.figureModel) ?? state.results;
+}
+
+/** Every compared model's scores beside the baselines (shared by every run on the split). */
+function mergedScores() {
+  const out = {};
+  for (const r of comparedRuns()) out[modelOf(r)] = r.scores[modelOf(r)];
+  const latest = state.results;
+  for (const name of BASELINE_ORDER) if (latest?.scores[name]) out[name] = latest.scores[name];
+  return out;
+}
+
+/** Runs for the engine's merged outputs: the shown run last (its figures and baselines are used). */
+function runsForMerge() {
+  const shown = shownResults();
+  return [...comparedRuns().filter((r) => r !== shown), shown];
+}
+
+/** What makes scores comparable: the same data and the same split of it. */
+function splitIdentity(r) {
+  const c = r.config ?? {};
+  const ds = state.dataset;
+  return {
+    key: {
+      data: r.data.sha256,
+      condition_column: c.condition_column,
+      control_label: c.control_label,
+      covariates: c.covariates ?? [],
+      seed: c.seed,
+      holdout: c.holdout,
+      val_fraction: c.val_fraction,
+      genes: c.genes,
+    },
+    dataLabel: ds?.kind === 'sample' ? `the sample, seed ${ds.seed}` : (ds?.name ?? r.data.source),
+  };
+}
+
+function holdoutText(h) {
+  switch (h?.kind) {
+    case 'fraction':
+      return `${h.fraction} of each condition`;
+    case 'conditions':
+      return `condition${h.conditions.length === 1 ? '' : 's'} ${h.conditions.join(', ')}`;
+    case 'group':
+      return `${h.covariate} = ${h.level}`;
+    default:
+      return h?.kind ?? 'unknown';
+  }
+}
+
+/** What differs between two identities, in words. */
+function describeChange(a, b) {
+  const x = a.key;
+  const y = b.key;
+  const same = (u, v) => JSON.stringify(u) === JSON.stringify(v);
+  const out = [];
+  if (x.data !== y.data) out.push(`the data (${a.dataLabel} → ${b.dataLabel})`);
+  if (x.condition_column !== y.condition_column) out.push(`the condition column (${x.condition_column} → ${y.condition_column})`);
+  if (x.control_label !== y.control_label) out.push(`the control label (${x.control_label} → ${y.control_label})`);
+  if (!same(x.covariates, y.covariates)) out.push(`the covariates (${x.covariates.join(', ') || 'none'} → ${y.covariates.join(', ') || 'none'})`);
+  if (x.seed !== y.seed) out.push(`the seed (${x.seed} → ${y.seed})`);
+  if (!same(x.holdout, y.holdout)) out.push(`the held-out cells (${holdoutText(x.holdout)} → ${holdoutText(y.holdout)})`);
+  if (x.val_fraction !== y.val_fraction) out.push(`the validation fraction (${x.val_fraction} → ${y.val_fraction})`);
+  if (x.genes !== y.genes) out.push(`the panel size (${x.genes} → ${y.genes} genes)`);
+  return out;
+}
+
+function showComparisonNotice(text) {
+  const box = $('comparison-notice');
+  if (!text) {
+    box.hidden = true;
+    box.replaceChildren();
+    return;
+  }
+  const dismiss = el('button', { type: 'button', class: 'link-btn notice-dismiss', 'data-testid': 'dismiss-comparison-notice', 'aria-label': 'Dismiss this notice' }, 'Dismiss');
+  dismiss.addEventListener('click', () => showComparisonNotice(null));
+  box.replaceChildren(el('p', { 'data-testid': 'comparison-notice-text', text }), dismiss);
+  box.hidden = false;
+}
+
+/** Adds a run to the comparison; earlier runs on other data or another split leave it. */
+function accumulate(results) {
+  const c = state.comparison;
+  const identity = splitIdentity(results);
+  const key = JSON.stringify(identity.key);
+  const model = modelOf(results);
+  if (c.key !== null && c.key !== key) {
+    const dropped = [...c.runs.keys()].filter((m) => m !== model).sort((a, b) => modelRank(a) - modelRank(b));
+    if (dropped.length) {
+      const changes = describeChange(c.identity, identity);
+      const rows = listText(dropped.map(modelLabel));
+      showComparisonNotice(
+        `The scores of ${rows} were removed from the comparison because this run changed ${listText(changes) || 'the split'}. ` +
+          'Models are compared only on the same data and the same held-out cells; train them again to see them side by side.',
+      );
+    }
+    c.runs.clear();
+  }
+  c.key = key;
+  c.identity = identity;
+  // A model trained again replaces its row.
+  c.runs.set(model, results);
+}
+
+function clearComparison() {
+  state.comparison = { key: null, identity: null, runs: new Map() };
+  state.figureModel = null;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Scoreboard
 
 function markResultsStale() {
@@ -1088,19 +1423,62 @@ function markResultsStale() {
 function clearResults() {
   figureToken += 1;
   state.results = null;
+  clearComparison();
   $('scoreboard').dataset.state = 'empty';
   $('scoreboard-meta').textContent = '';
   $('pooled-table').tBodies[0].replaceChildren();
   $('condition-table').tBodies[0].replaceChildren();
   $('score-notes').replaceChildren();
+  $('figure-model-box').hidden = true;
+  syncMasksPanel(null);
   for (const panel of PANELS) clearCanvas($(`fig-${panel}`));
 }
 
-function predictorOrder(results) {
-  const model = results.config?.model ?? 'cvae';
-  const names = Object.keys(results.scores);
-  const rank = (n) => (n === model ? -1 : BASELINE_ORDER.includes(n) ? BASELINE_ORDER.indexOf(n) : BASELINE_ORDER.length);
-  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+/** The masks figure for the shown model: the heatmap, or why there is none. */
+function syncMasksPanel(results) {
+  const canvas = $('fig-masks');
+  const note = $('masks-note');
+  const masks = results?.figures?.masks ?? null;
+  const button = document.querySelector('[data-download-panel="masks"]');
+  if (button) button.disabled = !masks || state.phase !== 'idle';
+  $('masks-figure').dataset.state = !results ? 'empty' : masks ? 'drawn' : 'none';
+  if (!results || masks) {
+    canvas.hidden = false;
+    note.hidden = true;
+    note.replaceChildren();
+    let truth = '';
+    if (masks?.truth) truth = ', beside the sample’s true effects';
+    else if (masks?.model === 'svae-plus' && results.data.source === 'sample') truth = ' (its masks belong to whole condition labels, so the sample’s per-perturbation truth is not drawn beside them)';
+    else if (masks) truth = ' (true effects are known only for the sample)';
+    $('masks-caption').textContent = masks ? `Latent masks of ${modelLabel(masks.model)}: P(a perturbation acts on a latent dimension)${truth}` : 'Latent masks: which latent dimensions each perturbation moves (SAMS-VAE, SVAE+)';
+    return;
+  }
+  const model = modelOf(results);
+  canvas.hidden = true;
+  $('masks-caption').textContent = `Latent masks: none for ${modelLabel(model)}`;
+  const withMasks = comparedRuns().map(modelOf).filter((m) => MASK_MODELS.includes(m));
+  const parts = [
+    el('p', { text: `${modelLabel(model)} learns no latent masks, so there is no heatmap for it. SAMS-VAE, SAMS-VAE (mean-field) and SVAE+ learn which latent dimensions each perturbation acts on; on the sample, their masks are drawn beside the true effects.` }),
+  ];
+  if (withMasks.length) {
+    const buttons = withMasks.map((m) => {
+      const b = el('button', { type: 'button', class: 'btn btn-small', 'data-testid': `show-masks-${m}` }, `Show the masks of ${modelLabel(m)}`);
+      b.addEventListener('click', () => showFiguresOf(m));
+      return b;
+    });
+    parts.push(el('p', { class: 'masks-actions' }, ...buttons));
+  } else {
+    parts.push(el('p', { text: 'Choose one of them under Model & training and train it to see its masks here.' }));
+  }
+  note.replaceChildren(...parts);
+  note.hidden = false;
+}
+
+function showFiguresOf(model) {
+  if (!state.comparison.runs.has(model)) return;
+  state.figureModel = model;
+  $('figure-model').value = model;
+  renderScoreboard();
 }
 
 function scoreCell(value, set, metric, digits = 3) {
@@ -1125,34 +1503,79 @@ function scoreCells(set) {
   ];
 }
 
-function predictorLabel(name, model) {
-  return name === model ? el('th', { scope: 'row', class: 'model-name' }, name, el('span', { class: 'tag', text: 'model' })) : el('th', { scope: 'row', text: name });
+/** One cell across `span` metric columns that says why nothing was scored. */
+function unscoredCell(span, reason) {
+  return el('td', { class: 'unscored', colSpan: span, 'data-testid': 'unscored' }, el('span', { class: 'unscored-mark', text: 'not scored: ' }), reason);
+}
+
+/** Why a model predicted no held-out condition, from its results. */
+function unscoredReason(r, set) {
+  const reasons = Object.entries(r.split.unpredictable ?? {});
+  if (reasons.length === 1) return reasons[0][1];
+  if (reasons.length > 1) return `none of the ${reasons.length} held-out conditions can be predicted (${reasons[0][0]}: ${reasons[0][1]}; the others are listed per condition)`;
+  return set.undefined ?? 'no held-out condition could be predicted';
+}
+
+/** The colour the engine's charts give a model (charts::ordered_predictors). */
+function modelColour(name, names) {
+  const rank = [...names].sort().indexOf(name);
+  return rank <= 0 ? MODEL_COLOURS[0] : MODEL_COLOURS[1 + ((rank - 1) % (MODEL_COLOURS.length - 1))];
+}
+
+function modelHeader(r, names) {
+  const name = modelOf(r);
+  const t = r.train;
+  const conds = Object.values(r.scores[name].conditions);
+  const scored = conds.filter((s) => !s.undefined).length;
+  const bits = [`${t.epochs} epoch${t.epochs === 1 ? '' : 's'}`];
+  if (t.stopped_early) bits.push('early stop');
+  else if (r.config?.train?.epochs && t.epochs < r.config.train.epochs) bits.push('stopped');
+  if (scored && scored < conds.length) bits.push(`pooled over ${scored} of ${conds.length} conditions`);
+  return el(
+    'th',
+    { scope: 'row', class: 'model-name', title: MODELS[name]?.hint ?? name },
+    el('span', { class: 'swatch', style: `background:${modelColour(name, names)}`, 'aria-hidden': 'true' }),
+    el('span', { class: 'model-label', text: modelLabel(name) }),
+    el('span', { class: 'tag', text: 'model' }),
+    el('small', { class: 'row-note', text: bits.join(' · ') }),
+  );
 }
 
 function renderScoreboard() {
-  const r = state.results;
-  const model = r.config?.model ?? 'cvae';
-  const order = predictorOrder(r);
-  const pooled = $('pooled-table').tBodies[0];
-  pooled.replaceChildren(
-    ...order.map((name) => {
-      const set = r.scores[name].pooled;
-      const scores = r.scores[name];
-      const modelOnly = { undefined: name === model ? 'no held-out cell could be scored' : 'baselines have no likelihood or treatment-effect model' };
-      return el(
-        'tr',
-        { 'data-predictor': name, class: name === model ? 'row-model' : '' },
-        predictorLabel(name, model),
-        ...scoreCells(set),
-        scoreCell(scores.iwelbo ?? null, modelOnly, 'IWELBO', 2),
-        scoreCell(scores.ate?.r ?? null, modelOnly, 'ATE r'),
-      );
-    }),
-  );
-  const perCondition = $('condition-table').tBodies[0];
+  const latest = state.results;
+  const runs = comparedRuns();
+  if (!runs.length) return;
+  if (!state.comparison.runs.has(state.figureModel)) state.figureModel = modelOf(latest);
+  const shown = shownResults();
+  const names = runs.map(modelOf);
+  const baselines = BASELINE_ORDER.filter((n) => latest.scores[n]);
+  const notApplicable = { undefined: 'baselines have no likelihood or treatment-effect model' };
+
+  const pooledRows = runs.map((r) => {
+    const name = modelOf(r);
+    const s = r.scores[name];
+    const cells = s.pooled.undefined
+      ? [unscoredCell(8, unscoredReason(r, s.pooled))]
+      : [
+          ...scoreCells(s.pooled),
+          scoreCell(s.iwelbo ?? null, { undefined: 'no held-out perturbed cell could be scored' }, 'IWELBO', 2),
+          scoreCell(s.ate?.r ?? null, { undefined: 'no held-out condition could be scored for treatment effects' }, 'ATE r'),
+          scoreCell(s.ate?.r_top20 ?? null, { undefined: 'no held-out condition could be scored for treatment effects' }, 'ATE r top-20'),
+        ];
+    return el('tr', { 'data-predictor': name, 'data-kind': 'model', class: `row-model${r === shown ? ' row-shown' : ''}` }, modelHeader(r, names), ...cells);
+  });
+  for (const name of baselines) {
+    const s = latest.scores[name];
+    const cells = s.pooled.undefined
+      ? [unscoredCell(8, s.pooled.undefined)]
+      : [...scoreCells(s.pooled), ...['IWELBO', 'ATE r', 'ATE r top-20'].map((m) => scoreCell(null, notApplicable, m))];
+    pooledRows.push(el('tr', { 'data-predictor': name, 'data-kind': 'baseline' }, el('th', { scope: 'row', text: name }), ...cells));
+  }
+  $('pooled-table').tBodies[0].replaceChildren(...pooledRows);
+
   const rows = [];
-  for (const name of order) {
-    const conds = r.scores[name].conditions;
+  const conditionRows = (name, scores, r, isModel) => {
+    const conds = scores.conditions;
     const labels = r.split.test_conditions?.length ? r.split.test_conditions.filter((c) => c in conds) : Object.keys(conds);
     for (const c of Object.keys(conds)) if (!labels.includes(c)) labels.push(c);
     labels.forEach((label, i) => {
@@ -1160,37 +1583,51 @@ function renderScoreboard() {
       rows.push(
         el(
           'tr',
-          { 'data-predictor': name, 'data-condition': label, class: `${name === model ? 'row-model' : ''}${i === 0 ? ' group-start' : ''}` },
-          i === 0 ? predictorLabel(name, model) : el('td', { class: 'repeat', 'aria-label': name }),
+          { 'data-predictor': name, 'data-condition': label, class: `${isModel ? 'row-model' : ''}${i === 0 ? ' group-start' : ''}` },
+          i === 0 ? el('th', { scope: 'row', text: isModel ? modelLabel(name) : name }) : el('td', { class: 'repeat', 'aria-label': name }),
           el('td', { text: label }),
-          ...scoreCells(set),
+          ...(set.undefined ? [unscoredCell(5, set.undefined)] : scoreCells(set)),
         ),
       );
     });
-  }
-  perCondition.replaceChildren(...rows);
+  };
+  for (const r of runs) conditionRows(modelOf(r), r.scores[modelOf(r)], r, true);
+  for (const name of baselines) conditionRows(name, latest.scores[name], latest, false);
+  $('condition-table').tBodies[0].replaceChildren(...rows);
 
   const notes = $('score-notes');
   notes.replaceChildren();
   const list = el('ul');
-  for (const [c, why] of Object.entries(r.split.unpredictable ?? {})) list.append(el('li', {}, el('code', { text: c }), ` cannot be predicted by ${model}: ${why}`));
-  for (const name of order) {
-    const why = r.scores[name].pooled.undefined;
+  for (const r of runs) {
+    for (const [c, why] of Object.entries(r.split.unpredictable ?? {})) list.append(el('li', {}, el('code', { text: c }), ` cannot be predicted by ${modelLabel(modelOf(r))}: ${why}`));
+  }
+  for (const name of baselines) {
+    const why = latest.scores[name].pooled.undefined;
     if (why) list.append(el('li', {}, el('code', { text: name }), ` (pooled): ${why}`));
   }
   if (list.children.length) notes.append(el('h3', { text: 'Notes' }), list);
 
-  const t = r.train;
+  const box = $('figure-model-box');
+  const select = $('figure-model');
+  select.replaceChildren(...names.map((n) => el('option', { value: n, text: modelLabel(n) })));
+  select.value = modelOf(shown);
+  box.hidden = runs.length < 2;
+
+  const t = shown.train;
   const stopText = t.stopped_early ? `, stopped early (best epoch ${t.best_epoch})` : t.best_epoch ? `, best epoch ${t.best_epoch}` : '';
-  $('scoreboard-meta').textContent = `${model} · ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}${stopText} · ${t.backend} · ${fmtDuration(t.seconds)} · ${fmtInt(r.split.test_cells)} held-out cells in ${r.split.test_conditions.length} condition${r.split.test_conditions.length === 1 ? '' : 's'}`;
+  const compared = runs.length > 1 ? `${runs.length} models on one split · figures: ` : '';
+  $('scoreboard-meta').textContent = `${compared}${modelOf(shown)} · ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}${stopText} · ${t.backend} · ${fmtDuration(t.seconds)} · ${fmtInt(shown.split.test_cells)} held-out cells in ${shown.split.test_conditions.length} condition${shown.split.test_conditions.length === 1 ? '' : 's'}`;
   $('scoreboard').dataset.state = 'drawing';
   drawFigures();
+  syncControls();
 }
 
 function onResults(results, reason) {
   state.results = results;
   state.phase = 'idle';
   state.sessionAlive = true;
+  accumulate(results);
+  state.figureModel = modelOf(results);
   // The engine's history is the authority (it covers every segment of a resumed run).
   state.history = results.train.history.slice();
   scheduleLiveChart();
@@ -1198,15 +1635,18 @@ function onResults(results, reason) {
   syncControls();
   const backend = state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
   const what = reason === 'stopped' ? `Stopped at epoch ${results.train.epochs}; scored the model as trained so far` : results.train.stopped_early ? `Early stop at epoch ${results.train.epochs} (best epoch ${results.train.best_epoch})` : `Trained ${results.train.epochs} epochs`;
-  setStatus(`${what} on ${backend} in ${fmtDuration(results.train.seconds)}. Scores are below.`, 'done');
+  const n = state.comparison.runs.size;
+  const compared = n > 1 ? ` ${n} models are compared on this split.` : '';
+  setStatus(`${what} of ${modelLabel(modelOf(results))} on ${backend} in ${fmtDuration(results.train.seconds)}. Scores are below.${compared}`, 'done');
   $('stat-eta').textContent = 'done';
   if (state.autorun) state.autorun = false;
 }
 
 function downloadFigure(panel) {
   const canvas = $(`fig-${panel}`);
-  if (!state.results) return;
-  canvas.toBlob((blob) => blob && saveBlob(blob, `cellshift-${panel}.png`), 'image/png');
+  const shown = shownResults();
+  if (!shown || canvas.hidden) return;
+  canvas.toBlob((blob) => blob && saveBlob(blob, `cellshift-${panel === 'masks' ? `masks-${modelOf(shown)}` : panel}.png`), 'image/png');
 }
 
 function downloadScoreboard() {
@@ -1215,12 +1655,24 @@ function downloadScoreboard() {
   canvas.width = 1600;
   canvas.height = 1200;
   try {
-    wasm.draw(canvas, state.results, 'scoreboard', 1);
+    wasm.draw_compared(canvas, runsForMerge(), 1);
   } catch (e) {
     showMessage('run-error', `The scoreboard image could not be drawn: ${e.message}`);
     return;
   }
   canvas.toBlob((blob) => blob && saveBlob(blob, 'scoreboard.png'), 'image/png');
+}
+
+function downloadScores() {
+  if (!state.results) return;
+  let csv;
+  try {
+    csv = wasm.compared_scores_csv(runsForMerge().map(scoresOnly));
+  } catch (e) {
+    showMessage('run-error', `The scores could not be written: ${e.message}`);
+    return;
+  }
+  saveBlob(new Blob([csv], { type: 'text/csv' }), 'scores.csv');
 }
 
 function downloadJson(value, filename) {
@@ -1268,6 +1720,11 @@ function bindEvents() {
   $('stop').addEventListener('click', () => stopTraining());
   $('resume').addEventListener('click', () => resumeTraining());
   $('holdout-kind').addEventListener('change', syncHoldoutBoxes);
+  $('model').addEventListener('change', syncModelFields);
+  // The engine's rules are checked as soon as a setting changes, beside the setting.
+  $('settings').addEventListener('change', () => {
+    if (state.phase !== 'booting') validateForm();
+  });
   $('holdout-covariate').addEventListener('change', () => fillLevels(''));
   $('settings').addEventListener('submit', (e) => e.preventDefault());
   for (const id of ['settings', 'sample-seed', 'condition-column', 'control-label', 'covariates']) {
@@ -1289,13 +1746,13 @@ function bindEvents() {
   $('share-link').addEventListener('focus', (e) => e.target.select());
 
   for (const btn of document.querySelectorAll('[data-download-panel]')) btn.addEventListener('click', () => downloadFigure(btn.dataset.downloadPanel));
-  $('download-results').addEventListener('click', () => state.results && downloadJson(state.results, 'results.json'));
-  $('download-config').addEventListener('click', () => state.results && downloadJson(state.results.config, 'config.json'));
-  $('download-scores').addEventListener('click', () => {
-    if (!state.results) return;
-    saveBlob(new Blob([wasm.scores_csv(state.results)], { type: 'text/csv' }), 'scores.csv');
-  });
+  // results.json and config.json are the shown model's run; scores.csv and scoreboard.png hold
+  // every compared model.
+  $('download-results').addEventListener('click', () => state.results && downloadJson(shownResults(), 'results.json'));
+  $('download-config').addEventListener('click', () => state.results && downloadJson(shownResults().config, 'config.json'));
+  $('download-scores').addEventListener('click', downloadScores);
   $('download-scoreboard').addEventListener('click', downloadScoreboard);
+  $('figure-model').addEventListener('change', (e) => showFiguresOf(e.target.value));
 
   let resizeQueued = false;
   const observer = new ResizeObserver(() => {
@@ -1333,6 +1790,10 @@ function exposeForTests() {
     },
     get runConfig() {
       return state.run?.config ?? null;
+    },
+    /** The models on the scoreboard (page order) and the one whose figures are shown. */
+    get comparison() {
+      return { models: comparedRuns().map(modelOf), figures: state.figureModel, identity: state.comparison.identity?.key ?? null };
     },
     get events() {
       return state.events;

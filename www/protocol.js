@@ -33,7 +33,11 @@ export const Msg = Object.freeze({
   EVALUATING: 'evaluating',
   /** `{results, reason}`: scores of the model as trained so far. */
   RESULTS: 'results',
-  /** `{stage, message, fatal}`: something failed; `fatal` means the engine cannot be used any more. */
+  /**
+   * `{stage, message, fatal, field}`: something failed; `fatal` means the engine cannot be used
+   * any more; `field`, when not null, is the run-config path of the setting the engine refused
+   * (e.g. `sams.mask_prior`), so the page can show the message beside that control.
+   */
   ERROR: 'error',
 });
 

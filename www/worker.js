@@ -40,7 +40,9 @@ function fail(stage, e) {
   if (fatal) {
     message = lastPanic ? `the engine stopped with an internal error: ${lastPanic}` : `the engine crashed (${e?.name ?? 'Error'}: ${message})`;
   }
-  post(Msg.ERROR, { stage, message, fatal });
+  // The engine names the setting to blame, when one is (`sams.mask_prior`, `train.lr`, ...).
+  const field = !fatal && typeof e?.field === 'string' ? e.field : null;
+  post(Msg.ERROR, { stage, message, fatal, field });
 }
 
 const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));

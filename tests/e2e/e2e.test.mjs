@@ -171,8 +171,8 @@ async function train(page, timeout) {
   return waitForScores(page, timeout);
 }
 
-/** Non-background pixels per figure canvas. */
-async function canvasInk(page) {
+/** Non-background pixels per figure canvas (the four standard panels unless told). */
+async function canvasInk(page, panels = PANELS) {
   return page.evaluate((panels) => {
     return panels.map((panel) => {
       const c = document.querySelector(`[data-testid="fig-${panel}"]`);
@@ -187,7 +187,7 @@ async function canvasInk(page) {
       }
       return { panel, width: c.width, height: c.height, ink, fraction: ink / (c.width * c.height), colours: colours.size };
     });
-  }, PANELS);
+  }, panels);
 }
 
 function assertCanvasesDrawn(ink) {
@@ -274,6 +274,29 @@ async function wasmReference(config, sampleSeed = '7') {
     maxBuffer: 64 * 1024 * 1024,
   });
   return JSON.parse(stdout);
+}
+
+/** The pooled scoreboard rows as the page shows them. */
+async function pooledRows(page) {
+  return page.$$eval(`${tid('pooled-table')} tbody tr`, (trs) =>
+    trs.map((tr) => ({
+      predictor: tr.dataset.predictor,
+      kind: tr.dataset.kind,
+      values: [...tr.querySelectorAll('td.num')].map((td) => (td.dataset.value === undefined ? null : Number(td.dataset.value))),
+      unscored: tr.querySelector('td.unscored')?.textContent ?? null,
+      note: tr.querySelector('.row-note')?.textContent ?? null,
+    })),
+  );
+}
+
+/** scores.csv rows as `{predictor, condition, mean_shift_r, ...}` (quoted fields unquoted). */
+function parseScoresCsv(text) {
+  const [header, ...lines] = text.trim().split('\n');
+  const names = header.split(',');
+  return lines.map((line) => {
+    const cells = line.match(/("([^"]*)"|[^,]*)(,|$)/g).map((c) => c.replace(/,$/, '').replace(/^"|"$/g, ''));
+    return Object.fromEntries(names.map((n, i) => [n, cells[i]]));
+  });
 }
 
 async function download(page, testid) {
@@ -412,6 +435,198 @@ describe('cellshift page', () => {
     } finally {
       await context.close();
     }
+  });
+
+  test('the five models train from the page and stay side by side on one split', async () => {
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    // The SAMS-family settings show only for the models that use them.
+    assert.ok(await page.locator(tid('sams-settings')).isHidden(), 'the cVAE has no SAMS settings');
+    assert.match(await page.locator(tid('model-hint')).innerText(), /Conditional VAE/);
+    const offered = await page.locator(`${tid('model')} option`).evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(offered, ['cvae', 'sams', 'sams-mf', 'cpa', 'svae-plus']);
+
+    await page.locator('#advanced > summary').click();
+    await setSettings(page, { epochs: 3, hidden: 16, genes: 60, seed: 2, backend: 'cpu', 'ate-samples': 40 });
+    const runs = {};
+    const order = ['cvae', 'sams', 'sams-mf', 'cpa', 'svae-plus'];
+    for (const model of order) {
+      await setSettings(page, { model });
+      if (model !== 'cvae') {
+        assert.ok(await page.locator(tid('sams-settings')).isVisible(), `${model}: its settings are shown`);
+        assert.equal(await page.locator(tid('mask-prior')).isVisible(), model !== 'cpa', `${model}: the mask prior is shown only for models with masks`);
+        await setSettings(page, { particles: 1, 'iwelbo-particles': 8 });
+      }
+      const results = await train(page, 180_000);
+      runs[model] = results;
+      assert.equal(results.config.model, model);
+      if (model !== 'cvae') {
+        assert.equal(results.config.sams.particles, 1);
+        assert.equal(results.config.sams.iwelbo_particles, 8);
+      }
+      assert.equal(results.config.sams.ate_samples, 40);
+
+      // Every model trained so far keeps its row; the baselines are listed once.
+      const rows = await pooledRows(page);
+      const trained = order.slice(0, order.indexOf(model) + 1);
+      assert.deepEqual(rows.filter((r) => r.kind === 'model').map((r) => r.predictor), trained);
+      const baselines = rows.filter((r) => r.kind === 'baseline').map((r) => r.predictor);
+      assert.deepEqual(baselines, ['control_mean', 'perturbation_mean', 'perturbed_mean', 'additive']);
+      for (const row of rows.filter((r) => r.kind === 'model')) {
+        assert.equal(row.values.length, 8, `${row.predictor}: r, J@25/50/100, energy, IWELBO, ATE r, ATE r top-20`);
+        for (const v of row.values) assert.ok(Number.isFinite(v), `${row.predictor}: ${JSON.stringify(row.values)}`);
+        const s = runs[row.predictor].scores[row.predictor];
+        assert.deepEqual(row.values, [s.pooled.mean_shift_r, s.pooled.jaccard['25'], s.pooled.jaccard['50'], s.pooled.jaccard['100'], s.pooled.energy_distance, s.iwelbo, s.ate.r, s.ate.r_top20]);
+      }
+      assert.deepEqual(await page.evaluate(() => window.__cellshift.comparison.models), trained);
+
+      // The masks panel: drawn for models with masks (the sample's truth beside them), explained otherwise.
+      const hasMasks = ['sams', 'sams-mf', 'svae-plus'].includes(model);
+      assert.equal(results.figures.masks !== null, hasMasks, `${model}: masks in the results`);
+      assert.equal(await page.locator(tid('fig-masks')).isVisible(), hasMasks);
+      assert.equal(await page.locator(tid('masks-note')).isVisible(), !hasMasks);
+      if (model === 'sams') {
+        assert.equal(results.figures.masks.truth.length, results.figures.masks.perturbations.length, 'the sample truth is drawn beside the masks');
+        const [ink] = await canvasInk(page, ['masks']);
+        assert.ok(ink.fraction > 0.05 && ink.colours > 8, `the masks canvas is blank: ${JSON.stringify(ink)}`);
+        await screenshot(page, 'sams-masks');
+      }
+      if (model === 'cvae') assert.match(await page.locator(tid('masks-note')).innerText(), /cVAE learns no latent masks/);
+    }
+    await screenshot(page, 'five-models');
+
+    // Training a model again replaces its row.
+    await setSettings(page, { model: 'cvae', epochs: 2 });
+    const again = await train(page, 120_000);
+    const rows = await pooledRows(page);
+    assert.deepEqual(rows.filter((r) => r.kind === 'model').map((r) => r.predictor), order);
+    const cvaeRow = rows.find((r) => r.predictor === 'cvae');
+    assert.match(cvaeRow.note, /^2 epochs/);
+    assert.equal(cvaeRow.values[0], again.scores.cvae.pooled.mean_shift_r);
+    runs.cvae = again;
+    // The figures follow the last run; the masks of another compared model are one click away.
+    assert.match(await page.locator(tid('masks-note')).innerText(), /no heatmap/);
+    await page.locator(tid('show-masks-sams')).click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="scoreboard"]').dataset.state === 'ready');
+    assert.equal(await page.locator(tid('figure-model')).inputValue(), 'sams');
+    const [ink] = await canvasInk(page, ['masks']);
+    assert.ok(ink.fraction > 0.05, 'the chosen model\'s masks are drawn');
+
+    // scores.csv holds every compared model's rows beside the baselines.
+    const csv = parseScoresCsv((await download(page, 'download-scores')).bytes.toString('utf8'));
+    const predictors = [...new Set(csv.map((r) => r.predictor))].sort();
+    assert.deepEqual(predictors, [...order, 'control_mean', 'perturbation_mean', 'perturbed_mean', 'additive'].sort());
+    for (const model of order) {
+      const s = runs[model].scores[model];
+      const mine = csv.filter((r) => r.predictor === model);
+      assert.equal(mine.length, Object.keys(s.conditions).length + 1, `${model}: pooled + one row per condition`);
+      const pooled = mine.find((r) => r.condition === 'pooled');
+      assert.equal(Number(pooled.mean_shift_r), s.pooled.mean_shift_r, `${model}: pooled r in the CSV`);
+      assert.equal(Number(pooled.energy_distance), s.pooled.energy_distance);
+    }
+    const board = await download(page, 'download-scoreboard');
+    assert.equal(board.bytes.subarray(1, 4).toString('latin1'), 'PNG');
+    // results.json is the run whose figures are shown.
+    const json = JSON.parse((await download(page, 'download-results')).bytes.toString('utf8'));
+    assert.equal(json.config.model, 'sams');
+
+    // Holding out two combinations is another split: the earlier rows go, and the page says why.
+    await setSettings(page, { 'holdout-kind': 'conditions', model: 'svae-plus', epochs: 2 });
+    await page.locator(tid('holdout-condition-A+B')).check();
+    await page.locator(tid('holdout-condition-C+D')).check();
+    const svae = await train(page, 120_000);
+    const notice = page.locator(tid('comparison-notice'));
+    assert.ok(await notice.isVisible(), 'the comparison notice is shown');
+    const noticeText = await notice.innerText();
+    assert.match(noticeText, /cVAE, SAMS-VAE, SAMS-VAE \(mean-field\) and CPA-VAE were removed/);
+    assert.match(noticeText, /held-out cells \(0\.2 of each condition → conditions A\+B, C\+D\)/);
+    assert.equal(await notice.getAttribute('role'), 'status');
+    // SVAE+ sees whole condition labels: it cannot compose A+B or C+D, and its rows say so.
+    assert.deepEqual(Object.keys(svae.split.unpredictable).sort(), ['A+B', 'C+D']);
+    let now = await pooledRows(page);
+    assert.deepEqual(now.filter((r) => r.kind === 'model').map((r) => r.predictor), ['svae-plus']);
+    const svaeRow = now.find((r) => r.predictor === 'svae-plus');
+    assert.ok(svaeRow.unscored?.includes('never seen in training') && svaeRow.unscored.includes('cannot compose'), `SVAE+ explains itself: ${svaeRow.unscored}`);
+    const perCondition = await page.$$eval(`${tid('condition-table')} tbody tr[data-predictor="svae-plus"]`, (trs) => trs.map((tr) => [tr.dataset.condition, tr.querySelector('td.unscored')?.textContent ?? '']));
+    assert.deepEqual(perCondition.map(([c]) => c), ['A+B', 'C+D']);
+    for (const [c, text] of perCondition) assert.ok(text.includes(`\`${c}\` was never seen in training`), text);
+    // SAMS-VAE composes the unseen combinations from their singles, beside SVAE+ on this split.
+    await setSettings(page, { model: 'sams' });
+    const composed = await train(page, 120_000);
+    assert.deepEqual(composed.split.unpredictable, {});
+    now = await pooledRows(page);
+    assert.deepEqual(now.filter((r) => r.kind === 'model').map((r) => r.predictor), ['sams', 'svae-plus']);
+    for (const v of now.find((r) => r.predictor === 'sams').values) assert.ok(Number.isFinite(v));
+    await screenshot(page, 'svae-plus-unseen-combinations');
+    // The notice stays until it is dismissed.
+    await page.locator(tid('dismiss-comparison-notice')).click();
+    assert.ok(await notice.isHidden());
+    assertGuards(page);
+    await page.close();
+  });
+
+  test('SAMS settings are checked beside their fields and travel in the share link', async () => {
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    await setSettings(page, { model: 'sams', 'mask-prior': '1.5' });
+    // The engine's own rule, beside the field, as soon as the value is committed.
+    await page.locator(tid('mask-prior')).blur();
+    const fieldError = page.locator(tid('field-error-mask-prior'));
+    await fieldError.waitFor({ state: 'visible' });
+    assert.equal(await fieldError.innerText(), 'the mask prior probability must be strictly between 0 and 1 (got 1.5)');
+    assert.equal(await page.locator(tid('mask-prior')).getAttribute('aria-invalid'), 'true');
+    await page.locator(tid('train')).click();
+    assert.match(await page.locator(tid('settings-error')).innerText(), /Mask prior π: the mask prior probability must be strictly between 0 and 1/);
+    assert.equal(await page.evaluate(() => window.__cellshift.phase), 'idle');
+    assert.equal(await page.evaluate(() => window.__cellshift.runConfig), null, 'no run started');
+    // The page's own check beside another field; the engine's message stays beside its own.
+    await setSettings(page, { particles: '0' });
+    await page.locator(tid('particles')).blur();
+    assert.match(await page.locator(tid('field-error-particles')).innerText(), /at least 1 \(got 0\)/);
+    assert.ok(await fieldError.isVisible());
+    // Fixed: the messages go.
+    await setSettings(page, { 'mask-prior': '0.05', particles: '3', 'global-lr': '0.02' });
+    await page.locator(tid('global-lr')).blur();
+    assert.ok(await fieldError.isHidden());
+    assert.ok(await page.locator(tid('field-error-particles')).isHidden());
+    assert.ok(await page.locator(tid('settings-error')).isHidden());
+    await page.locator('#sams-more > summary').click();
+    await setSettings(page, { 'mask-init-logit': '-2' });
+
+    const link = new URL(await page.locator(tid('share-link')).inputValue());
+    const params = new URLSearchParams(link.hash.slice(1));
+    assert.equal(params.get('model'), 'sams');
+    assert.equal(params.get('mask_prior'), '0.05');
+    assert.equal(params.get('particles'), '3');
+    assert.equal(params.get('global_lr'), '0.02');
+    assert.equal(params.get('mask_init_logit'), '-2');
+    assert.equal(params.has('svae_beta'), false, 'settings of other models stay out of the link');
+    assert.equal(params.get('autorun'), '1');
+    params.delete('autorun');
+    assertGuards(page);
+    await page.close();
+
+    // A fresh page restores them from the link.
+    const restored = await openPage(browser, `${baseUrl}#${params.toString()}`);
+    await waitIdleWithData(restored);
+    assert.equal(await restored.locator(tid('model')).inputValue(), 'sams');
+    assert.ok(await restored.locator(tid('sams-settings')).isVisible());
+    assert.equal(await restored.locator(tid('mask-prior')).inputValue(), '0.05');
+    assert.equal(await restored.locator(tid('particles')).inputValue(), '3');
+    assert.equal(await restored.locator(tid('global-lr')).inputValue(), '0.02');
+    assert.equal(await restored.locator(tid('mask-init-logit')).inputValue(), '-2');
+    assertGuards(restored);
+    await restored.close();
+
+    // A link made before these settings existed still opens, with their defaults.
+    const old = await openPage(browser, `${baseUrl}#data=sample&sample_seed=7&model=sams&epochs=3`);
+    await waitIdleWithData(old);
+    assert.equal(await old.locator(tid('model')).inputValue(), 'sams');
+    assert.equal(await old.locator(tid('mask-prior')).inputValue(), '0.01');
+    assert.equal(await old.locator(tid('particles')).inputValue(), '5');
+    assert.ok(await old.locator(tid('settings-error')).isHidden());
+    assertGuards(old);
+    await old.close();
   });
 
   test('five malformed CSVs each show their specific error and keep the data usable', async () => {
