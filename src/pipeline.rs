@@ -420,7 +420,7 @@ impl Session {
         let perturbations: Vec<String> = keep.iter().map(|&t| names[t].clone()).collect();
         let rows: Vec<Vec<f64>> = keep.iter().map(|&t| probs.row(t).iter().map(|&p| p as f64).collect()).collect();
         let truth: Option<Vec<Vec<f64>>> = self.truth.as_ref().and_then(|tr| {
-            perturbations.iter().map(|p| tr.effects.get(p).cloned()).collect::<Option<Vec<_>>>()
+            perturbations.iter().map(|p| tr.effect_of(p)).collect::<Option<Vec<_>>>()
         });
         let truth_bin = |t: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
             t.iter().map(|r| r.iter().map(|&v| if v != 0.0 { 1.0 } else { 0.0 }).collect()).collect()

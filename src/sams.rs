@@ -94,7 +94,7 @@ pub struct SamsOptions {
     /// Learning rate of the global variational parameters (mask logits, embeddings).
     pub global_lr: f64,
     /// Initial logit of every mask probability when the masks are on from the first epoch
-    /// (`align_epochs` 0, and SVAE+); −1 (P ≈ 0.27), so a dimension has to earn its place.
+    /// (`align_epochs` 0); −1 (P ≈ 0.27), so a dimension has to earn its place.
     pub mask_init_logit: f64,
     /// Scale s of the embedding prior N(0, s²).
     pub embedding_prior_scale: f64,
@@ -332,7 +332,7 @@ impl SamsConfig {
                 global_lr: opts.global_lr,
                 inv_n_obs: self.n_obs.iter().map(|&n| if n > 0.0 { 1.0 / n } else { 0.0 }).collect(),
                 align_epochs: opts.align_epochs,
-                masks_on: !(matches!(kind, SamsKind::Correlated | SamsKind::MeanField) && opts.align_epochs > 0),
+                masks_on: !(kind.has_masks() && opts.align_epochs > 0),
             },
         })
     }
@@ -472,10 +472,14 @@ impl SamsVae {
             SamsKind::SvaePlus => {
                 let (Some(logits), Some(mu)) = (&g.mask_logits, &g.emb_mu) else { unreachable!("SVAE+ has masks and means") };
                 let logits = logits.val();
-                let (mask, _) = self.sample_masks(logits.clone(), logistic);
-                // q(m | π) = p(m | π), so only log Beta(π; 1, β) = ln β + (β − 1) ln(1 − π) remains.
-                let log_beta = log_sigmoid(logits.neg()).mul_scalar(s.svae_beta - 1.0).add_scalar(s.svae_beta.ln()); // [T, L]
-                let mask_term = log_beta.sum_dim(1).reshape([1, t]).repeat_dim(0, p); // [P, T]
+                let (mask, mask_term) = if s.masks_on {
+                    let (mask, _) = self.sample_masks(logits.clone(), logistic);
+                    // q(m | π) = p(m | π), so only log Beta(π; 1, β) = ln β + (β − 1) ln(1 − π) remains.
+                    let log_beta = log_sigmoid(logits.neg()).mul_scalar(s.svae_beta - 1.0).add_scalar(s.svae_beta.ln()); // [T, L]
+                    (mask, log_beta.sum_dim(1).reshape([1, t]).repeat_dim(0, p)) // [P, T, L], [P, T]
+                } else {
+                    (Tensor::<3>::ones([p, t, l], device), zeros())
+                };
                 GlobalDraw { shift: mask * mu.val().unsqueeze::<3>(), mask_term, emb_term: zeros() }
             }
         }
@@ -530,7 +534,7 @@ impl SamsVae {
 
     /// Epochs during which the objective is still being reshaped (the unmasked start).
     pub fn schedule_epochs(&self) -> usize {
-        if matches!(self.spec.kind, SamsKind::Correlated | SamsKind::MeanField) { self.spec.align_epochs } else { 0 }
+        if self.spec.kind.has_masks() { self.spec.align_epochs } else { 0 }
     }
 
     /// Each cell's share of the global terms: Σ_t 1[d_t ≠ 0] term_t / N_t. `term` is [P, T]
@@ -819,6 +823,20 @@ impl MaskTruth {
             })
             .collect();
         Self { latent, effects }
+    }
+
+    /// The true effect of a condition label: a single's own, or a combination's (`A+B`) sum of
+    /// its singles' (SVAE+ has one row per condition label).
+    pub fn effect_of(&self, label: &str) -> Option<Vec<f64>> {
+        if let Some(e) = self.effects.get(label) {
+            return Some(e.clone());
+        }
+        let mut sum = vec![0.0; self.latent];
+        for part in label.split('+') {
+            let e = self.effects.get(part.trim())?;
+            sum.iter_mut().zip(e).for_each(|(s, v)| *s += v);
+        }
+        Some(sum)
     }
 
     /// Reads a truth file: the sample's (`perturbations.*.dims`, `config.latent`) or the

@@ -131,10 +131,22 @@ fn held_out_combinations_are_composed_by_sams_and_refused_by_svae_plus() {
 
 #[test]
 fn every_family_member_trains_predicts_and_reports() {
-    let (ds, _) = sample();
+    let (ds, truth) = sample();
+    let mask_truth = MaskTruth::from_sample(&truth);
+    let (a, b) = (&mask_truth.effects["A"], &mask_truth.effects["B"]);
+    let sum: Vec<f64> = a.iter().zip(b).map(|(x, y)| x + y).collect();
+    assert_eq!(mask_truth.effect_of("A+B"), Some(sum), "a combination's truth is its singles' sum");
+    assert_eq!(mask_truth.effect_of("A+ZZ"), None);
     for model in ["sams", "sams-mf", "cpa", "svae-plus"] {
         let cfg = RunConfig { model: model.into(), train: TrainConfig::new().with_epochs(2), ..RunConfig::default() };
-        let r = evaluate(&trained(ds.clone(), cfg, None));
+        let r = evaluate(&trained(ds.clone(), cfg, Some(mask_truth.clone())));
+        if let Some(m) = &r.figures.masks {
+            // SVAE+ has a row per condition label, combinations included: each gets its truth.
+            let t = m.truth.as_ref().unwrap_or_else(|| panic!("{model}: truth beside the masks"));
+            assert_eq!(t.len(), m.perturbations.len(), "{model}");
+        } else {
+            assert_eq!(model, "cpa", "only CPA-VAE has no masks");
+        }
         let s = &r.scores[model];
         assert!(s.pooled.mean_shift_r.is_some(), "{model}");
         assert!(s.iwelbo.is_some_and(f64::is_finite), "{model}");

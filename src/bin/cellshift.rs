@@ -101,7 +101,7 @@ struct TrainArgs {
     /// Samples per condition for the model's average treatment effect.
     #[arg(long, default_value_t = SamsOptions::default().ate_samples)]
     ate_samples: usize,
-    /// SAMS-VAE: epochs trained without masks before the latent basis is rotated to make the
+    /// SAMS-VAE and SVAE+: epochs trained without masks before the latent basis is rotated to make the
     /// effects sparse and the masks start (0: masks from the first epoch; runs shorter than
     /// twice this start them halfway).
     #[arg(long, default_value_t = SamsOptions::default().align_epochs)]
