@@ -84,6 +84,7 @@ impl Default for Theme {
                 RGBColor(213, 94, 0),
                 RGBColor(117, 82, 160),
                 RGBColor(20, 20, 20),
+                RGBColor(140, 90, 40),
             ],
             control_mean: RGBColor(150, 150, 150),
             perturbation_mean: RGBColor(230, 159, 0),

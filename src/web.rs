@@ -106,8 +106,7 @@ fn run_error_field(e: &RunError) -> Option<&'static str> {
             SamsConfigError::Temperature(_) => Some("sams.temperature"),
             SamsConfigError::SvaeBeta(_) => Some("sams.svae_beta"),
             SamsConfigError::AteSamples(_) => Some("sams.ate_samples"),
-            SamsConfigError::MaskBoost(_) => Some("sams.mask_boost"),
-            SamsConfigError::OffMaskGradient(_) => Some("sams.off_mask_gradient"),
+            SamsConfigError::AlignEpochs(_) => Some("sams.align_epochs"),
             SamsConfigError::Model(m) => model_field(m),
         },
         RunError::Train(t) => match t {

@@ -28,7 +28,7 @@ use serde::Serialize;
 async fn trains_and_scores_on_the_cpu_backend_with_async_readback() {
     let e = Engine::new();
     let summary = json(e.load_sample(7).unwrap());
-    assert_eq!(summary["cells"], 2850);
+    assert_eq!(summary["cells"], 3140);
     let info = json(e.init_backend("cpu".into()).await.unwrap());
     assert_eq!(info["backend"], "cpu");
     e.start(small_config(&e, 2)).unwrap();

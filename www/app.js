@@ -41,7 +41,7 @@ const MODEL_ORDER = Object.keys(MODELS);
 const MASK_MODELS = ['sams', 'sams-mf', 'svae-plus'];
 const SAMS_FAMILY = ['sams', 'sams-mf', 'cpa', 'svae-plus'];
 /** Colours of models in the engine's charts (charts::Theme): by rank among the models, by name. */
-const MODEL_COLOURS = ['#0072b2', '#d55e00', '#7552a0', '#141414'];
+const MODEL_COLOURS = ['#0072b2', '#d55e00', '#7552a0', '#141414', '#8c5a28'];
 
 /** Engine exports used on this thread (drawing needs the DOM, so it cannot run in the worker). */
 let wasm = null;
@@ -192,9 +192,7 @@ const FIELDS = [
   { key: 'embedding_prior_scale', id: 'embedding-prior-scale', kind: 'float', label: 'Effect prior scale', sams: 'embedding_prior_scale', models: ['sams', 'sams-mf', 'cpa'] },
   { key: 'temperature', id: 'temperature', kind: 'float', label: 'Mask temperature', sams: 'temperature', models: ['sams', 'sams-mf', 'svae-plus'] },
   { key: 'svae_beta', id: 'svae-beta', kind: 'float', label: 'SVAE+ β', sams: 'svae_beta', models: ['svae-plus'], optional: true },
-  { key: 'mask_boost', id: 'mask-boost', kind: 'float', label: 'Mask boost', sams: 'mask_boost', models: ['sams', 'sams-mf', 'svae-plus'] },
-  { key: 'mask_boost_epochs', id: 'mask-boost-epochs', kind: 'int', min: 0, label: 'Mask boost epochs', sams: 'mask_boost_epochs', models: ['sams', 'sams-mf', 'svae-plus'] },
-  { key: 'off_mask_gradient', id: 'off-mask-gradient', kind: 'float', label: 'Off-mask gradient', sams: 'off_mask_gradient', models: ['sams', 'sams-mf'] },
+  { key: 'align_epochs', id: 'align-epochs', kind: 'int', min: 0, label: 'Unmasked epochs', sams: 'align_epochs', models: ['sams', 'sams-mf', 'svae-plus'] },
 ];
 for (const f of FIELDS) if (f.sams && !f.path) f.path = `sams.${f.sams}`;
 

@@ -340,7 +340,7 @@ describe('cellshift page', () => {
     const page = await openPage(browser);
     await waitIdleWithData(page);
     assert.match(await page.locator(tid('summary-source')).innerText(), /sample dataset \(seed 7\)/);
-    assert.equal(await page.locator(tid('summary-cells')).innerText(), '2,850');
+    assert.equal(await page.locator(tid('summary-cells')).innerText(), '3,140');
     assert.equal(await page.locator(tid('summary-values')).innerText(), 'counts');
     assert.match(await page.locator(tid('privacy')).innerText(), /never leaves this machine/);
 
@@ -659,7 +659,7 @@ describe('cellshift page', () => {
       assert.match(text, /still the current data/);
       // The earlier data is still current.
       assert.match(await page.locator(tid('summary-source')).innerText(), /sample dataset \(seed 7\)/);
-      assert.equal(await page.locator(tid('summary-cells')).innerText(), '2,850');
+      assert.equal(await page.locator(tid('summary-cells')).innerText(), '3,140');
       assert.equal(await page.locator(tid('status')).getAttribute('data-tone'), 'error');
     }
     // The same rule holds for gzip input.
