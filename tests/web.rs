@@ -143,11 +143,13 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     let masks = &r["figures"]["masks"];
     assert_eq!(masks["model"], "sams");
     let perts: Vec<&str> = masks["perturbations"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
-    assert_eq!(perts, ["A", "B", "C", "D", "E", "F", "G", "H"]);
-    // The sample's truth is attached: one row per perturbation, the sample's 10 latent dims.
+    let sc = cellshift::sample::SampleConfig::default();
+    let singles: Vec<String> = (0..sc.singles).map(|i| char::from(b'A' + i as u8).to_string()).collect();
+    assert_eq!(perts, singles, "one row per single perturbation, in name order");
+    // The sample's truth is attached: one row per perturbation, one column per true latent dim.
     let truth = masks["truth"].as_array().expect("the sample's truth is attached");
-    assert_eq!(truth.len(), 8);
-    assert_eq!(truth[0].as_array().unwrap().len(), 10);
+    assert_eq!(truth.len(), sc.singles);
+    assert_eq!(truth[0].as_array().unwrap().len(), sc.latent);
     assert!(masks["overlap_spearman"].is_number() || masks["overlap_spearman"].is_null());
 
     let c = canvas(800, 400);
