@@ -1227,6 +1227,9 @@ pub fn draw_masks<DB: DrawingBackend>(
     if let Some(s) = fig.overlap_spearman {
         sub += &format!("; pairwise mask overlap vs truth: Spearman {s:.2}");
     }
+    if let Some(e) = fig.masks_start_at {
+        sub = format!("the masks start after epoch {e}: until then every mask is on");
+    }
     area.draw_text(&fit_text(area, &title, &title_style, max_w), &title_style, (pad, pad)).map_err(draw_err)?;
     let sub_y = pad + theme.pxi(26.0);
     area.draw_text(&fit_text(area, &sub, &sub_style, max_w), &sub_style, (pad, sub_y)).map_err(draw_err)?;

@@ -165,6 +165,14 @@ impl Model {
         }
     }
 
+    /// The epoch a masked model's masks start at, while they have not started yet.
+    pub fn masks_start_at(&self) -> Option<usize> {
+        match self {
+            Model::Sams(m) => m.masks_start_at(),
+            Model::Cvae(_) => None,
+        }
+    }
+
     /// True when the model's masks are due to start at this 0-based epoch.
     pub fn needs_alignment(&self, epoch: usize) -> bool {
         matches!(self, Model::Sams(m) if m.needs_alignment(epoch))

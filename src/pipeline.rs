@@ -24,8 +24,6 @@ use crate::train::{self, CellSet, TrainConfig, TrainError, Trainer, to_tensor};
 /// Model names accepted by `--model`: the conditional VAE, SAMS-VAE (correlated guide),
 /// SAMS-VAE (mean-field guide), CPA-VAE and SVAE+.
 pub const MODELS: [&str; 5] = ["cvae", "sams", "sams-mf", "cpa", "svae-plus"];
-/// IWELBO particles for models without SAMS options (the cVAE).
-pub const DEFAULT_IWELBO_PARTICLES: usize = 100;
 /// Genes per condition in the top-gene ATE correlation.
 pub const ATE_TOP_GENES: usize = 20;
 /// Principal components used for the energy distance.
@@ -121,6 +119,8 @@ impl RunConfig {
         }
         if SamsKind::from_name(&self.model).is_some() {
             self.sams.validate()?;
+        } else {
+            self.sams.validate_scoring()?;
         }
         self.likelihood_for(ds)?;
         self.train.validate()?;
@@ -438,6 +438,7 @@ impl Session {
             probs: rows,
             order,
             truth,
+            masks_start_at: model.masks_start_at(),
         }))
     }
 
@@ -675,7 +676,7 @@ impl Session {
             };
             if *name == self.cfg.model {
                 let cells = self.scorable_test_cells();
-                let k = if self.trainer.model().sams_kind().is_some() { self.cfg.sams.iwelbo_particles } else { DEFAULT_IWELBO_PARTICLES };
+                let k = self.cfg.sams.iwelbo_particles;
                 s.iwelbo = self.likelihood_bounds(&cells, k).await?.map(|b| b.iwelbo);
                 s.ate = self.ate_scores(&plans).await?;
                 shift_fig.r = s.pooled.mean_shift_r;

@@ -141,6 +141,9 @@ pub struct MaskFigure {
     /// Spearman correlation of pairwise mask overlaps, learned vs true (independent of how the
     /// learned dims are ordered).
     pub overlap_spearman: Option<f64>,
+    /// The epoch the masks start at, while they have not yet (every mask is then on).
+    #[serde(default)]
+    pub masks_start_at: Option<usize>,
 }
 
 /// Per-(condition, gene) mean shifts against control for the headline model.

@@ -162,15 +162,24 @@ pub enum SamsConfigError {
 }
 
 impl SamsOptions {
+    /// The settings every model's scoring uses (IWELBO particles, ATE samples).
+    pub fn validate_scoring(&self) -> Result<(), SamsConfigError> {
+        if self.iwelbo_particles == 0 || self.iwelbo_particles > MAX_IWELBO_PARTICLES {
+            return Err(SamsConfigError::IwelboParticles(self.iwelbo_particles));
+        }
+        if self.ate_samples == 0 || self.ate_samples > MAX_ATE_SAMPLES {
+            return Err(SamsConfigError::AteSamples(self.ate_samples));
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), SamsConfigError> {
+        self.validate_scoring()?;
         if !(self.mask_prior > 0.0 && self.mask_prior < 1.0) {
             return Err(SamsConfigError::MaskPrior(self.mask_prior));
         }
         if self.particles == 0 || self.particles > MAX_PARTICLES {
             return Err(SamsConfigError::Particles(self.particles));
-        }
-        if self.iwelbo_particles == 0 || self.iwelbo_particles > MAX_IWELBO_PARTICLES {
-            return Err(SamsConfigError::IwelboParticles(self.iwelbo_particles));
         }
         if !(self.global_lr > 0.0 && self.global_lr < 1.0) {
             return Err(SamsConfigError::GlobalLr(self.global_lr));
@@ -188,9 +197,6 @@ impl SamsOptions {
             && !(b > 0.0 && b.is_finite())
         {
             return Err(SamsConfigError::SvaeBeta(b));
-        }
-        if self.ate_samples == 0 || self.ate_samples > MAX_ATE_SAMPLES {
-            return Err(SamsConfigError::AteSamples(self.ate_samples));
         }
         if self.align_epochs > crate::train::MAX_EPOCHS {
             return Err(SamsConfigError::AlignEpochs(self.align_epochs));
@@ -385,6 +391,11 @@ impl SamsVae {
     pub fn mask_probs(&self) -> Option<Tensor<2>> {
         let logits = self.globals.mask_logits.as_ref()?.val();
         Some(if self.spec.masks_on { sigmoid(logits) } else { logits.ones_like() })
+    }
+
+    /// The epoch the masks start at, while they have not started yet.
+    pub fn masks_start_at(&self) -> Option<usize> {
+        (!self.spec.masks_on).then_some(self.spec.align_epochs)
     }
 
     /// True when the masks are due to start (see [`SamsVae::align`]) at this 0-based epoch.

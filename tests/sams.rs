@@ -154,6 +154,35 @@ fn every_family_member_trains_predicts_and_reports() {
     }
 }
 
+/// Stopped before its masks start, a SAMS-VAE says so: every mask is on, and the figure
+/// names the epoch they start at; once they have started the note is gone.
+#[test]
+fn a_run_stopped_before_the_masks_start_says_so() {
+    let (ds, _) = sample();
+    let cfg = RunConfig { model: "sams".into(), train: TrainConfig::new().with_epochs(4), ..RunConfig::default() };
+    let device = Device::flex().autodiff();
+    let mut s = Session::new(ds, cfg, &device).unwrap();
+    pollster::block_on(s.step()).unwrap();
+    let m = evaluate(&s).figures.masks.expect("a mask figure");
+    assert_eq!(m.masks_start_at, Some(2), "half of a 4-epoch run");
+    assert!(m.probs.iter().flatten().all(|&p| p == 1.0));
+    cellshift::render::register_fonts();
+    let mut svg = String::new();
+    {
+        use plotters::prelude::IntoDrawingArea;
+        let area = plotters::prelude::SVGBackend::with_string(&mut svg, (800, 400)).into_drawing_area();
+        cellshift::charts::draw_masks(&area, &m, &cellshift::charts::Theme::default()).unwrap();
+    }
+    assert!(svg.contains("masks start after epoch 2"), "the heatmap says why every mask is on");
+    assert!(!svg.contains("active latent dims"));
+    while !s.is_done() {
+        pollster::block_on(s.step()).unwrap();
+    }
+    let m = evaluate(&s).figures.masks.unwrap();
+    assert_eq!(m.masks_start_at, None);
+    assert!(m.probs.iter().flatten().any(|&p| p < 0.5), "after the start some masks are off");
+}
+
 #[test]
 fn ate_matches_a_hand_computed_example() {
     // Two treated cells and two controls, three genes.
@@ -217,11 +246,14 @@ fn sams_settings_are_validated_one_error_per_rule() {
         assert!(err.to_string().to_lowercase().contains(&needle.to_lowercase()), "`{err}` should mention {needle}");
     }
     assert!(matches!(SamsOptions { particles: 0, ..Default::default() }.validate(), Err(SamsConfigError::Particles(0))));
-    // The cVAE ignores SAMS settings.
+    // The cVAE ignores the SAMS-only settings, but is scored with the same IWELBO K and ATE
+    // samples as every model.
     let mut cfg = RunConfig::default();
     cfg.sams.particles = 0;
     cfg.train.epochs = 1;
-    assert!(Session::new(ds, cfg, &device).is_ok());
+    assert!(Session::new(ds.clone(), cfg.clone(), &device).is_ok());
+    cfg.sams.iwelbo_particles = 0;
+    assert!(matches!(Session::new(ds, cfg, &device).err(), Some(RunError::Sams(SamsConfigError::IwelboParticles(0)))));
 }
 
 #[test]
