@@ -19,6 +19,9 @@ fn small_config(e: &Engine, epochs: usize) -> JsValue {
     cfg["train"]["epochs"] = epochs.into();
     cfg["genes"] = 60.into();
     cfg["hidden"] = 32.into();
+    // Scoring runs on the test page's main thread: keep it well inside the driver's patience.
+    cfg["sams"]["iwelbo_particles"] = 10.into();
+    cfg["sams"]["ate_samples"] = 50.into();
     cfg.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap()
 }
 

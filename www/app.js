@@ -187,7 +187,7 @@ const FIELDS = [
   { key: 'mask_prior', id: 'mask-prior', kind: 'float', label: 'Mask prior π', sams: 'mask_prior', models: ['sams', 'sams-mf', 'svae-plus'] },
   { key: 'particles', id: 'particles', kind: 'int', min: 1, label: 'Particles', sams: 'particles', models: SAMS_FAMILY },
   { key: 'global_lr', id: 'global-lr', kind: 'float', label: 'Global learning rate', sams: 'global_lr', models: SAMS_FAMILY },
-  { key: 'iwelbo_particles', id: 'iwelbo-particles', kind: 'int', min: 1, label: 'IWELBO particles K', sams: 'iwelbo_particles', models: SAMS_FAMILY },
+  { key: 'iwelbo_particles', id: 'iwelbo-particles', kind: 'int', min: 1, label: 'IWELBO particles K', sams: 'iwelbo_particles' },
   { key: 'mask_init_logit', id: 'mask-init-logit', kind: 'float', label: 'Initial mask logit', sams: 'mask_init_logit', models: ['sams', 'sams-mf', 'svae-plus'] },
   { key: 'embedding_prior_scale', id: 'embedding-prior-scale', kind: 'float', label: 'Effect prior scale', sams: 'embedding_prior_scale', models: ['sams', 'sams-mf', 'cpa'] },
   { key: 'temperature', id: 'temperature', kind: 'float', label: 'Mask temperature', sams: 'temperature', models: ['sams', 'sams-mf', 'svae-plus'] },
