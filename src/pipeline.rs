@@ -109,21 +109,30 @@ impl RunConfig {
         }
     }
 
-    /// Every rule that can be checked before data is touched by training.
-    pub fn validate(&self, ds: &Dataset) -> Result<(), RunError> {
+    /// The rules that need no data: model name, panel size, architecture, training, and the
+    /// SAMS-family options (the scoring ones for every model). The page checks these as the
+    /// user types.
+    pub fn validate_settings(&self) -> Result<(), RunError> {
         if !MODELS.contains(&self.model.as_str()) {
             return Err(RunError::UnknownModel(self.model.clone()));
         }
         if self.genes < 2 {
             return Err(RunError::Genes(self.genes));
         }
+        CvaeConfig::new(self.genes, 1, 0).with_latent(self.latent).with_hidden(self.hidden).validate()?;
         if SamsKind::from_name(&self.model).is_some() {
             self.sams.validate()?;
         } else {
             self.sams.validate_scoring()?;
         }
-        self.likelihood_for(ds)?;
         self.train.validate()?;
+        Ok(())
+    }
+
+    /// Every rule that can be checked before data is touched by training.
+    pub fn validate(&self, ds: &Dataset) -> Result<(), RunError> {
+        self.validate_settings()?;
+        self.likelihood_for(ds)?;
         split::validate(ds, &self.holdout, self.val_fraction)?;
         Ok(())
     }

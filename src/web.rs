@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use burn::tensor::Device;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use serde::Serialize;
@@ -21,11 +22,11 @@ use wasm_bindgen::prelude::*;
 
 use crate::charts::{self, ChartError, Theme};
 use crate::data::{self, DataError, Dataset, LoadOptions};
-use crate::module::{CvaeConfig, ModelConfigError};
-use crate::pipeline::{MODELS, RunConfig, RunError, Session};
+use crate::module::ModelConfigError;
+use crate::pipeline::{RunConfig, RunError, Session};
 use crate::results::{EpochRecord, RunResults, Scores};
 use crate::sample::{self, SampleConfig};
-use crate::sams::{MaskTruth, SamsConfigError, SamsKind};
+use crate::sams::{MaskTruth, SamsConfigError};
 use crate::split::SplitError;
 use crate::train::TrainError;
 
@@ -153,24 +154,6 @@ fn to_js<T: Serialize>(v: &T) -> Result<JsValue, WebError> {
 
 fn read_results(v: JsValue) -> Result<RunResults, WebError> {
     serde_wasm_bindgen::from_value(v).map_err(|e| WebError::Results(e.to_string()))
-}
-
-/// The settings rules that need no data: model name, panel size, architecture, training and
-/// the SAMS-family options (for the SAMS family only). Data-dependent rules (likelihood,
-/// holdout) are checked when a run starts.
-fn check_config(cfg: &RunConfig) -> Result<(), RunError> {
-    if !MODELS.contains(&cfg.model.as_str()) {
-        return Err(RunError::UnknownModel(cfg.model.clone()));
-    }
-    if cfg.genes < 2 {
-        return Err(RunError::Genes(cfg.genes));
-    }
-    CvaeConfig::new(cfg.genes, 1, 0).with_latent(cfg.latent).with_hidden(cfg.hidden).validate()?;
-    if SamsKind::from_name(&cfg.model).is_some() {
-        cfg.sams.validate()?;
-    }
-    cfg.train.validate()?;
-    Ok(())
 }
 
 /// What the page shows about loaded data.
@@ -388,13 +371,13 @@ impl Default for Engine {
     }
 }
 
-/// Checks the settings that need no data (see [`check_config`]) on whichever thread has the
-/// module, so the page can show a rule's message beside its control before starting a run.
-/// Throws an `Error` with `field` set; returns nothing when the settings pass.
+/// Checks the settings that need no data ([`RunConfig::validate_settings`]) on whichever
+/// thread has the module, so the page can show a rule's message beside its control before
+/// starting a run. Throws an `Error` with `field` set; returns nothing when the settings pass.
 #[wasm_bindgen]
 pub fn check_settings(config: JsValue) -> Result<(), JsValue> {
     let cfg: RunConfig = serde_wasm_bindgen::from_value(config).map_err(|e| WebError::Settings(e.to_string()))?;
-    check_config(&cfg).map_err(WebError::from)?;
+    cfg.validate_settings().map_err(WebError::from)?;
     Ok(())
 }
 
@@ -405,18 +388,28 @@ fn draw_panel(canvas: web_sys::HtmlCanvasElement, r: &RunResults, panel: &str, s
         "shift" | "jaccard" | "pca" | "curves" | "scoreboard" => None,
         other => return Err(WebError::UnknownPanel(other.to_string())),
     };
+    paint(canvas, scale, |area, theme| match (panel, masks) {
+        (_, Some(fig)) => charts::draw_masks(area, fig, theme),
+        ("shift", _) => charts::draw_shift_scatter(area, &r.figures.shift, theme),
+        ("jaccard", _) => charts::draw_jaccard(area, &r.scores, theme),
+        ("pca", _) => charts::draw_pca(area, &r.figures.pca, theme),
+        ("curves", _) => charts::draw_training_curves(area, &r.train.history, theme),
+        _ => charts::draw_scoreboard(area, r, theme),
+    })
+}
+
+/// Clears the canvas to the theme's background at device-pixel ratio `scale`, lets `draw`
+/// paint on it and presents the result.
+fn paint(
+    canvas: web_sys::HtmlCanvasElement,
+    scale: f64,
+    draw: impl FnOnce(&DrawingArea<CanvasBackend, Shift>, &Theme) -> Result<(), ChartError>,
+) -> Result<(), WebError> {
     let backend = CanvasBackend::with_canvas_object(canvas).ok_or(WebError::NoCanvas)?;
     let area = backend.into_drawing_area();
     let theme = Theme::scaled(scale);
     area.fill(&theme.background).map_err(|e| ChartError::Draw(e.to_string()))?;
-    match (panel, masks) {
-        (_, Some(fig)) => charts::draw_masks(&area, fig, &theme),
-        ("shift", _) => charts::draw_shift_scatter(&area, &r.figures.shift, &theme),
-        ("jaccard", _) => charts::draw_jaccard(&area, &r.scores, &theme),
-        ("pca", _) => charts::draw_pca(&area, &r.figures.pca, &theme),
-        ("curves", _) => charts::draw_training_curves(&area, &r.train.history, &theme),
-        _ => charts::draw_scoreboard(&area, r, &theme),
-    }?;
+    draw(&area, &theme)?;
     area.present().map_err(|e| ChartError::Draw(e.to_string()))?;
     Ok(())
 }
@@ -436,12 +429,7 @@ pub fn draw(canvas: web_sys::HtmlCanvasElement, results: JsValue, panel: &str, s
 #[wasm_bindgen]
 pub fn draw_curves(canvas: web_sys::HtmlCanvasElement, history: JsValue, scale: f64) -> Result<(), JsValue> {
     let h: Vec<EpochRecord> = serde_wasm_bindgen::from_value(history).map_err(|e| WebError::History(e.to_string()))?;
-    let backend = CanvasBackend::with_canvas_object(canvas).ok_or(WebError::NoCanvas)?;
-    let area = backend.into_drawing_area();
-    let theme = Theme::scaled(scale);
-    area.fill(&theme.background).map_err(|e| WebError::from(ChartError::Draw(e.to_string())))?;
-    charts::draw_training_curves(&area, &h, &theme).map_err(WebError::from)?;
-    area.present().map_err(|e| WebError::from(ChartError::Draw(e.to_string())))?;
+    paint(canvas, scale, |area, theme| charts::draw_training_curves(area, &h, theme))?;
     Ok(())
 }
 
