@@ -15,6 +15,8 @@ use crate::rng::Rng;
 const GRID: usize = 48;
 /// Work budget (penalty evaluations) over all restarts, so wide latent spaces stay quick.
 const BUDGET: f64 = 4e7;
+/// Jacobi sweeps per start at most (they usually converge well before).
+const MAX_SWEEPS: usize = 60;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SparseRotation {
@@ -32,14 +34,14 @@ fn rho(x: f64, half_inv_eps2: f64) -> f64 {
     1.0 - (-x * x * half_inv_eps2).exp()
 }
 
-fn penalty(m: &[Vec<f64>], inv_eps2: f64) -> f64 {
-    m.iter().flatten().map(|&x| rho(x, inv_eps2)).sum()
+fn penalty(m: &[Vec<f64>], half_inv_eps2: f64) -> f64 {
+    m.iter().flatten().map(|&x| rho(x, half_inv_eps2)).sum()
 }
 
 /// Penalty of columns `i`, `j` after rotating them by θ.
-fn pair_penalty(m: &[Vec<f64>], i: usize, j: usize, theta: f64, inv_eps2: f64) -> f64 {
+fn pair_penalty(m: &[Vec<f64>], i: usize, j: usize, theta: f64, half_inv_eps2: f64) -> f64 {
     let (s, c) = theta.sin_cos();
-    m.iter().map(|r| rho(r[i] * c + r[j] * s, inv_eps2) + rho(r[j] * c - r[i] * s, inv_eps2)).sum()
+    m.iter().map(|r| rho(r[i] * c + r[j] * s, half_inv_eps2) + rho(r[j] * c - r[i] * s, half_inv_eps2)).sum()
 }
 
 fn rotate_cols(m: &mut [Vec<f64>], i: usize, j: usize, theta: f64) {
@@ -52,7 +54,7 @@ fn rotate_cols(m: &mut [Vec<f64>], i: usize, j: usize, theta: f64) {
 }
 
 /// A random orthogonal matrix (Gram–Schmidt on Gaussian columns), as rows.
-fn random_orthogonal(l: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
+pub fn random_orthogonal(l: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
     let mut cols: Vec<Vec<f64>> = Vec::with_capacity(l);
     while cols.len() < l {
         let mut v: Vec<f64> = (0..l).map(|_| rng.normal()).collect();
@@ -70,13 +72,13 @@ fn random_orthogonal(l: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
 
 /// The best angle for columns (i, j) and its gain; the penalty has period π/2 in θ (swaps and
 /// sign flips are free), so a grid over [0, π/2) then a golden-section refinement finds it.
-fn best_angle(m: &[Vec<f64>], i: usize, j: usize, inv_eps2: f64) -> (f64, f64) {
-    let base = pair_penalty(m, i, j, 0.0, inv_eps2);
+fn best_angle(m: &[Vec<f64>], i: usize, j: usize, half_inv_eps2: f64) -> (f64, f64) {
+    let base = pair_penalty(m, i, j, 0.0, half_inv_eps2);
     let step = std::f64::consts::FRAC_PI_2 / GRID as f64;
     let (mut best_t, mut best_f) = (0.0, base);
     for k in 1..GRID {
         let t = k as f64 * step;
-        let f = pair_penalty(m, i, j, t, inv_eps2);
+        let f = pair_penalty(m, i, j, t, half_inv_eps2);
         if f < best_f {
             (best_t, best_f) = (t, f);
         }
@@ -85,14 +87,14 @@ fn best_angle(m: &[Vec<f64>], i: usize, j: usize, inv_eps2: f64) -> (f64, f64) {
     let g = 0.5 * (5f64.sqrt() - 1.0);
     for _ in 0..30 {
         let (x1, x2) = (b - g * (b - a), a + g * (b - a));
-        if pair_penalty(m, i, j, x1, inv_eps2) < pair_penalty(m, i, j, x2, inv_eps2) {
+        if pair_penalty(m, i, j, x1, half_inv_eps2) < pair_penalty(m, i, j, x2, half_inv_eps2) {
             b = x2;
         } else {
             a = x1;
         }
     }
     let t = 0.5 * (a + b);
-    let f = pair_penalty(m, i, j, t, inv_eps2);
+    let f = pair_penalty(m, i, j, t, half_inv_eps2);
     if f < best_f { (t, base - f) } else { (best_t, base - best_f) }
 }
 
@@ -101,22 +103,21 @@ fn best_angle(m: &[Vec<f64>], i: usize, j: usize, inv_eps2: f64) -> (f64, f64) {
 /// result wins. `effects` is [rows, L]; ε is 0.15 × the mean row norm.
 pub fn sparse_rotation(effects: &[Vec<f64>], restarts: usize, rng: &mut Rng) -> SparseRotation {
     let l = effects.first().map_or(0, Vec::len);
-    let identity: Vec<f64> = (0..l * l).map(|k| if k / l == k % l { 1.0 } else { 0.0 }).collect();
-    let norms: Vec<f64> = effects.iter().map(|r| r.iter().map(|x| x * x).sum::<f64>().sqrt()).collect();
-    let mean_norm = norms.iter().sum::<f64>() / norms.len().max(1) as f64;
+    let mean_norm = effects.iter().map(|r| r.iter().map(|x| x * x).sum::<f64>().sqrt()).sum::<f64>() / effects.len().max(1) as f64;
     let scale = (0.15 * mean_norm).max(1e-6);
-    let inv_eps2 = 0.5 / (scale * scale);
-    if l < 2 || effects.is_empty() {
-        return SparseRotation { rotation: identity, rotated: effects.to_vec(), penalty: penalty(effects, inv_eps2), scale };
-    }
-    let per_sweep = (l * (l - 1) / 2) as f64 * (GRID + 70) as f64 * effects.len() as f64;
-    let max_sweeps = 60usize;
-    let affordable = (BUDGET / (per_sweep * 20.0)).floor() as usize; // ~20 sweeps per start
-    let starts = 1 + restarts.min(affordable);
+    let half_inv_eps2 = 0.5 / (scale * scale);
+    // Nothing to rotate: the identity, from the single start below.
+    let starts = if l < 2 || effects.is_empty() {
+        1
+    } else {
+        let per_sweep = (l * (l - 1) / 2) as f64 * (GRID + 70) as f64 * effects.len() as f64;
+        let affordable = (BUDGET / (per_sweep * 20.0)).floor() as usize; // ~20 sweeps per start
+        1 + restarts.min(affordable)
+    };
     let mut best: Option<SparseRotation> = None;
     for start in 0..starts {
         let mut rot: Vec<Vec<f64>> = if start == 0 {
-            (0..l).map(|r| identity[r * l..(r + 1) * l].to_vec()).collect()
+            (0..l).map(|r| (0..l).map(|c| if r == c { 1.0 } else { 0.0 }).collect()).collect()
         } else {
             random_orthogonal(l, rng)
         };
@@ -125,11 +126,11 @@ pub fn sparse_rotation(effects: &[Vec<f64>], restarts: usize, rng: &mut Rng) -> 
             .iter()
             .map(|row| (0..l).map(|c| (0..l).map(|k| row[k] * rot[k][c]).sum()).collect())
             .collect();
-        for _ in 0..max_sweeps {
+        for _ in 0..MAX_SWEEPS {
             let mut gain = 0.0;
             for i in 0..l {
                 for j in i + 1..l {
-                    let (theta, g) = best_angle(&m, i, j, inv_eps2);
+                    let (theta, g) = best_angle(&m, i, j, half_inv_eps2);
                     if g > 1e-10 {
                         rotate_cols(&mut m, i, j, theta);
                         rotate_cols(&mut rot, i, j, theta);
@@ -141,10 +142,10 @@ pub fn sparse_rotation(effects: &[Vec<f64>], restarts: usize, rng: &mut Rng) -> 
                 break;
             }
         }
-        let p = penalty(&m, inv_eps2);
+        let p = penalty(&m, half_inv_eps2);
         if best.as_ref().is_none_or(|b| p < b.penalty - 1e-9) {
             best = Some(SparseRotation { rotation: rot.into_iter().flatten().collect(), rotated: m, penalty: p, scale });
         }
     }
-    best.unwrap_or(SparseRotation { rotation: identity, rotated: effects.to_vec(), penalty: penalty(effects, inv_eps2), scale })
+    best.expect("at least one start")
 }

@@ -95,7 +95,7 @@ pub fn generate(cfg: &SampleConfig) -> Result<(Dataset, SampleTruth), DataError>
     // Sparse effects: `effect_dims` latent dims per perturbation, sizes 1.5–2.5 with random sign.
     let mut perturbations = BTreeMap::new();
     let mut effects = Vec::new();
-    for _ in 0..cfg.singles {
+    for p in 0..cfg.singles {
         let k = cfg.effect_dims.clamp(1, latent);
         let mut dims: Vec<usize> = (0..latent).collect();
         rng.shuffle(&mut dims);
@@ -105,10 +105,9 @@ pub fn generate(cfg: &SampleConfig) -> Result<(Dataset, SampleTruth), DataError>
             .iter()
             .map(|_| (1.5 + rng.uniform()) * if rng.bernoulli(0.5) { 1.0 } else { -1.0 })
             .collect();
-        effects.push(TrueEffect { dims, effect });
-    }
-    for (p, e) in effects.iter().enumerate() {
+        let e = TrueEffect { dims, effect };
         perturbations.insert(single_name(p), e.clone());
+        effects.push(e);
     }
     // A random nonlinear decoder: latent → 64 tanh units → gene logits (+ gene abundance).
     let hidden = 64;

@@ -686,13 +686,13 @@ impl SamsVae {
     /// embeddings alike, so the model computes the same function — and each mask starts on
     /// where its rotated effect is clearly non-zero. Variances rotate only approximately (a
     /// diagonal Gaussian does not stay diagonal), and the correlated guide's dependence on the
-    /// mask is folded into its bias, to be learned afresh. Returns the rotated effects.
-    pub async fn align(&mut self, rng: &mut Rng) -> Result<Vec<Vec<f64>>, crate::train::TrainError> {
+    /// mask is folded into its bias, to be learned afresh.
+    pub async fn align(&mut self, rng: &mut Rng) -> Result<(), crate::train::TrainError> {
         let device = self.enc_mu.bias.val().device();
         let (t, l) = (self.spec.n_treatments, self.spec.latent);
         let Some(effects) = self.unmasked_effects(&device) else {
             self.spec.masks_on = true;
-            return Ok(Vec::new());
+            return Ok(());
         };
         let effects = crate::train::read_matrix(effects.detach()).await?;
         // Only perturbations seen in training carry information about the basis.
@@ -710,15 +710,15 @@ impl SamsVae {
             });
         }
         let right = |m: &Tensor<2>| { let m = m.clone(); move |w: Tensor<2>| w.matmul(m) };
-        let right_bias = |m: &Tensor<2>| {
+        // A layer whose outputs are latent: means rotate by R, log-variances (approximately) by R².
+        let rotate_outputs = |d: &mut Dense, m: &Tensor<2>| {
+            set(&mut d.weight, right(m));
             let m = m.clone();
-            move |b: Tensor<1>| b.unsqueeze::<2>().matmul(m).reshape([l])
+            set(&mut d.bias, move |b| b.unsqueeze::<2>().matmul(m).reshape([l]));
         };
         // Outputs in latent space: z_new = z_old · R.
-        set(&mut self.enc_mu.weight, right(&r));
-        set(&mut self.enc_mu.bias, right_bias(&r));
-        set(&mut self.enc_logvar.weight, right(&r2));
-        set(&mut self.enc_logvar.bias, right_bias(&r2));
+        rotate_outputs(&mut self.enc_mu, &r);
+        rotate_outputs(&mut self.enc_logvar, &r2);
         // Inputs in latent space: z_old = z_new · Rᵀ, so W_new = Rᵀ W on the latent rows.
         set(&mut self.enc_offset.weight, |w| rt.clone().matmul(w));
         set(&mut self.dec_hidden.weight, |w| {
@@ -727,10 +727,8 @@ impl SamsVae {
             if rows > l { Tensor::cat(vec![z, w.slice([l..rows, 0..cols])], 0) } else { z }
         });
         if let Some(net) = self.globals.emb_net.as_mut() {
-            set(&mut net.mu.weight, right(&r));
-            set(&mut net.mu.bias, right_bias(&r));
-            set(&mut net.log_sd.weight, right(&r2));
-            set(&mut net.log_sd.bias, right_bias(&r2));
+            rotate_outputs(&mut net.mu, &r);
+            rotate_outputs(&mut net.log_sd, &r2);
             // The mask input was all ones: fold it into the bias and start its weights at 0.
             let w = net.hidden.weight.val();
             let cols = w.dims()[1];
@@ -767,7 +765,7 @@ impl SamsVae {
             set(ml, move |_| tensor2(logits, [t, l], &dev));
         }
         self.spec.masks_on = true;
-        Ok(rotated)
+        Ok(())
     }
 
     /// Decoder output for cells decoded under `target` conditions, each cell with its own

@@ -382,20 +382,11 @@ fn sparse_rotation_recovers_a_rotated_sparse_structure() {
             row
         })
         .collect();
-    // A random rotation via Gram–Schmidt, plus a little noise.
-    let mut q: Vec<Vec<f64>> = Vec::new();
-    while q.len() < l {
-        let mut v: Vec<f64> = (0..l).map(|_| rng.normal()).collect();
-        for c in &q {
-            let d: f64 = v.iter().zip(c).map(|(a, b)| a * b).sum();
-            v.iter_mut().zip(c).for_each(|(a, b)| *a -= d * b);
-        }
-        let n = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-        q.push(v.into_iter().map(|a| a / n).collect());
-    }
+    // A random rotation, plus a little noise.
+    let q = rotation::random_orthogonal(l, &mut rng);
     let hidden: Vec<Vec<f64>> = truth
         .iter()
-        .map(|r| (0..l).map(|c| (0..l).map(|k| r[k] * q[c][k]).sum::<f64>() + 0.1 * rng.normal()).collect())
+        .map(|r| (0..l).map(|c| (0..l).map(|k| r[k] * q[k][c]).sum::<f64>() + 0.1 * rng.normal()).collect())
         .collect();
     let support = |m: &[Vec<f64>]| -> Vec<Vec<f64>> {
         m.iter()
