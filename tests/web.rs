@@ -10,6 +10,17 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// Hands the page back to the browser for a moment. Engine calls with async readback finish
+/// without ever returning to the event loop on the CPU backend, so a run of tests would
+/// otherwise hold the main thread for their whole duration, and ChromeDriver abandons a page
+/// that does not answer for 30 s.
+async fn yield_to_browser() {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window().unwrap().set_timeout_with_callback(&resolve).unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(p).await.unwrap();
+}
+
 fn json(v: JsValue) -> Value {
     serde_wasm_bindgen::from_value(v).expect("a JSON-compatible value")
 }
@@ -39,12 +50,15 @@ async fn trains_and_scores_on_the_cpu_backend_with_async_readback() {
     assert_eq!(info["backend"], "cpu");
     e.start(small_config(&e, 2)).unwrap();
     let first = json(e.step().await.unwrap());
+    yield_to_browser().await;
     assert_eq!(first["epoch"], 1);
     assert!(first["train"]["loss"].as_f64().unwrap().is_finite());
     assert!(!e.is_done());
     json(e.step().await.unwrap());
+    yield_to_browser().await;
     assert!(e.is_done());
     let r = json(e.evaluate().await.unwrap());
+    yield_to_browser().await;
     assert!(r["scores"]["cvae"]["pooled"]["mean_shift_r"].is_number());
     assert!(r["scores"]["control_mean"]["pooled"]["mean_shift_r"].is_null());
     assert_eq!(r["train"]["history"].as_array().unwrap().len(), 2);
@@ -52,6 +66,7 @@ async fn trains_and_scores_on_the_cpu_backend_with_async_readback() {
     e.extend(1).unwrap();
     assert!(!e.is_done());
     assert_eq!(json(e.step().await.unwrap())["epoch"], 3);
+    yield_to_browser().await;
 }
 
 #[wasm_bindgen_test]
@@ -92,7 +107,9 @@ async fn charts_draw_onto_a_canvas() {
     e.init_backend("cpu".into()).await.unwrap();
     e.start(small_config(&e, 1)).unwrap();
     e.step().await.unwrap();
+    yield_to_browser().await;
     let results = e.evaluate().await.unwrap();
+    yield_to_browser().await;
     let doc = web_sys::window().unwrap().document().unwrap();
     let canvas: web_sys::HtmlCanvasElement = doc.create_element("canvas").unwrap().dyn_into().unwrap();
     canvas.set_width(600);
@@ -144,7 +161,9 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     cfg["sams"]["ate_samples"] = 20.into();
     e.start(to_value(&cfg)).unwrap();
     e.step().await.unwrap();
+    yield_to_browser().await;
     let sams = e.evaluate().await.unwrap();
+    yield_to_browser().await;
     let r = json(sams.clone());
     let masks = &r["figures"]["masks"];
     assert_eq!(masks["model"], "sams");
