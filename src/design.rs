@@ -1,6 +1,7 @@
 //! How a cell's condition and covariates become model inputs: a dosage vector over single
 //! perturbations (so `A+B` = A + B and unseen combinations of seen singles can be asked for)
-//! followed by one one-hot block per covariate.
+//! followed by one one-hot block per covariate. [`Conditioning`] picks, per model, between that
+//! dosage encoding and a one-hot over the condition labels seen in training.
 
 use std::collections::BTreeSet;
 
@@ -70,5 +71,50 @@ impl Design {
             }
         }
         m
+    }
+}
+
+/// How a cell's condition becomes model input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conditioning {
+    /// [dosage over single perturbations | covariate one-hot]: `A+B` = A + B.
+    Dosage,
+    /// [one-hot over the condition labels seen in training | covariate one-hot] (SVAE+).
+    OneHot(Vec<String>),
+}
+
+impl Conditioning {
+    /// Encodes `cells` with their own covariates under `label` (their own condition if None).
+    pub fn encode(&self, design: &Design, ds: &Dataset, cells: &[usize], label: Option<&str>) -> Matrix {
+        let base = design.encode(ds, cells, label);
+        let Conditioning::OneHot(labels) = self else { return base };
+        let np = design.n_perturbations();
+        let t = labels.len();
+        let mut m = Matrix::zeros(cells.len(), t + base.cols - np);
+        for (r, &cell) in cells.iter().enumerate() {
+            let cond = label.unwrap_or(&ds.conditions[cell]);
+            let row = m.row_mut(r);
+            if let Some(j) = labels.iter().position(|l| l == cond) {
+                row[j] = 1.0;
+            }
+            row[t..].copy_from_slice(&base.row(r)[np..]);
+        }
+        m
+    }
+
+    /// Number of treatment columns (before the covariates).
+    pub fn n_treatments(&self, design: &Design) -> usize {
+        match self {
+            Conditioning::Dosage => design.n_perturbations(),
+            Conditioning::OneHot(labels) => labels.len(),
+        }
+    }
+
+    /// Treatment names, one per treatment column.
+    pub fn names(&self, design: &Design) -> Vec<String> {
+        match self {
+            Conditioning::Dosage => design.perturbations.clone(),
+            Conditioning::OneHot(labels) => labels.clone(),
+        }
     }
 }

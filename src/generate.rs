@@ -8,10 +8,10 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::matrix::Matrix;
-use crate::module::{Likelihood, Model};
+use crate::model::{Likelihood, Model};
 use crate::preprocess::log_normalize;
 use crate::rng::Rng;
-use crate::train::{TrainError, read_matrix, to_tensor};
+use crate::tensor::{ReadbackError, read_matrix, read_vec, to_tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,7 +58,7 @@ pub async fn predict(
     mode: Mode,
     scale: &Scale<'_>,
     rng: &mut Rng,
-) -> Result<Matrix, TrainError> {
+) -> Result<Matrix, ReadbackError> {
     let n = src.x_std.rows;
     let library = Tensor::from_data(burn::tensor::TensorData::new(src.library.to_vec(), [n, 1]), device);
     let out = model.predict(
@@ -70,7 +70,7 @@ pub async fn predict(
         rng,
     );
     let location = read_matrix(out.location).await?; // [cells, genes]
-    let log_scale = crate::train::read_vec(out.log_scale).await?; // [genes]
+    let log_scale = read_vec(out.log_scale).await?; // [genes]
     let mut draws = Matrix::zeros(location.rows, location.cols);
     match model.likelihood() {
         Likelihood::Nb => {

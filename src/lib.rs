@@ -1,27 +1,31 @@
 //! cellshift: single-cell perturbation modelling with one Rust core for the CLI and the browser.
 //!
-//! Layers, from the bottom: `data` (CSV in, sample generator), `preprocess` and `split` (host-side
-//! preparation), `module` (the burn models: math only), `train` (one epoch per call, async
-//! readback), `generate`, `baselines` and `metrics` (host-side evaluation), `pipeline` (the whole
-//! run, used by the CLI and the page alike) and `charts` (plotters, generic over the drawing
-//! backend). Only the edges (`src/bin/cellshift.rs`, and the web layer) choose a device.
+//! Layers, from the bottom: `data` (CSV in, sample generator), `preprocess`, `split` and
+//! `design` (host-side preparation), `tensor` (matrices onto the device, values back without
+//! blocking), `model` (the burn models: math only), `train` (one epoch per call), `generate`,
+//! `baselines`, `metrics` and `masks` (host-side evaluation), `pipeline` (the session the CLI
+//! and the page drive: setup and training) with `evaluate` (predicting and scoring held-out
+//! cells), and `charts` (plotters, generic over the drawing backend). Only the edges
+//! (`src/bin/cellshift.rs`, and the web layer) choose a device.
 
 pub mod baselines;
 pub mod charts;
 pub mod data;
 pub mod design;
+pub mod evaluate;
 pub mod generate;
+pub mod masks;
 pub mod matrix;
 pub mod metrics;
-pub mod module;
+pub mod model;
 pub mod pipeline;
 pub mod preprocess;
 pub mod results;
 pub mod rng;
 pub mod rotation;
-pub mod sams;
 pub mod sample;
 pub mod split;
+pub mod tensor;
 pub mod train;
 #[cfg(feature = "cli")]
 pub mod render;

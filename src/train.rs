@@ -16,9 +16,10 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use thiserror::Error;
 
 use crate::matrix::Matrix;
-use crate::module::{Batch, LossOutput, Model, ModelConfigError};
+use crate::model::{Batch, LossOutput, Model, ModelConfigError};
 use crate::results::EpochRecord;
 use crate::rng::Rng;
+use crate::tensor::{ReadbackError, read_vec, to_tensor};
 
 #[derive(Config, Debug)]
 pub struct TrainConfig {
@@ -70,8 +71,8 @@ pub enum TrainError {
     Model(#[from] ModelConfigError),
     #[error("training diverged at epoch {epoch}: the {term} loss is not a finite number; try a lower learning rate")]
     NonFinite { epoch: usize, term: String },
-    #[error("reading values back from the device failed: {0}")]
-    Readback(String),
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
 }
 
 impl TrainConfig {
@@ -136,10 +137,6 @@ struct DeviceCells {
     n: usize,
 }
 
-pub fn to_tensor(m: &Matrix, device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(m.data.clone(), [m.rows, m.cols]), device)
-}
-
 impl DeviceCells {
     fn upload(set: &CellSet, device: &Device) -> Self {
         Self {
@@ -161,19 +158,6 @@ impl DeviceCells {
             condition: self.condition.clone().select(0, ids),
         }
     }
-}
-
-/// Reads a small tensor back without blocking (the only readback WebGPU allows).
-pub async fn read_vec(t: Tensor<1>) -> Result<Vec<f32>, TrainError> {
-    let data = t.into_data_async().await.map_err(|e| TrainError::Readback(format!("{e:?}")))?;
-    data.convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Readback(format!("{e:?}")))
-}
-
-pub async fn read_matrix(t: Tensor<2>) -> Result<Matrix, TrainError> {
-    let [rows, cols] = t.dims();
-    let data = t.into_data_async().await.map_err(|e| TrainError::Readback(format!("{e:?}")))?;
-    let v = data.convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Readback(format!("{e:?}")))?;
-    Ok(Matrix::from_vec(rows, cols, v))
 }
 
 pub struct Trainer {

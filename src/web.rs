@@ -22,11 +22,11 @@ use wasm_bindgen::prelude::*;
 
 use crate::charts::{self, ChartError, Theme};
 use crate::data::{self, DataError, Dataset, LoadOptions};
-use crate::module::ModelConfigError;
+use crate::masks::MaskTruth;
+use crate::model::{ModelConfigError, SamsConfigError};
 use crate::pipeline::{RunConfig, RunError, Session};
 use crate::results::{EpochRecord, RunResults, Scores};
 use crate::sample::{self, SampleConfig};
-use crate::sams::{MaskTruth, SamsConfigError};
 use crate::split::SplitError;
 use crate::train::TrainError;
 

@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use cellshift::data::{Dataset, LoadOptions, parse_csv};
 use cellshift::design::Design;
 use cellshift::matrix::Matrix;
-use cellshift::module::{Likelihood, lgamma, nb_log_prob};
+use cellshift::model::{Likelihood, lgamma, nb_log_prob};
 use cellshift::pipeline::{RunConfig, RunError, Session};
 use cellshift::results::RunResults;
 use cellshift::sample::{SampleConfig, generate};

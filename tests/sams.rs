@@ -7,14 +7,15 @@ use common::*;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use cellshift::data::Dataset;
+use cellshift::masks::{self, MaskTruth};
 use cellshift::matrix::Matrix;
 use cellshift::metrics;
+use cellshift::model::sams::{self, SamsConfigError, SamsOptions};
 use cellshift::pipeline::{RunConfig, RunError, Session};
 use cellshift::results::RunResults;
 use cellshift::rng::Rng;
 use cellshift::rotation;
 use cellshift::sample::{SampleConfig, SampleTruth, generate};
-use cellshift::sams::{self, MaskTruth, SamsConfigError, SamsOptions};
 use cellshift::split::{self, Holdout, SplitError};
 use cellshift::train::TrainConfig;
 
@@ -212,11 +213,11 @@ fn mask_overlap_score_ignores_latent_order() {
     let probs: Vec<Vec<f64>> = truth.iter().map(|r| r.iter().map(|&v| if v != 0.0 { 0.9 } else { 0.05 }).collect()).collect();
     let perm = [2, 0, 3, 1];
     let shuffled: Vec<Vec<f64>> = probs.iter().map(|r| perm.iter().map(|&k| r[k]).collect()).collect();
-    let a = sams::overlap_spearman(&probs, &truth).unwrap();
-    let b = sams::overlap_spearman(&shuffled, &truth).unwrap();
+    let a = masks::overlap_spearman(&probs, &truth).unwrap();
+    let b = masks::overlap_spearman(&shuffled, &truth).unwrap();
     assert!((a - b).abs() < 1e-12 && a > 0.9, "{a} vs {b}");
-    assert_eq!(sams::mean_active(&probs), 1.75);
-    let order = sams::align_dims(&shuffled, &truth);
+    assert_eq!(masks::mean_active(&probs), 1.75);
+    let order = masks::align_dims(&shuffled, &truth);
     assert_eq!(order, vec![1, 3, 0, 2], "learned dims lined up with the true ones");
 }
 
@@ -396,9 +397,9 @@ fn sparse_rotation_recovers_a_rotated_sparse_structure() {
             })
             .collect()
     };
-    let before = sams::overlap_spearman(&support(&hidden), &truth).unwrap_or(0.0);
+    let before = masks::overlap_spearman(&support(&hidden), &truth).unwrap_or(0.0);
     let found = rotation::sparse_rotation(&hidden, 8, &mut Rng::new(0));
-    let after = sams::overlap_spearman(&support(&found.rotated), &truth).unwrap();
+    let after = masks::overlap_spearman(&support(&found.rotated), &truth).unwrap();
     println!("overlap Spearman: {before:.3} before rotation, {after:.3} after");
     assert!(after >= 0.9 && after > before + 0.3, "before {before}, after {after}");
     // R is orthogonal and the rotated effects are the effects times R.
@@ -433,7 +434,7 @@ fn starting_the_masks_keeps_the_model_function() {
             n_covariates: 2,
             latent: l,
             hidden: 16,
-            likelihood: cellshift::module::Likelihood::Nb,
+            likelihood: cellshift::model::Likelihood::Nb,
             options: SamsOptions { align_epochs: 5, ..Default::default() },
             n_obs: vec![10.0; t],
         };

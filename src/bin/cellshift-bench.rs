@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use cellshift::data::{self, LoadOptions};
+use cellshift::masks::MaskTruth;
 use cellshift::pipeline::{RunConfig, Session};
 use cellshift::sample::{self, SampleConfig};
-use cellshift::sams::MaskTruth;
 use cellshift::split::{self, Holdout};
 use cellshift::train::TrainConfig;
 use serde::Serialize;

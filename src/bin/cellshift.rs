@@ -7,11 +7,11 @@ use std::time::Instant;
 use burn::tensor::Device;
 use cellshift::data::{self, LoadOptions};
 use cellshift::generate::Mode;
-use cellshift::module::Likelihood;
+use cellshift::masks::MaskTruth;
+use cellshift::model::{Likelihood, SamsOptions};
 use cellshift::pipeline::{RunConfig, Session};
 use cellshift::results::{JACCARD_KS, RunResults, ScoreSet};
 use cellshift::sample::{self, SampleConfig};
-use cellshift::sams::{MaskTruth, SamsOptions};
 use cellshift::split::{self, Holdout};
 use cellshift::train::TrainConfig;
 use clap::{Args, Parser, Subcommand};
@@ -156,7 +156,7 @@ enum CliError {
     #[error(transparent)]
     Split(#[from] split::SplitError),
     #[error(transparent)]
-    Model(#[from] cellshift::module::ModelConfigError),
+    Model(#[from] cellshift::model::ModelConfigError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot write {path}: {message}")]

@@ -1,0 +1,121 @@
+//! Predicting and scoring held-out cells once training is done: `Session::evaluate` and the
+//! steps it is made of.
+//!
+//! - `plans`: the held-out conditions, their matched seen controls and reference means, and
+//!   which of them the model can predict;
+//! - `predict`: the model's and each baseline's prediction per condition;
+//! - `scores`: scores per predictor, the held-out likelihood bounds and the ATE;
+//! - `figures`: the PCA and mask figures.
+
+use std::collections::BTreeMap;
+
+use crate::matrix::Matrix;
+use crate::metrics;
+use crate::pipeline::{RunError, Session};
+use crate::results::{DataSummary, Figures, RunResults, SplitSummary, TrainSummary};
+
+mod figures;
+mod plans;
+mod predict;
+mod scores;
+
+pub use plans::ConditionPlan;
+pub use scores::LikelihoodBounds;
+
+/// Genes per condition in the top-gene ATE correlation.
+pub const ATE_TOP_GENES: usize = 20;
+/// Principal components used for the energy distance.
+pub const PCA_COMPONENTS: usize = 20;
+/// Cap on points per set in the energy distance (pairs grow quadratically).
+pub const ENERGY_MAX_POINTS: usize = 600;
+/// Cap on points per series stored for the PCA figure.
+pub const FIGURE_MAX_POINTS: usize = 1500;
+
+impl Session {
+    /// Predicts every held-out condition with the model and the baselines and scores them.
+    pub async fn evaluate(&self, seconds: f64, backend: &str) -> Result<RunResults, RunError> {
+        let plans = self.plans();
+        let pca = self.fit_pca(&plans);
+        let predicted = self.predict_conditions(&plans, &pca).await?;
+        let (scores, shift) = self.score_predictors(&plans, &predicted.per).await?;
+        let pca_fig = self.pca_figure(&plans, &pca, &predicted.model_cells);
+        let split = self.split_summary(&plans, predicted.unpredictable);
+        Ok(RunResults {
+            cellshift_version: env!("CARGO_PKG_VERSION").to_string(),
+            config: serde_json::to_value(&self.cfg).unwrap_or(serde_json::Value::Null),
+            data: self.data_summary(),
+            split,
+            train: self.train_summary(seconds, backend),
+            scores,
+            figures: Figures {
+                shift,
+                pca: pca_fig,
+                masks: self.mask_figure().await?,
+            },
+        })
+    }
+
+    /// PCA fitted on true cells: all matched controls and all held-out perturbed cells.
+    fn fit_pca(&self, plans: &[ConditionPlan]) -> metrics::Pca {
+        let mut true_cells: Vec<usize> = plans
+            .iter()
+            .flat_map(|p| p.sources.iter().chain(&p.test))
+            .copied()
+            .collect();
+        true_cells.sort_unstable();
+        true_cells.dedup();
+        metrics::Pca::fit(&self.prep.lognorm.select_rows(&true_cells), PCA_COMPONENTS)
+    }
+
+    fn data_summary(&self) -> DataSummary {
+        let ds = &self.ds;
+        DataSummary {
+            cells: ds.n_cells(),
+            genes: self.prep.panel.len(),
+            genes_in_file: ds.n_genes(),
+            sha256: ds.sha256.clone(),
+            source: self.cfg.source.clone(),
+            values: if ds.is_counts { "counts" } else { "continuous" }.into(),
+            covariates: ds.covariate_names.clone(),
+            conditions: ds.condition_counts(),
+            warnings: ds.warnings.clone(),
+        }
+    }
+
+    fn split_summary(
+        &self,
+        plans: &[ConditionPlan],
+        unpredictable: BTreeMap<String, String>,
+    ) -> SplitSummary {
+        SplitSummary {
+            kind: self.cfg.holdout.kind().into(),
+            train_cells: self.split.train.len(),
+            val_cells: self.split.val.len(),
+            test_cells: self.split.test.len(),
+            test_conditions: plans.iter().map(|p| p.label.clone()).collect(),
+            unpredictable,
+        }
+    }
+
+    fn train_summary(&self, seconds: f64, backend: &str) -> TrainSummary {
+        TrainSummary {
+            epochs: self.trainer.epoch(),
+            best_epoch: self.trainer.best_epoch(),
+            stopped_early: self.trainer.stopped_early(),
+            seconds,
+            backend: backend.to_string(),
+            history: self.trainer.history().to_vec(),
+        }
+    }
+}
+
+/// Σ_i w_i · row_i. [cols]
+fn weighted_mean(m: &Matrix, w: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; m.cols];
+    for (i, wi) in w.iter().enumerate().take(m.rows) {
+        for (o, &v) in out.iter_mut().zip(m.row(i)) {
+            *o += wi * v as f64;
+        }
+    }
+    out
+}

@@ -1,0 +1,313 @@
+//! Scores per predictor: per condition and pooled over conditions (mean-shift correlation,
+//! top-K Jaccard, energy distance), and for the model also its held-out likelihood bounds and
+//! average treatment effects.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::{Tensor, TensorData};
+
+use super::ATE_TOP_GENES;
+use super::plans::ConditionPlan;
+use super::predict::{LabelledPrediction, Prediction};
+use crate::generate::{self, Mode, Scale, Sources};
+use crate::metrics;
+use crate::model::{Batch, Likelihood, Model};
+use crate::pipeline::{RunError, Session, cell_set};
+use crate::preprocess;
+use crate::results::{AteScores, JACCARD_KS, ScoreSet, Scores, ShiftFigure};
+use crate::rng::Rng;
+use crate::tensor::{read_vec, to_tensor};
+
+/// Held-out log-likelihood bounds per cell, averaged over the cells scored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LikelihoodBounds {
+    /// log (1/K) Σ_k w_k: the importance-weighted ELBO.
+    pub iwelbo: f64,
+    /// (1/K) Σ_k log w_k on the same particles: the ELBO (without the global terms).
+    pub elbo: f64,
+    pub cells: usize,
+}
+
+/// A predictor's conditions pooled: their shifts end to end, and the per-condition values
+/// the pooled scores average.
+#[derive(Default)]
+struct Pooled {
+    true_shift: Vec<f64>,
+    pred_shift: Vec<f64>,
+    jaccard: BTreeMap<usize, Vec<f64>>,
+    /// True once some condition's Jaccard is undefined: the pooled one then is too.
+    jaccard_null: bool,
+    energies: Vec<f64>,
+}
+
+impl Pooled {
+    /// Adds one condition's prediction and returns that condition's scores.
+    fn add(&mut self, p: &Prediction, n_genes: usize) -> ScoreSet {
+        self.true_shift.extend_from_slice(&p.true_shift);
+        self.pred_shift.extend_from_slice(&p.pred_shift);
+        if let Some(e) = p.energy {
+            self.energies.push(e);
+        }
+        let mut jaccard = BTreeMap::new();
+        for k in JACCARD_KS {
+            let j = metrics::top_k_jaccard(&p.true_shift, &p.pred_shift, k.min(n_genes));
+            match j {
+                Some(v) => self.jaccard.entry(k).or_default().push(v),
+                None => self.jaccard_null = true,
+            }
+            jaccard.insert(k.to_string(), j);
+        }
+        ScoreSet {
+            mean_shift_r: metrics::pearson(&p.true_shift, &p.pred_shift),
+            jaccard,
+            energy_distance: p.energy,
+            undefined: None,
+        }
+    }
+
+    /// The scores over every condition added; `defined` conditions had a prediction.
+    fn scores(&self, defined: usize) -> ScoreSet {
+        let energies = &self.energies;
+        ScoreSet {
+            mean_shift_r: metrics::pearson(&self.true_shift, &self.pred_shift),
+            jaccard: JACCARD_KS
+                .iter()
+                .map(|k| {
+                    let v = self
+                        .jaccard
+                        .get(k)
+                        .filter(|v| !v.is_empty() && !self.jaccard_null)
+                        .map(|v| v.iter().sum::<f64>() / v.len() as f64);
+                    (k.to_string(), v)
+                })
+                .collect(),
+            energy_distance: (!energies.is_empty())
+                .then(|| energies.iter().sum::<f64>() / energies.len() as f64),
+            undefined: (defined == 0).then(|| "no held-out condition can be predicted".to_string()),
+        }
+    }
+}
+
+/// One predictor's scores per condition and pooled, and its pooled shifts.
+fn score_rows(rows: &[LabelledPrediction], n_genes: usize) -> (Scores, Pooled) {
+    let mut s = Scores::default();
+    let mut pool = Pooled::default();
+    for (label, r) in rows {
+        let set = match r {
+            Ok(p) => pool.add(p, n_genes),
+            Err(why) => ScoreSet {
+                jaccard: JACCARD_KS.iter().map(|k| (k.to_string(), None)).collect(),
+                undefined: Some(why.clone()),
+                ..Default::default()
+            },
+        };
+        s.conditions.insert(label.clone(), set);
+    }
+    let defined = rows.iter().filter(|r| r.1.is_ok()).count();
+    s.pooled = pool.scores(defined);
+    (s, pool)
+}
+
+impl Session {
+    /// Scores every predictor; the model's also get the IWELBO and the ATE, and its pooled
+    /// shifts make the shift figure.
+    pub(super) async fn score_predictors(
+        &self,
+        plans: &[ConditionPlan],
+        per: &BTreeMap<String, Vec<LabelledPrediction>>,
+    ) -> Result<(BTreeMap<String, Scores>, ShiftFigure), RunError> {
+        let n_genes = self.prep.panel.len();
+        let mut scores = BTreeMap::new();
+        let mut shift_fig = ShiftFigure {
+            model: self.cfg.model.clone(),
+            ..Default::default()
+        };
+        for (name, rows) in per {
+            let (mut s, pool) = score_rows(rows, n_genes);
+            if *name == self.cfg.model {
+                let cells = self.scorable_test_cells();
+                let k = self.cfg.sams.iwelbo_particles;
+                s.iwelbo = self.likelihood_bounds(&cells, k).await?.map(|b| b.iwelbo);
+                s.ate = self.ate_scores(plans).await?;
+                shift_fig.r = s.pooled.mean_shift_r;
+                shift_fig.true_shift = pool.true_shift;
+                shift_fig.pred_shift = pool.pred_shift;
+            }
+            scores.insert(name.clone(), s);
+        }
+        Ok((scores, shift_fig))
+    }
+
+    /// Held-out IWELBO and ELBO of the current best model on `cells`, with `k` particles; the
+    /// global variables are drawn once from q (one draw per particle) and shared by all cells.
+    /// None when no cell is given.
+    pub async fn likelihood_bounds(
+        &self,
+        cells: &[usize],
+        k: usize,
+    ) -> Result<Option<LikelihoodBounds>, RunError> {
+        if cells.is_empty() || k == 0 {
+            return Ok(None);
+        }
+        let model = self.trainer.model();
+        let device = self.device.clone().inner();
+        let mut rng = Rng::derive(self.cfg.seed, "iwelbo");
+        let noise = model.draw_noise(k, &mut rng);
+        let set = cell_set(
+            &self.prep,
+            &self.conditioning,
+            &self.design,
+            &self.ds,
+            cells,
+            self.likelihood,
+        );
+        // About 8k decoded rows per pass keeps memory small whatever K is.
+        let chunk = (8192 / k).max(1);
+        let mut sum: Option<Tensor<1>> = None;
+        let ln_k = (k as f64).ln();
+        for start in (0..cells.len()).step_by(chunk) {
+            let idx: Vec<usize> = (start..(start + chunk).min(cells.len())).collect();
+            let batch = Batch {
+                x_std: to_tensor(&set.x_std.select_rows(&idx), &device),
+                target: to_tensor(&set.target.select_rows(&idx), &device),
+                library: Tensor::from_data(
+                    TensorData::new(
+                        idx.iter().map(|&i| set.library[i]).collect::<Vec<f32>>(),
+                        [idx.len(), 1],
+                    ),
+                    &device,
+                ),
+                condition: to_tensor(&set.condition.select_rows(&idx), &device),
+            };
+            let lw = model.log_weights(batch, k, noise.as_ref(), &mut rng); // [K, cells]
+            let max = lw.clone().max_dim(0).detach(); // [1, cells]
+            let iw = (lw.clone() - max.clone()).exp().sum_dim(0).log() + max - ln_k; // [1, cells]
+            let elbo = lw.mean_dim(0); // [1, cells]
+            let both = Tensor::cat(
+                vec![iw.sum_dim(1).reshape([1]), elbo.sum_dim(1).reshape([1])],
+                0,
+            );
+            sum = Some(match sum {
+                Some(s) => s + both,
+                None => both,
+            });
+        }
+        let Some(sum) = sum else { return Ok(None) };
+        let v = read_vec(sum).await?;
+        let n = cells.len() as f64;
+        Ok(Some(LikelihoodBounds {
+            iwelbo: v[0] as f64 / n,
+            elbo: v[1] as f64 / n,
+            cells: cells.len(),
+        }))
+    }
+
+    /// Average treatment effects, data vs model, over the predictable held-out conditions.
+    /// Data: the held-out cells of each condition against the seen controls. Model: samples
+    /// with z_basal from the prior and the globals from q (library 1e4, counts drawn from the
+    /// likelihood), against samples under the control condition with the same noise.
+    pub async fn ate_scores(&self, plans: &[ConditionPlan]) -> Result<Option<AteScores>, RunError> {
+        let model = self.trainer.model();
+        let controls: Vec<usize> = self
+            .seen()
+            .into_iter()
+            .filter(|&i| self.ds.is_control(i))
+            .collect();
+        if controls.is_empty() {
+            return Ok(None);
+        }
+        let nb = self.likelihood == Likelihood::Nb && self.prep.counts.is_some();
+        let data_means =
+            |cells: &[usize]| -> Vec<f64> { self.prep.lognorm.select_rows(cells).col_means() };
+        let ctrl_counts = self.prep.counts.as_ref().map(|c| c.select_rows(&controls));
+        let ctrl_mean = data_means(&controls);
+        let mut rng = Rng::derive(self.cfg.seed, "ate");
+        let (mut data_all, mut model_all, mut data_top, mut model_top) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut scored = Vec::new();
+        for plan in plans {
+            if self.unpredictable(&plan.label).is_some() {
+                continue;
+            }
+            let data_ate: Vec<f64> = match (&self.prep.counts, &ctrl_counts) {
+                (Some(c), Some(cc)) if nb => metrics::ate_log2(&c.select_rows(&plan.test), cc),
+                _ => data_means(&plan.test)
+                    .iter()
+                    .zip(&ctrl_mean)
+                    .map(|(a, b)| a - b)
+                    .collect(),
+            };
+            let model_ate = self.model_ate(&model, plan, nb, &mut rng).await?;
+            for g in metrics::top_k_abs(&data_ate, ATE_TOP_GENES) {
+                data_top.push(data_ate[g]);
+                model_top.push(model_ate[g]);
+            }
+            data_all.extend_from_slice(&data_ate);
+            model_all.extend_from_slice(&model_ate);
+            scored.push(plan.label.clone());
+        }
+        if scored.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(AteScores {
+            r: metrics::pearson(&data_all, &model_all),
+            r_top20: metrics::pearson(&data_top, &model_top),
+            conditions: scored,
+        }))
+    }
+
+    /// The model's ATE of one condition from `ate_samples` prior samples per arm (log2 units
+    /// for counts, `nb`).
+    async fn model_ate(
+        &self,
+        model: &Model,
+        plan: &ConditionPlan,
+        nb: bool,
+        rng: &mut Rng,
+    ) -> Result<Vec<f64>, RunError> {
+        let m = self.cfg.sams.ate_samples;
+        let scale = Scale {
+            mean: &self.prep.mean,
+            sd: &self.prep.sd,
+        };
+        // Covariates follow the held-out cells' make-up, cycled to m samples.
+        let cells: Vec<usize> = (0..m).map(|i| plan.test[i % plan.test.len()]).collect();
+        let x_std = self.prep.x_std.select_rows(&cells);
+        let ctrl_cond = self.encode(&cells, Some(&self.ds.control_label));
+        let target = self.encode(&cells, Some(&plan.label));
+        let library = vec![if nb { preprocess::SCALE as f32 } else { 1.0 }; m];
+        let ctrl_src = Sources {
+            x_std: &x_std,
+            own_condition: &ctrl_cond,
+            target_condition: &ctrl_cond,
+            library: &library,
+        };
+        let treated_src = Sources {
+            x_std: &x_std,
+            own_condition: &ctrl_cond,
+            target_condition: &target,
+            library: &library,
+        };
+        // Common random numbers: both arms draw the same noise.
+        let mut r_ctrl = rng.clone();
+        let ctrl = generate::predict(
+            model,
+            &self.device,
+            &ctrl_src,
+            Mode::Prior,
+            &scale,
+            &mut r_ctrl,
+        )
+        .await?;
+        let treated =
+            generate::predict(model, &self.device, &treated_src, Mode::Prior, &scale, rng).await?;
+        // generate returns ln(1 + 1e4·x/Σx) for counts: divide by ln 2 for log2 units.
+        let unit = if nb { std::f64::consts::LN_2 } else { 1.0 };
+        Ok(treated
+            .col_means()
+            .iter()
+            .zip(ctrl.col_means())
+            .map(|(a, b)| (a - b) / unit)
+            .collect())
+    }
+}

@@ -1,0 +1,165 @@
+//! The models' math: plain burn modules with no knowledge of data loading, training loops or
+//! devices beyond the one their parameters live on.
+//!
+//! - [`layers`]: the dense layer, the batch, decoder and loss outputs every model shares;
+//! - [`likelihood`]: NB / Gaussian observation models and their log-likelihoods;
+//! - [`cvae`]: the conditional VAE;
+//! - [`sams`]: the SAMS-VAE family (SAMS-VAE, its mean-field variant, CPA-VAE, SVAE+);
+//! - here: the [`Model`] enum the trainer sees, and the configuration errors they share.
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+use thiserror::Error;
+
+use crate::rng::Rng;
+use crate::tensor::ReadbackError;
+
+pub mod cvae;
+pub mod layers;
+pub mod likelihood;
+pub mod sams;
+
+pub use cvae::{Cvae, CvaeConfig, MAX_HIDDEN, MAX_LATENT};
+pub use layers::{Batch, DecoderOutput, Dense, LossOutput};
+pub use likelihood::{Likelihood, decode_location, lgamma, nb_log_prob, neg_log_lik};
+pub use sams::{GlobalNoise, SamsConfig, SamsConfigError, SamsKind, SamsOptions, SamsVae};
+
+/// One rule per variant, so callers (CLI flags, page controls) can point at the exact setting.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ModelConfigError {
+    #[error("the latent size must be at least 1 (got {0})")]
+    Latent(usize),
+    #[error("the hidden size must be at least 1 (got {0})")]
+    Hidden(usize),
+    #[error("the model needs at least one gene (got {0})")]
+    Genes(usize),
+    #[error(
+        "unknown likelihood `{0}`: expected `nb` (counts) or `gaussian` (log-normalised values)"
+    )]
+    UnknownLikelihood(String),
+    #[error("latent size {0} is larger than the supported maximum of {1}")]
+    LatentTooLarge(usize, usize),
+    #[error("hidden size {0} is larger than the supported maximum of {1}")]
+    HiddenTooLarge(usize, usize),
+}
+
+/// The models a run can train. The trainer and generation code see only this enum, so a new
+/// model family is one more variant here, not another trainer.
+// Only a handful of models exist at a time (the trained one and the best so far): the size of
+// the larger variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Model {
+    Cvae(Cvae),
+    /// SAMS-VAE, its mean-field variant, CPA-VAE or SVAE+ (see [`sams`]).
+    Sams(SamsVae),
+}
+
+impl Model {
+    pub fn loss(&self, batch: Batch, beta: f64, rng: &mut Rng) -> LossOutput {
+        match self {
+            Model::Cvae(m) => m.loss(batch, beta, rng),
+            Model::Sams(m) => m.loss(batch, beta, rng),
+        }
+    }
+
+    /// See [`Cvae::predict`] and [`SamsVae::predict`].
+    pub fn predict(
+        &self,
+        x_std: Tensor<2>,
+        own: Tensor<2>,
+        target: Tensor<2>,
+        library: Tensor<2>,
+        prior: bool,
+        rng: &mut Rng,
+    ) -> DecoderOutput {
+        match self {
+            Model::Cvae(m) => m.predict(x_std, own, target, library, prior, rng),
+            Model::Sams(m) => m.predict(x_std, own, target, library, prior, rng),
+        }
+    }
+
+    pub fn likelihood(&self) -> Likelihood {
+        match self {
+            Model::Cvae(m) => m.likelihood,
+            Model::Sams(m) => m.likelihood(),
+        }
+    }
+
+    /// Epochs at the start of training whose objective differs from the final one.
+    pub fn schedule_epochs(&self) -> usize {
+        match self {
+            Model::Cvae(_) => 0,
+            Model::Sams(m) => m.schedule_epochs(),
+        }
+    }
+
+    /// The epoch a masked model's masks start at, while they have not started yet.
+    pub fn masks_start_at(&self) -> Option<usize> {
+        match self {
+            Model::Sams(m) => m.masks_start_at(),
+            Model::Cvae(_) => None,
+        }
+    }
+
+    /// True when the model's masks are due to start at this 0-based epoch.
+    pub fn needs_alignment(&self, epoch: usize) -> bool {
+        matches!(self, Model::Sams(m) if m.needs_alignment(epoch))
+    }
+
+    /// Starts the masks (see [`SamsVae::align`]); nothing for the cVAE.
+    pub async fn align(&mut self, rng: &mut Rng) -> Result<(), ReadbackError> {
+        if let Model::Sams(m) = self {
+            m.align(rng).await?;
+        }
+        Ok(())
+    }
+
+    /// The SAMS family member, if this is one.
+    pub fn sams_kind(&self) -> Option<SamsKind> {
+        match self {
+            Model::Cvae(_) => None,
+            Model::Sams(m) => Some(m.kind()),
+        }
+    }
+
+    /// Parameters trained with their own learning rate (the global variational parameters).
+    pub fn param_group_lr(&self) -> Option<(burn::module::ParamGroup, f64)> {
+        match self {
+            Model::Cvae(_) => None,
+            Model::Sams(m) => Some(m.global_group()),
+        }
+    }
+
+    /// Posterior mask probabilities. [treatments, latent]
+    pub fn mask_probs(&self) -> Option<Tensor<2>> {
+        match self {
+            Model::Cvae(_) => None,
+            Model::Sams(m) => m.mask_probs(),
+        }
+    }
+
+    /// Draws of the global variables for `k` importance particles (none for the cVAE), to be
+    /// shared by every batch of one IWELBO evaluation.
+    pub fn draw_noise(&self, k: usize, rng: &mut Rng) -> Option<GlobalNoise> {
+        match self {
+            Model::Cvae(_) => None,
+            Model::Sams(m) => Some(m.draw_noise(k, rng)),
+        }
+    }
+
+    /// Importance log-weights of `k` particles per cell. [k, cells]
+    pub fn log_weights(
+        &self,
+        batch: Batch,
+        k: usize,
+        noise: Option<&GlobalNoise>,
+        rng: &mut Rng,
+    ) -> Tensor<2> {
+        match (self, noise) {
+            (Model::Sams(m), Some(noise)) => m.log_weights(batch, noise, rng),
+            (Model::Sams(m), None) => m.log_weights(batch, &m.draw_noise(k, rng), rng),
+            (Model::Cvae(m), _) => m.log_weights(batch, k, rng),
+        }
+    }
+}
