@@ -1,4 +1,4 @@
-// Messages between the page (app.js) and the training worker (worker.js).
+// Messages between the page (engine.js) and the training worker (worker.js).
 // Every message is a plain object with a `type` tag from `Msg`; the fields are listed per tag.
 
 export const Msg = Object.freeze({

@@ -1,0 +1,113 @@
+// The engine as the page sees it: its wasm exports on this thread (drawing needs the DOM, and
+// settings are checked as they change) and the worker that owns the training Engine.
+// A load request is a promise answered by LOADED or a load ERROR; other messages go to the
+// handlers given to `spawnWorker`, and a crashed worker is reported to its `onCrash`.
+
+import { Msg, Stage } from './protocol.js';
+import { logEvent } from './state.js';
+
+const WASM_URL = new URL('../pkg/cellshift_bg.wasm', import.meta.url);
+const GLUE_URL = new URL('../pkg/cellshift.js', import.meta.url);
+
+/** Engine exports used on this thread; null until `loadEngine` has run. */
+export let wasm = null;
+let wasmModule = null;
+let worker = null;
+let handlers = {};
+let onCrash = () => {};
+/** `{resolve, reject}` of the worker's READY and of the load in flight. */
+let readyWaiter = null;
+let pendingLoad = null;
+
+/** Fetches and compiles the wasm module once, and instantiates it on this thread. */
+export async function loadEngine() {
+  const response = await fetch(WASM_URL);
+  if (!response.ok) throw new Error(`${WASM_URL.pathname} answered ${response.status} ${response.statusText}`);
+  wasmModule = await WebAssembly.compileStreaming(response);
+  const glue = await import(GLUE_URL.href);
+  await glue.default({ module_or_path: wasmModule });
+  wasm = glue;
+}
+
+/**
+ * Starts a worker on the compiled module. `on` maps message types (BACKEND, STARTED, PROGRESS,
+ * EVALUATING, RESULTS, ERROR) to handlers; `crashed(message)` is called when the engine is gone.
+ * Resolves to the engine's default run config.
+ */
+export function spawnWorker(on, crashed) {
+  handlers = on;
+  onCrash = crashed;
+  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  const ready = new Promise((resolve, reject) => {
+    readyWaiter = { resolve, reject };
+  });
+  worker.addEventListener('message', (e) => onWorkerMessage(e.data));
+  worker.addEventListener('error', (e) => {
+    e.preventDefault();
+    const message = e.message || 'the worker stopped unexpectedly';
+    onCrash(message);
+  });
+  worker.addEventListener('messageerror', () => onCrash('a message from the worker could not be read'));
+  worker.postMessage({ type: Msg.INIT, module: wasmModule });
+  return ready;
+}
+
+/** Drops a crashed worker: waiting requests fail with `message`. */
+export function abandonWorker(message) {
+  pendingLoad?.reject(new Error(`the engine crashed: ${message}`));
+  pendingLoad = null;
+  readyWaiter?.reject(new Error(message));
+  readyWaiter = null;
+  worker?.terminate();
+}
+
+/** Sends a message that needs no reply. */
+export function post(msg) {
+  worker.postMessage(msg);
+}
+
+/** Sends a load request; resolves to the data summary. */
+export function request(msg, transfer = []) {
+  return new Promise((resolve, reject) => {
+    pendingLoad = { resolve, reject };
+    worker.postMessage(msg, transfer);
+  });
+}
+
+function onWorkerMessage(msg) {
+  logEvent(msg.type, msg.type === Msg.PROGRESS ? { epoch: msg.record.epoch } : undefined);
+  switch (msg.type) {
+    case Msg.READY:
+      readyWaiter?.resolve(msg.defaults);
+      readyWaiter = null;
+      break;
+    case Msg.LOADED:
+      pendingLoad?.resolve(msg.summary);
+      pendingLoad = null;
+      break;
+    case Msg.ERROR:
+      onWorkerError(msg);
+      break;
+    default:
+      if (handlers[msg.type]) handlers[msg.type](msg);
+      else console.warn('unknown message from the worker', msg);
+  }
+}
+
+function onWorkerError(msg) {
+  if (msg.fatal) {
+    onCrash(msg.message);
+    return;
+  }
+  if (msg.stage === Stage.INIT && readyWaiter) {
+    readyWaiter.reject(new Error(msg.message));
+    readyWaiter = null;
+    return;
+  }
+  if (msg.stage === Stage.LOAD && pendingLoad) {
+    pendingLoad.reject(new Error(msg.message));
+    pendingLoad = null;
+    return;
+  }
+  handlers[Msg.ERROR](msg);
+}

@@ -1,0 +1,99 @@
+// The scoreboard's figures: the engine draws each panel on its canvas, one panel per task so
+// the page answers input between them; and the downloads (panel PNGs, the scoreboard image,
+// the scores CSV, results and config JSON).
+
+import { $, clearCanvas, saveBlob, showMessage, sizeCanvas } from './dom.js';
+import { wasm } from './engine.js';
+import { mergedScores, runsForMerge } from './comparison.js';
+import { modelOf } from './models.js';
+import { shownResults, state } from './state.js';
+
+export const PANELS = ['shift', 'jaccard', 'pca', 'curves', 'masks'];
+
+/**
+ * What one panel needs of the results: the engine reads the whole object on every call, so the
+ * large arrays other panels use are left out. The top-K panel shows every compared model.
+ */
+function panelInput(r, panel) {
+  const f = r.figures;
+  return {
+    ...r,
+    scores: panel === 'jaccard' ? mergedScores() : {},
+    train: panel === 'curves' ? r.train : { ...r.train, history: [] },
+    figures: {
+      shift: panel === 'shift' ? f.shift : { ...f.shift, true_shift: [], pred_shift: [] },
+      pca: panel === 'pca' ? f.pca : { ...f.pca, control: [], truth: [], predicted: [] },
+      masks: panel === 'masks' ? (f.masks ?? null) : null,
+    },
+  };
+}
+
+/** A run with its scores but without figure data, for the engine's CSV. */
+function scoresOnly(r) {
+  return { ...panelInput(r, 'none'), scores: r.scores };
+}
+
+let figureToken = 0;
+
+/** Abandons figures still being drawn. */
+export function cancelFigures() {
+  figureToken += 1;
+}
+
+/** Draws the figures of the shown results one per task, so the page answers input between them. */
+export async function drawFigures() {
+  const results = shownResults();
+  if (!results || !wasm) return;
+  const token = ++figureToken;
+  for (const panel of PANELS) {
+    await new Promise((r) => setTimeout(r, 0));
+    if (token !== figureToken) return;
+    if (panel === 'masks' && !results.figures.masks) continue;
+    const canvas = $(`fig-${panel}`);
+    try {
+      const dpr = sizeCanvas(canvas);
+      wasm.draw(canvas, panelInput(results, panel), panel, dpr);
+    } catch (e) {
+      clearCanvas(canvas);
+      showMessage('run-error', `The ${panel} figure could not be drawn: ${e.message}`);
+    }
+  }
+  if (token === figureToken && $('scoreboard').dataset.state === 'drawing') $('scoreboard').dataset.state = 'ready';
+}
+
+export function downloadFigure(panel) {
+  const canvas = $(`fig-${panel}`);
+  const shown = shownResults();
+  if (!shown || canvas.hidden) return;
+  canvas.toBlob((blob) => blob && saveBlob(blob, `cellshift-${panel === 'masks' ? `masks-${modelOf(shown)}` : panel}.png`), 'image/png');
+}
+
+export function downloadScoreboard() {
+  if (!state.results) return;
+  const canvas = document.createElement('canvas');
+  canvas.width = 1600;
+  canvas.height = 1200;
+  try {
+    wasm.draw_compared(canvas, runsForMerge(), 1);
+  } catch (e) {
+    showMessage('run-error', `The scoreboard image could not be drawn: ${e.message}`);
+    return;
+  }
+  canvas.toBlob((blob) => blob && saveBlob(blob, 'scoreboard.png'), 'image/png');
+}
+
+export function downloadScores() {
+  if (!state.results) return;
+  let csv;
+  try {
+    csv = wasm.compared_scores_csv(runsForMerge().map(scoresOnly));
+  } catch (e) {
+    showMessage('run-error', `The scores could not be written: ${e.message}`);
+    return;
+  }
+  saveBlob(new Blob([csv], { type: 'text/csv' }), 'scores.csv');
+}
+
+export function downloadJson(value, filename) {
+  saveBlob(new Blob([`${JSON.stringify(value, null, 2)}\n`], { type: 'application/json' }), filename);
+}

@@ -1,0 +1,134 @@
+// The live panel during a run: the backend in use, the progress bar and epoch statistics with
+// an ETA, and the loss chart. The engine draws the chart; redraws are spaced out while epochs
+// arrive, and the end of a run always gets its own draw.
+
+import { $, clearCanvas, fmtDuration, fmtInt, fmtNum, setStatus, showMessage, sizeCanvas } from './dom.js';
+import { wasm } from './engine.js';
+import { state } from './state.js';
+
+/**
+ * While a run reports epochs, a live-chart draw waits this many milliseconds after the last one,
+ * or this many times the last draw's own duration if that is longer (a long history costs more
+ * to draw, and drawing should not take most of this thread's time).
+ */
+const CHART_INTERVAL_MS = 250;
+const CHART_COST_FACTOR = 4;
+
+/** The device the run uses (BACKEND). */
+export function onBackend(info) {
+  state.backendInfo = info;
+  if (state.run) state.run.backend = info.backend;
+  $('backend-name').textContent = info.backend === 'webgpu' ? 'WebGPU' : 'CPU (WebAssembly)';
+  $('backend-name').dataset.backend = info.backend;
+  const a = info.adapter;
+  $('adapter-info').textContent = a ? `${a.name || 'unnamed adapter'}${a.vendor ? ` · vendor ${a.vendor}` : ''}${a.device_type ? ` · ${a.device_type}` : ''}${a.backend ? ` · ${a.backend}` : ''}${a.driver ? ` · ${a.driver}` : ''}` : '';
+  $('adapter-info').title = a ? Object.entries(a).map(([k, v]) => `${k}: ${v}`).join('\n') : '';
+  if (info.notice) showMessage('backend-notice', info.notice);
+}
+
+/** Empties the progress bar, the statistics and the chart for a new run. */
+export function resetProgress() {
+  $('progress').value = 0;
+  $('progress').max = 1;
+  $('progress-text').textContent = '0 / 0';
+  for (const id of ['stat-epoch', 'stat-eta', 'stat-loss', 'stat-recon', 'stat-kl', 'stat-beta', 'stat-val']) $(id).textContent = '—';
+  redrawLiveChart();
+}
+
+/** The epoch loop begins, for a new run or a resumed one (STARTED). */
+export function onStarted(msg) {
+  const now = performance.now();
+  state.timing = { segmentStart: now, lastAt: now, perEpoch: null, epochsInSegment: 0 };
+  if (msg.plan) {
+    state.run.plan = msg.plan;
+    state.budget = msg.plan.epochs;
+    state.sessionAlive = true;
+    const p = msg.plan;
+    $('stat-split').textContent = `${fmtInt(p.train_cells)} train · ${fmtInt(p.val_cells)} val · ${fmtInt(p.test_cells)} test cells · ${fmtInt(p.genes)} genes`;
+    setStatus(`Training on ${state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}: ${p.epochs} epochs at most.${state.backendInfo?.backend === 'webgpu' ? ' The first epoch also compiles the GPU kernels.' : ''}`);
+  } else {
+    state.budget = msg.epochs;
+    setStatus(`Resuming from epoch ${msg.from} (up to epoch ${msg.epochs}).`);
+  }
+  $('progress').max = state.budget;
+}
+
+/** One epoch finished (PROGRESS). */
+export function onProgress({ record, epochs, done }) {
+  state.history.push(record);
+  state.budget = epochs;
+  const now = performance.now();
+  const dt = (now - state.timing.lastAt) / 1000;
+  state.timing.lastAt = now;
+  state.timing.epochsInSegment += 1;
+  // The first epoch of a segment may include kernel compilation: let later epochs dominate.
+  if (state.timing.perEpoch === null) state.timing.perEpoch = dt;
+  else state.timing.perEpoch = state.timing.epochsInSegment === 2 ? dt : 0.7 * state.timing.perEpoch + 0.3 * dt;
+  const remaining = Math.max(0, epochs - record.epoch);
+  $('progress').max = epochs;
+  $('progress').value = record.epoch;
+  $('progress-text').textContent = `${record.epoch} / ${epochs}`;
+  $('stat-epoch').textContent = String(record.epoch);
+  $('stat-eta').textContent = done ? 'done' : fmtDuration(state.timing.perEpoch * remaining);
+  $('stat-loss').textContent = fmtNum(record.train.loss);
+  $('stat-recon').textContent = fmtNum(record.train.recon);
+  $('stat-kl').textContent = fmtNum(record.train.kl);
+  $('stat-beta').textContent = fmtNum(record.beta, 2);
+  $('stat-val').textContent = record.val && 'loss' in record.val ? fmtNum(record.val.loss) : '—';
+  if (state.phase === 'training') setStatus(`Epoch ${record.epoch} of ${epochs}: train loss ${fmtNum(record.train.loss)}, validation loss ${fmtNum(record.val?.loss)}.`);
+  scheduleLiveChart();
+}
+
+let chartFrameQueued = false;
+let chartTimer = null;
+/** When the last draw ended, and how long it took (ms). */
+let lastChartEnd = -Infinity;
+let lastChartCost = 0;
+
+/** Redraws the loss chart once the wait after the last draw is over. */
+function scheduleLiveChart() {
+  if (chartFrameQueued || chartTimer !== null) return;
+  const wait = lastChartEnd + Math.max(CHART_INTERVAL_MS, CHART_COST_FACTOR * lastChartCost) - performance.now();
+  if (wait <= 0) {
+    queueChartFrame();
+    return;
+  }
+  chartTimer = setTimeout(() => {
+    chartTimer = null;
+    queueChartFrame();
+  }, wait);
+}
+
+/** Redraws the loss chart at the next frame, without waiting (the run ended or was reset). */
+export function redrawLiveChart() {
+  clearTimeout(chartTimer);
+  chartTimer = null;
+  queueChartFrame();
+}
+
+function queueChartFrame() {
+  if (chartFrameQueued) return;
+  chartFrameQueued = true;
+  requestAnimationFrame(() => {
+    chartFrameQueued = false;
+    drawLiveChart();
+  });
+}
+
+/** Train and validation loss per epoch so far, drawn by the engine. */
+export function drawLiveChart() {
+  const start = performance.now();
+  const canvas = $('live-curves');
+  if (!state.history.length || !wasm) {
+    clearCanvas(canvas);
+  } else {
+    const dpr = sizeCanvas(canvas);
+    try {
+      wasm.draw_curves(canvas, state.history, dpr);
+    } catch (e) {
+      console.error('drawing the loss chart failed', e);
+    }
+  }
+  lastChartEnd = performance.now();
+  lastChartCost = lastChartEnd - start;
+}
