@@ -27,7 +27,11 @@ impl Design {
                 (name.clone(), levels.into_iter().cloned().collect())
             })
             .collect();
-        Self { perturbations: ds.perturbation_names(), covariates, control_label: ds.control_label.clone() }
+        Self {
+            perturbations: ds.perturbation_names(),
+            covariates,
+            control_label: ds.control_label.clone(),
+        }
     }
 
     pub fn n_perturbations(&self) -> usize {
@@ -47,7 +51,11 @@ impl Design {
         if label == self.control_label {
             return Vec::new();
         }
-        label.split('+').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+        label
+            .split('+')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 
     /// Encodes `cells` with their own covariates but the condition `label` (their own when None).
@@ -85,9 +93,17 @@ pub enum Conditioning {
 
 impl Conditioning {
     /// Encodes `cells` with their own covariates under `label` (their own condition if None).
-    pub fn encode(&self, design: &Design, ds: &Dataset, cells: &[usize], label: Option<&str>) -> Matrix {
+    pub fn encode(
+        &self,
+        design: &Design,
+        ds: &Dataset,
+        cells: &[usize],
+        label: Option<&str>,
+    ) -> Matrix {
         let base = design.encode(ds, cells, label);
-        let Conditioning::OneHot(labels) = self else { return base };
+        let Conditioning::OneHot(labels) = self else {
+            return base;
+        };
         let np = design.n_perturbations();
         let t = labels.len();
         let mut m = Matrix::zeros(cells.len(), t + base.cols - np);

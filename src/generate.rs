@@ -28,7 +28,9 @@ impl std::str::FromStr for Mode {
         match s.to_ascii_lowercase().as_str() {
             "a" | "prior" => Ok(Mode::Prior),
             "b" | "encode" => Ok(Mode::Encode),
-            _ => Err(format!("unknown generation mode `{s}`: expected `a` (prior) or `b` (encode controls)")),
+            _ => Err(format!(
+                "unknown generation mode `{s}`: expected `a` (prior) or `b` (encode controls)"
+            )),
         }
     }
 }
@@ -60,7 +62,10 @@ pub async fn predict(
     rng: &mut Rng,
 ) -> Result<Matrix, ReadbackError> {
     let n = src.x_std.rows;
-    let library = Tensor::from_data(burn::tensor::TensorData::new(src.library.to_vec(), [n, 1]), device);
+    let library = Tensor::from_data(
+        burn::tensor::TensorData::new(src.library.to_vec(), [n, 1]),
+        device,
+    );
     let out = model.predict(
         to_tensor(src.x_std, device),
         to_tensor(src.own_condition, device),

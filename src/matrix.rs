@@ -13,12 +13,20 @@ pub struct Matrix {
 
 impl Matrix {
     pub fn zeros(rows: usize, cols: usize) -> Self {
-        Self { rows, cols, data: vec![0.0; rows * cols] }
+        Self {
+            rows,
+            cols,
+            data: vec![0.0; rows * cols],
+        }
     }
 
     /// Panics if `data.len() != rows * cols`: callers build `data` themselves.
     pub fn from_vec(rows: usize, cols: usize, data: Vec<f32>) -> Self {
-        assert_eq!(data.len(), rows * cols, "matrix data does not match its shape");
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "matrix data does not match its shape"
+        );
         Self { rows, cols, data }
     }
 
@@ -40,7 +48,11 @@ impl Matrix {
         for &i in idx {
             data.extend_from_slice(self.row(i));
         }
-        Matrix { rows: idx.len(), cols: self.cols, data }
+        Matrix {
+            rows: idx.len(),
+            cols: self.cols,
+            data,
+        }
     }
 
     /// The columns at `idx`, in that order.
@@ -50,7 +62,11 @@ impl Matrix {
             let row = self.row(i);
             data.extend(idx.iter().map(|&j| row[j]));
         }
-        Matrix { rows: self.rows, cols: idx.len(), data }
+        Matrix {
+            rows: self.rows,
+            cols: idx.len(),
+            data,
+        }
     }
 
     /// Column means in f64 (accumulated in f64 so large cell counts stay exact enough).
@@ -89,7 +105,9 @@ impl Matrix {
     }
 
     pub fn row_sums(&self) -> Vec<f64> {
-        (0..self.rows).map(|i| self.row(i).iter().map(|&v| v as f64).sum()).collect()
+        (0..self.rows)
+            .map(|i| self.row(i).iter().map(|&v| v as f64).sum())
+            .collect()
     }
 
     /// Stack matrices with the same number of columns on top of each other.

@@ -49,7 +49,12 @@ pub fn select_panel(lognorm_all_genes: &Matrix, train: &[usize], n: usize) -> Ve
     let train_m = lognorm_all_genes.select_rows(train);
     let var = train_m.col_vars();
     let mut order: Vec<usize> = (0..var.len()).collect();
-    order.sort_by(|&a, &b| var[b].partial_cmp(&var[a]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        var[b]
+            .partial_cmp(&var[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
     let mut panel: Vec<usize> = order.into_iter().take(n.min(var.len())).collect();
     panel.sort_unstable();
     panel
@@ -61,7 +66,11 @@ pub fn prepare(ds: &Dataset, train: &[usize], n_genes: usize) -> Prepared {
         let panel = select_panel(&full_lognorm, train, n_genes);
         let counts = ds.values.select_cols(&panel);
         let lognorm = log_normalize(&counts);
-        let library = counts.row_sums().into_iter().map(|s| s.max(1.0) as f32).collect();
+        let library = counts
+            .row_sums()
+            .into_iter()
+            .map(|s| s.max(1.0) as f32)
+            .collect();
         (panel, Some(counts), lognorm, library)
     } else {
         let panel = select_panel(&ds.values, train, n_genes);
@@ -72,14 +81,26 @@ pub fn prepare(ds: &Dataset, train: &[usize], n_genes: usize) -> Prepared {
     let (mean, sd) = standardisation(&lognorm.select_rows(train));
     let x_std = standardise(&lognorm, &mean, &sd);
     let panel_names = panel.iter().map(|&g| ds.genes[g].clone()).collect();
-    Prepared { panel, panel_names, counts, lognorm, library, mean, sd, x_std }
+    Prepared {
+        panel,
+        panel_names,
+        counts,
+        lognorm,
+        library,
+        mean,
+        sd,
+        x_std,
+    }
 }
 
 /// Mean and standard deviation per gene; a constant gene gets sd 1 so it maps to zero.
 pub fn standardisation(train: &Matrix) -> (Vec<f32>, Vec<f32>) {
     let mean = train.col_means();
     let var = train.col_vars();
-    let sd = var.iter().map(|&v| if v > 1e-12 { v.sqrt() as f32 } else { 1.0 }).collect();
+    let sd = var
+        .iter()
+        .map(|&v| if v > 1e-12 { v.sqrt() as f32 } else { 1.0 })
+        .collect();
     (mean.into_iter().map(|m| m as f32).collect(), sd)
 }
 

@@ -119,7 +119,8 @@ pub fn masks_png(fig: &MaskFigure, path: &Path, width: u32, height: u32) -> Resu
     register_fonts();
     let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
     draw_masks(&root, fig, &theme_for_size(width, height))?;
-    root.present().map_err(|e| ChartError::Draw(format!("writing {}: {e}", path.display())))
+    root.present()
+        .map_err(|e| ChartError::Draw(format!("writing {}: {e}", path.display())))
 }
 
 /// Writes the mask heatmap as an SVG file.
@@ -132,5 +133,6 @@ pub fn masks_svg(fig: &MaskFigure, path: &Path, width: u32, height: u32) -> Resu
         draw_masks(&root, fig, &theme_for_size(width, height))?;
         root.present().map_err(draw_err)?;
     }
-    std::fs::write(path, svg).map_err(|e| ChartError::Draw(format!("writing {}: {e}", path.display())))
+    std::fs::write(path, svg)
+        .map_err(|e| ChartError::Draw(format!("writing {}: {e}", path.display())))
 }

@@ -21,7 +21,14 @@ fn splitmix64(x: &mut u64) -> u64 {
 impl Rng {
     pub fn new(seed: u64) -> Self {
         let mut x = seed;
-        Self { s: [splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x)] }
+        Self {
+            s: [
+                splitmix64(&mut x),
+                splitmix64(&mut x),
+                splitmix64(&mut x),
+                splitmix64(&mut x),
+            ],
+        }
     }
 
     /// An independent stream for a named purpose, so adding draws in one place does not
@@ -92,7 +99,8 @@ impl Rng {
     /// Poisson(lambda): multiplication method for small means, a rounded normal approximation
     /// with continuity correction for large ones (where it is accurate to well below count noise).
     pub fn poisson(&mut self, lambda: f64) -> f64 {
-        if !(lambda > 0.0) {
+        // Not positive, or NaN: no counts.
+        if lambda.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return 0.0;
         }
         if lambda < 30.0 {
@@ -107,13 +115,15 @@ impl Rng {
                 k += 1.0;
             }
         }
-        (lambda + lambda.sqrt() * self.normal() + 0.5).floor().max(0.0)
+        (lambda + lambda.sqrt() * self.normal() + 0.5)
+            .floor()
+            .max(0.0)
     }
 
     /// Negative binomial with mean `mu` and inverse dispersion `theta` (variance mu + mu²/theta),
     /// as a Gamma–Poisson mixture.
     pub fn neg_binomial(&mut self, mu: f64, theta: f64) -> f64 {
-        if !(mu > 0.0) {
+        if mu.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return 0.0;
         }
         let rate = self.gamma(theta) * mu / theta;

@@ -41,7 +41,9 @@ fn penalty(m: &[Vec<f64>], half_inv_eps2: f64) -> f64 {
 /// Penalty of columns `i`, `j` after rotating them by θ.
 fn pair_penalty(m: &[Vec<f64>], i: usize, j: usize, theta: f64, half_inv_eps2: f64) -> f64 {
     let (s, c) = theta.sin_cos();
-    m.iter().map(|r| rho(r[i] * c + r[j] * s, half_inv_eps2) + rho(r[j] * c - r[i] * s, half_inv_eps2)).sum()
+    m.iter()
+        .map(|r| rho(r[i] * c + r[j] * s, half_inv_eps2) + rho(r[j] * c - r[i] * s, half_inv_eps2))
+        .sum()
 }
 
 fn rotate_cols(m: &mut [Vec<f64>], i: usize, j: usize, theta: f64) {
@@ -67,7 +69,9 @@ pub fn random_orthogonal(l: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
             cols.push(v.into_iter().map(|a| a / n).collect());
         }
     }
-    (0..l).map(|r| (0..l).map(|c| cols[c][r]).collect()).collect()
+    (0..l)
+        .map(|r| (0..l).map(|c| cols[c][r]).collect())
+        .collect()
 }
 
 /// The best angle for columns (i, j) and its gain; the penalty has period π/2 in θ (swaps and
@@ -95,7 +99,11 @@ fn best_angle(m: &[Vec<f64>], i: usize, j: usize, half_inv_eps2: f64) -> (f64, f
     }
     let t = 0.5 * (a + b);
     let f = pair_penalty(m, i, j, t, half_inv_eps2);
-    if f < best_f { (t, base - f) } else { (best_t, base - best_f) }
+    if f < best_f {
+        (t, base - f)
+    } else {
+        (best_t, base - best_f)
+    }
 }
 
 /// Finds an orthogonal `R` making `effects · R` sparse: Jacobi sweeps over pairs of dims, each
@@ -103,7 +111,11 @@ fn best_angle(m: &[Vec<f64>], i: usize, j: usize, half_inv_eps2: f64) -> (f64, f
 /// result wins. `effects` is [rows, L]; ε is 0.15 × the mean row norm.
 pub fn sparse_rotation(effects: &[Vec<f64>], restarts: usize, rng: &mut Rng) -> SparseRotation {
     let l = effects.first().map_or(0, Vec::len);
-    let mean_norm = effects.iter().map(|r| r.iter().map(|x| x * x).sum::<f64>().sqrt()).sum::<f64>() / effects.len().max(1) as f64;
+    let mean_norm = effects
+        .iter()
+        .map(|r| r.iter().map(|x| x * x).sum::<f64>().sqrt())
+        .sum::<f64>()
+        / effects.len().max(1) as f64;
     let scale = (0.15 * mean_norm).max(1e-6);
     let half_inv_eps2 = 0.5 / (scale * scale);
     // Nothing to rotate: the identity, from the single start below.
@@ -117,14 +129,20 @@ pub fn sparse_rotation(effects: &[Vec<f64>], restarts: usize, rng: &mut Rng) -> 
     let mut best: Option<SparseRotation> = None;
     for start in 0..starts {
         let mut rot: Vec<Vec<f64>> = if start == 0 {
-            (0..l).map(|r| (0..l).map(|c| if r == c { 1.0 } else { 0.0 }).collect()).collect()
+            (0..l)
+                .map(|r| (0..l).map(|c| if r == c { 1.0 } else { 0.0 }).collect())
+                .collect()
         } else {
             random_orthogonal(l, rng)
         };
         // m = effects · rot
         let mut m: Vec<Vec<f64>> = effects
             .iter()
-            .map(|row| (0..l).map(|c| (0..l).map(|k| row[k] * rot[k][c]).sum()).collect())
+            .map(|row| {
+                (0..l)
+                    .map(|c| (0..l).map(|k| row[k] * rot[k][c]).sum())
+                    .collect()
+            })
             .collect();
         for _ in 0..MAX_SWEEPS {
             let mut gain = 0.0;
@@ -144,7 +162,12 @@ pub fn sparse_rotation(effects: &[Vec<f64>], restarts: usize, rng: &mut Rng) -> 
         }
         let p = penalty(&m, half_inv_eps2);
         if best.as_ref().is_none_or(|b| p < b.penalty - 1e-9) {
-            best = Some(SparseRotation { rotation: rot.into_iter().flatten().collect(), rotated: m, penalty: p, scale });
+            best = Some(SparseRotation {
+                rotation: rot.into_iter().flatten().collect(),
+                rotated: m,
+                penalty: p,
+                scale,
+            });
         }
     }
     best.expect("at least one start")

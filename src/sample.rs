@@ -76,7 +76,11 @@ impl SampleTruth {
 fn single_name(i: usize) -> String {
     // A, B, ..., Z, then AA, AB, ...
     let letters = |k: usize| char::from(b'A' + (k % 26) as u8);
-    if i < 26 { letters(i).to_string() } else { format!("{}{}", letters(i / 26 - 1), letters(i)) }
+    if i < 26 {
+        letters(i).to_string()
+    } else {
+        format!("{}{}", letters(i / 26 - 1), letters(i))
+    }
 }
 
 /// Pairs (0,1), (2,3), ... plus (0,2) when there are enough singles: some combinations share a
@@ -111,20 +115,29 @@ pub fn generate(cfg: &SampleConfig) -> Result<(Dataset, SampleTruth), DataError>
     }
     // A random nonlinear decoder: latent → 64 tanh units → gene logits (+ gene abundance).
     let hidden = 64;
-    let w1: Vec<f64> = (0..latent * hidden).map(|_| rng.normal() / (latent as f64).sqrt()).collect();
+    let w1: Vec<f64> = (0..latent * hidden)
+        .map(|_| rng.normal() / (latent as f64).sqrt())
+        .collect();
     let b1: Vec<f64> = (0..hidden).map(|_| 0.3 * rng.normal()).collect();
-    let w2: Vec<f64> = (0..hidden * cfg.genes).map(|_| 1.2 * rng.normal() / (hidden as f64).sqrt()).collect();
+    let w2: Vec<f64> = (0..hidden * cfg.genes)
+        .map(|_| 1.2 * rng.normal() / (hidden as f64).sqrt())
+        .collect();
     let abundance: Vec<f64> = (0..cfg.genes).map(|_| rng.normal()).collect();
     let theta: Vec<f64> = (0..cfg.genes).map(|_| 3.0 + 12.0 * rng.uniform()).collect();
 
     let mut conditions = Vec::new();
-    let mut plan: Vec<(String, Vec<usize>, usize)> = vec![("control".into(), vec![], cfg.control_cells)];
+    let mut plan: Vec<(String, Vec<usize>, usize)> =
+        vec![("control".into(), vec![], cfg.control_cells)];
     for p in 0..cfg.singles {
         plan.push((single_name(p), vec![p], cfg.cells_per_single));
     }
     let combos = combinations(cfg.singles);
     for &(a, b) in &combos {
-        plan.push((format!("{}+{}", single_name(a), single_name(b)), vec![a, b], cfg.cells_per_combination));
+        plan.push((
+            format!("{}+{}", single_name(a), single_name(b)),
+            vec![a, b],
+            cfg.cells_per_combination,
+        ));
     }
     let n_cells: usize = plan.iter().map(|p| p.2).sum();
     let mut data = Vec::with_capacity(n_cells * cfg.genes);
@@ -143,7 +156,10 @@ pub fn generate(cfg: &SampleConfig) -> Result<(Dataset, SampleTruth), DataError>
                 *hj = (s + b1[j]).tanh();
             }
             for (g, lg) in logits.iter_mut().enumerate() {
-                *lg = abundance[g] + (0..hidden).map(|j| h[j] * w2[j * cfg.genes + g]).sum::<f64>();
+                *lg = abundance[g]
+                    + (0..hidden)
+                        .map(|j| h[j] * w2[j * cfg.genes + g])
+                        .sum::<f64>();
             }
             let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let denom: f64 = logits.iter().map(|l| (l - max).exp()).sum();
@@ -161,7 +177,10 @@ pub fn generate(cfg: &SampleConfig) -> Result<(Dataset, SampleTruth), DataError>
     let truth = SampleTruth {
         config: cfg.clone(),
         perturbations,
-        combinations: combos.iter().map(|&(a, b)| format!("{}+{}", single_name(a), single_name(b))).collect(),
+        combinations: combos
+            .iter()
+            .map(|&(a, b)| format!("{}+{}", single_name(a), single_name(b)))
+            .collect(),
     };
     Ok((ds, truth))
 }

@@ -64,7 +64,9 @@ mod roles {
                 't' => Ok(Role::Train),
                 'v' => Ok(Role::Val),
                 'h' => Ok(Role::Test),
-                other => Err(serde::de::Error::custom(format!("unknown split role `{other}` (expected t, v or h)"))),
+                other => Err(serde::de::Error::custom(format!(
+                    "unknown split role `{other}` (expected t, v or h)"
+                ))),
             })
             .collect()
     }
@@ -95,13 +97,21 @@ pub enum SplitError {
     NoConditions,
     #[error("--holdout-group needs the form COVARIATE=LEVEL (got `{0}`)")]
     GroupSyntax(String),
-    #[error("covariate `{covariate}` was not loaded: add --covariate {covariate} (loaded: {loaded})")]
+    #[error(
+        "covariate `{covariate}` was not loaded: add --covariate {covariate} (loaded: {loaded})"
+    )]
     UnknownCovariate { covariate: String, loaded: String },
     #[error("covariate `{covariate}` has no level `{level}`; levels present: {known}")]
-    UnknownLevel { covariate: String, level: String, known: String },
+    UnknownLevel {
+        covariate: String,
+        level: String,
+        known: String,
+    },
     #[error("the {kind} split leaves no perturbed cells to score")]
     NothingToScore { kind: &'static str },
-    #[error("the split leaves no training cells of condition `{0}` nor any control cells for training")]
+    #[error(
+        "the split leaves no training cells of condition `{0}` nor any control cells for training"
+    )]
     NoTrainingControls(String),
     #[error("the split file assigns {found} cells but the data has {expected}")]
     FileLength { expected: usize, found: usize },
@@ -115,9 +125,19 @@ pub enum SplitError {
 /// `cell_id` names a data row: `cell000000` is the first one. Every data row must be assigned
 /// exactly once.
 pub fn parse_split_file(bytes: &[u8], n_cells: usize) -> Result<Vec<Role>, SplitError> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(bytes);
-    let header = reader.headers().map_err(|e| SplitError::FileFormat(e.to_string()))?.clone();
-    let col = |name: &str| header.iter().position(|h| h.trim_start_matches('\u{feff}') == name);
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(bytes);
+    let header = reader
+        .headers()
+        .map_err(|e| SplitError::FileFormat(e.to_string()))?
+        .clone();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == name)
+    };
     let (Some(id_col), Some(split_col)) = (col("cell_id"), col("split")) else {
         return Err(SplitError::FileFormat(format!(
             "needs the columns `cell_id` and `split` (found: {})",
@@ -128,7 +148,10 @@ pub fn parse_split_file(bytes: &[u8], n_cells: usize) -> Result<Vec<Role>, Split
     let mut rows = 0;
     for (i, rec) in reader.records().enumerate() {
         let line = i + 2;
-        let rec = rec.map_err(|e| SplitError::FileLine { line, message: e.to_string() })?;
+        let rec = rec.map_err(|e| SplitError::FileLine {
+            line,
+            message: e.to_string(),
+        })?;
         rows += 1;
         let id = rec.get(id_col).unwrap_or("");
         let index = id
@@ -137,22 +160,45 @@ pub fn parse_split_file(bytes: &[u8], n_cells: usize) -> Result<Vec<Role>, Split
             .and_then(|d| d.parse::<usize>().ok())
             .ok_or_else(|| SplitError::FileLine { line, message: format!("cell_id `{id}` is not of the form cell<row number>, e.g. cell000000 for the first data row") })?;
         if index >= n_cells {
-            return Err(SplitError::FileLine { line, message: format!("cell_id `{id}` is beyond the data's {n_cells} rows") });
+            return Err(SplitError::FileLine {
+                line,
+                message: format!("cell_id `{id}` is beyond the data's {n_cells} rows"),
+            });
         }
-        let role = match rec.get(split_col).unwrap_or("").to_ascii_lowercase().as_str() {
+        let role = match rec
+            .get(split_col)
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "train" => Role::Train,
             "val" | "valid" | "validation" => Role::Val,
             "test" => Role::Test,
-            other => return Err(SplitError::FileLine { line, message: format!("unknown split `{other}` (expected train, val or test)") }),
+            other => {
+                return Err(SplitError::FileLine {
+                    line,
+                    message: format!("unknown split `{other}` (expected train, val or test)"),
+                });
+            }
         };
         if roles[index].replace(role).is_some() {
-            return Err(SplitError::FileLine { line, message: format!("cell_id `{id}` is assigned twice") });
+            return Err(SplitError::FileLine {
+                line,
+                message: format!("cell_id `{id}` is assigned twice"),
+            });
         }
     }
     if rows != n_cells {
-        return Err(SplitError::FileLength { expected: n_cells, found: rows });
+        return Err(SplitError::FileLength {
+            expected: n_cells,
+            found: rows,
+        });
     }
-    roles.into_iter().enumerate().map(|(i, r)| r.ok_or_else(|| SplitError::FileFormat(format!("data row {i} has no split")))).collect()
+    roles
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.ok_or_else(|| SplitError::FileFormat(format!("data row {i} has no split"))))
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,9 +223,10 @@ fn join_sorted<I: IntoIterator<Item = String>>(it: I) -> String {
 /// Parses `COVARIATE=LEVEL`.
 pub fn parse_group(spec: &str) -> Result<Holdout, SplitError> {
     match spec.split_once('=') {
-        Some((c, l)) if !c.trim().is_empty() && !l.trim().is_empty() => {
-            Ok(Holdout::Group { covariate: c.trim().to_string(), level: l.trim().to_string() })
-        }
+        Some((c, l)) if !c.trim().is_empty() && !l.trim().is_empty() => Ok(Holdout::Group {
+            covariate: c.trim().to_string(),
+            level: l.trim().to_string(),
+        }),
         _ => Err(SplitError::GroupSyntax(spec.to_string())),
     }
 }
@@ -191,7 +238,10 @@ pub fn validate(ds: &Dataset, holdout: &Holdout, val_fraction: f64) -> Result<()
     match holdout {
         Holdout::File { assignments, .. } => {
             if assignments.len() != ds.n_cells() {
-                return Err(SplitError::FileLength { expected: ds.n_cells(), found: assignments.len() });
+                return Err(SplitError::FileLength {
+                    expected: ds.n_cells(),
+                    found: assignments.len(),
+                });
             }
         }
         Holdout::Fraction { fraction } => {
@@ -220,7 +270,11 @@ pub fn validate(ds: &Dataset, holdout: &Holdout, val_fraction: f64) -> Result<()
             let Some(ci) = ds.covariate_names.iter().position(|n| n == covariate) else {
                 return Err(SplitError::UnknownCovariate {
                     covariate: covariate.clone(),
-                    loaded: if ds.covariate_names.is_empty() { "none".into() } else { ds.covariate_names.join(", ") },
+                    loaded: if ds.covariate_names.is_empty() {
+                        "none".into()
+                    } else {
+                        ds.covariate_names.join(", ")
+                    },
                 });
             };
             if !ds.covariates[ci].iter().any(|l| l == level) {
@@ -236,13 +290,24 @@ pub fn validate(ds: &Dataset, holdout: &Holdout, val_fraction: f64) -> Result<()
 }
 
 /// Deterministic for a given dataset, holdout and seed.
-pub fn make_split(ds: &Dataset, holdout: &Holdout, val_fraction: f64, seed: u64) -> Result<Split, SplitError> {
+pub fn make_split(
+    ds: &Dataset,
+    holdout: &Holdout,
+    val_fraction: f64,
+    seed: u64,
+) -> Result<Split, SplitError> {
     validate(ds, holdout, val_fraction)?;
     if let Holdout::File { assignments, .. } = holdout {
-        let pick = |role: Role| -> Vec<usize> { (0..assignments.len()).filter(|&i| assignments[i] == role).collect() };
+        let pick = |role: Role| -> Vec<usize> {
+            (0..assignments.len())
+                .filter(|&i| assignments[i] == role)
+                .collect()
+        };
         let (train, val, test) = (pick(Role::Train), pick(Role::Val), pick(Role::Test));
         if !test.iter().any(|&i| !ds.is_control(i)) {
-            return Err(SplitError::NothingToScore { kind: holdout.kind() });
+            return Err(SplitError::NothingToScore {
+                kind: holdout.kind(),
+            });
         }
         if !train.iter().any(|&i| ds.is_control(i)) {
             return Err(SplitError::NoTrainingControls(ds.control_label.clone()));
@@ -264,22 +329,35 @@ pub fn make_split(ds: &Dataset, holdout: &Holdout, val_fraction: f64, seed: u64)
             Holdout::Fraction { fraction } if !is_control => {
                 rng.shuffle(&mut cells);
                 // Leave at least one training cell when there is more than one.
-                let n_test = ((cells.len() as f64 * fraction).round() as usize).min(cells.len().saturating_sub(1));
+                let n_test = ((cells.len() as f64 * fraction).round() as usize)
+                    .min(cells.len().saturating_sub(1));
                 test.extend_from_slice(&cells[..n_test]);
                 pool.extend_from_slice(&cells[n_test..]);
             }
-            Holdout::Conditions { conditions } if conditions.iter().any(|c| c == cond) => test.extend(cells),
+            Holdout::Conditions { conditions } if conditions.iter().any(|c| c == cond) => {
+                test.extend(cells)
+            }
             Holdout::Group { covariate, level } if !is_control => {
-                let ci = ds.covariate_names.iter().position(|n| n == covariate).unwrap_or(0);
+                let ci = ds
+                    .covariate_names
+                    .iter()
+                    .position(|n| n == covariate)
+                    .unwrap_or(0);
                 for i in cells {
-                    if ds.covariates[ci][i] == *level { test.push(i) } else { pool.push(i) }
+                    if ds.covariates[ci][i] == *level {
+                        test.push(i)
+                    } else {
+                        pool.push(i)
+                    }
                 }
             }
             _ => pool.extend(cells),
         }
     }
     if test.is_empty() {
-        return Err(SplitError::NothingToScore { kind: holdout.kind() });
+        return Err(SplitError::NothingToScore {
+            kind: holdout.kind(),
+        });
     }
     if !pool.iter().any(|&i| ds.is_control(i)) {
         return Err(SplitError::NoTrainingControls(ds.control_label.clone()));
@@ -287,14 +365,21 @@ pub fn make_split(ds: &Dataset, holdout: &Holdout, val_fraction: f64, seed: u64)
     // Validation cells: a stratified fraction of the training pool, for early stopping.
     let mut pool_by: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for &i in &pool {
-        pool_by.entry(ds.conditions[i].as_str()).or_default().push(i);
+        pool_by
+            .entry(ds.conditions[i].as_str())
+            .or_default()
+            .push(i);
     }
     let mut vrng = Rng::derive(seed, "validation");
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for cells in pool_by.values() {
         let mut cells = cells.clone();
         vrng.shuffle(&mut cells);
-        let n_val = if cells.len() >= 5 { (cells.len() as f64 * val_fraction).round() as usize } else { 0 };
+        let n_val = if cells.len() >= 5 {
+            (cells.len() as f64 * val_fraction).round() as usize
+        } else {
+            0
+        };
         val.extend_from_slice(&cells[..n_val]);
         train.extend_from_slice(&cells[n_val..]);
     }

@@ -9,11 +9,16 @@ pub fn bin() -> Command {
 }
 
 pub fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the cellshift binary runs")
+    bin()
+        .args(args)
+        .output()
+        .expect("the cellshift binary runs")
 }
 
 pub fn shared_data(name: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(name);
     if p.exists() {
         Some(p)
     } else {
@@ -30,5 +35,6 @@ pub fn tempdir(name: &str) -> PathBuf {
 }
 
 pub fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("results file exists")).expect("valid JSON")
+    serde_json::from_str(&std::fs::read_to_string(path).expect("results file exists"))
+        .expect("valid JSON")
 }
