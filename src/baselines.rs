@@ -11,6 +11,20 @@ pub const PERTURBED_MEAN: &str = "perturbed_mean";
 pub const ADDITIVE: &str = "additive";
 pub const GROUP_SHIFT: &str = "group_shift";
 
+/// Every baseline, in the order the scoreboard lists them.
+pub const ALL: [&str; 5] = [
+    CONTROL_MEAN,
+    PERTURBATION_MEAN,
+    PERTURBED_MEAN,
+    ADDITIVE,
+    GROUP_SHIFT,
+];
+
+/// True when `name` is a baseline's (and not a model's).
+pub fn is_baseline(name: &str) -> bool {
+    ALL.contains(&name)
+}
+
 /// Host-side means over the non-test ("seen") cells that the baselines are built from.
 pub struct BaselineContext<'a> {
     pub ds: &'a Dataset,
@@ -65,8 +79,11 @@ impl BaselineContext<'_> {
                     .ok_or_else(|| "no training control cells".to_string())?;
                 let mut shift = vec![0.0; reference.len()];
                 for m in &members {
-                    let single = mean_of(self.lognorm, &self.seen_where(|i| ds.conditions[i] == *m))
-                        .ok_or_else(|| format!("no training cells of the single perturbation `{m}`"))?;
+                    let single =
+                        mean_of(self.lognorm, &self.seen_where(|i| ds.conditions[i] == *m))
+                            .ok_or_else(|| {
+                                format!("no training cells of the single perturbation `{m}`")
+                            })?;
                     for ((s, a), c) in shift.iter_mut().zip(&single).zip(&ctrl) {
                         *s += a - c;
                     }
@@ -87,9 +104,12 @@ impl BaselineContext<'_> {
                 let mut total = vec![0.0; reference.len()];
                 let mut weight = 0.0;
                 for g in levels.into_iter().filter(|g| *g != level) {
-                    let pert = self.seen_where(|i| ds.conditions[i] == label && ds.covariates[*ci][i] == *g);
+                    let pert = self
+                        .seen_where(|i| ds.conditions[i] == label && ds.covariates[*ci][i] == *g);
                     let ctrl = self.seen_where(|i| ds.is_control(i) && ds.covariates[*ci][i] == *g);
-                    if let (Some(p), Some(c)) = (mean_of(self.lognorm, &pert), mean_of(self.lognorm, &ctrl)) {
+                    if let (Some(p), Some(c)) =
+                        (mean_of(self.lognorm, &pert), mean_of(self.lognorm, &ctrl))
+                    {
                         let w = pert.len() as f64;
                         for ((t, a), b) in total.iter_mut().zip(&p).zip(&c) {
                             *t += w * (a - b);
@@ -98,7 +118,9 @@ impl BaselineContext<'_> {
                     }
                 }
                 if weight == 0.0 {
-                    return Err(format!("no other group has both `{label}` and control training cells"));
+                    return Err(format!(
+                        "no other group has both `{label}` and control training cells"
+                    ));
                 }
                 Ok(total.into_iter().map(|t| t / weight).collect())
             }

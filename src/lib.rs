@@ -1,6 +1,6 @@
 //! cellshift: single-cell perturbation modelling with one Rust core for the CLI and the browser.
 //!
-//! Layers, from the bottom: `data` (CSV in, sample generator), `preprocess`, `split` and
+//! `config` declares every setting once and checks it once. Layers, from the bottom: `data` (CSV in, sample generator), `preprocess`, `split` and
 //! `design` (host-side preparation), `tensor` (matrices onto the device, values back without
 //! blocking), `model` (the burn models: math only), `train` (one epoch per call), `generate`,
 //! `baselines`, `metrics` and `masks` (host-side evaluation), `pipeline` (the session the CLI
@@ -10,6 +10,8 @@
 
 pub mod baselines;
 pub mod charts;
+pub mod comparison;
+pub mod config;
 pub mod data;
 pub mod design;
 pub mod evaluate;
@@ -20,6 +22,8 @@ pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod preprocess;
+#[cfg(feature = "cli")]
+pub mod render;
 pub mod results;
 pub mod rng;
 pub mod rotation;
@@ -27,7 +31,5 @@ pub mod sample;
 pub mod split;
 pub mod tensor;
 pub mod train;
-#[cfg(feature = "cli")]
-pub mod render;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -11,8 +11,8 @@ pub const JACCARD_KS: [usize; 3] = [25, 50, 100];
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResults {
     pub cellshift_version: String,
-    /// The full run configuration (data options, split, model, training), as given.
-    pub config: serde_json::Value,
+    /// Every setting of the run (checked again when results are read back).
+    pub config: crate::config::RunConfig,
     pub data: DataSummary,
     pub split: SplitSummary,
     pub train: TrainSummary,
@@ -20,6 +20,13 @@ pub struct RunResults {
     /// `perturbed_mean`, `additive`, `group_shift`).
     pub scores: BTreeMap<String, Scores>,
     pub figures: Figures,
+}
+
+impl RunResults {
+    /// The model these results score.
+    pub fn model(&self) -> crate::config::ModelName {
+        self.config.model()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -172,9 +179,12 @@ fn csv_num(v: Option<f64>) -> String {
 /// The scores as CSV, one row per predictor × (pooled | condition); undefined values are empty
 /// cells and the reason is in the last column.
 pub fn scores_csv(r: &RunResults) -> String {
-    let mut out = String::from("predictor,condition,mean_shift_r,jaccard_25,jaccard_50,jaccard_100,energy_distance,undefined\n");
+    let mut out = String::from(
+        "predictor,condition,mean_shift_r,jaccard_25,jaccard_50,jaccard_100,energy_distance,undefined\n",
+    );
     for (name, s) in &r.scores {
-        let rows = std::iter::once(("pooled", &s.pooled)).chain(s.conditions.iter().map(|(c, v)| (c.as_str(), v)));
+        let rows = std::iter::once(("pooled", &s.pooled))
+            .chain(s.conditions.iter().map(|(c, v)| (c.as_str(), v)));
         for (cond, set) in rows {
             let j = |k: &str| csv_num(set.jaccard.get(k).copied().flatten());
             let why = set.undefined.as_deref().unwrap_or("").replace('"', "'");

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use burn::config::Config;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
@@ -16,90 +15,39 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use thiserror::Error;
 
 use crate::matrix::Matrix;
-use crate::model::{Batch, LossOutput, Model, ModelConfigError};
+use crate::model::{Batch, LossOutput, Model};
 use crate::results::EpochRecord;
 use crate::rng::Rng;
 use crate::tensor::{ReadbackError, read_vec, to_tensor};
 
-#[derive(Config, Debug)]
+/// The trainer's options, built from a checked [`crate::config::RunConfig`] (where their
+/// defaults and bounds are declared).
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
-    #[config(default = 200)]
     pub epochs: usize,
-    #[config(default = 128)]
     pub batch_size: usize,
-    #[config(default = 1e-3)]
     pub lr: f64,
-    #[config(default = 1e-6)]
     pub weight_decay: f64,
     /// Epochs over which the KL weight rises linearly from beta/warmup to beta.
-    #[config(default = 20)]
     pub kl_warmup: usize,
-    #[config(default = 1.0)]
     pub beta: f64,
     /// Maximum gradient norm (0 disables clipping).
-    #[config(default = 10.0)]
     pub grad_clip: f64,
     /// Stop after this many epochs past warm-up without a better validation loss (0: never).
-    #[config(default = 30)]
     pub patience: usize,
-    #[config(default = 0)]
     pub seed: u64,
 }
 
-pub const MAX_EPOCHS: usize = 100_000;
-pub const MAX_BATCH: usize = 65_536;
-
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum TrainError {
-    #[error("epochs must be between 1 and {MAX_EPOCHS} (got {0})")]
-    Epochs(usize),
-    #[error("the batch size must be between 1 and {MAX_BATCH} (got {0})")]
-    BatchSize(usize),
-    #[error("the learning rate must be a positive number below 1 (got {0})")]
-    LearningRate(f64),
-    #[error("weight decay must be a finite number ≥ 0 (got {0})")]
-    WeightDecay(f64),
-    #[error("the KL weight beta must be a finite number ≥ 0 (got {0})")]
-    Beta(f64),
-    #[error("gradient clipping must be a finite number ≥ 0 (got {0})")]
-    GradClip(f64),
-    #[error("KL warm-up must be at most {MAX_EPOCHS} epochs (got {0})")]
-    Warmup(usize),
     #[error("there are no training cells")]
     NoTrainingCells,
-    #[error(transparent)]
-    Model(#[from] ModelConfigError),
-    #[error("training diverged at epoch {epoch}: the {term} loss is not a finite number; try a lower learning rate")]
+    #[error(
+        "training diverged at epoch {epoch}: the {term} loss is not a finite number; try a lower learning rate"
+    )]
     NonFinite { epoch: usize, term: String },
     #[error(transparent)]
     Readback(#[from] ReadbackError),
-}
-
-impl TrainConfig {
-    pub fn validate(&self) -> Result<(), TrainError> {
-        if self.epochs == 0 || self.epochs > MAX_EPOCHS {
-            return Err(TrainError::Epochs(self.epochs));
-        }
-        if self.batch_size == 0 || self.batch_size > MAX_BATCH {
-            return Err(TrainError::BatchSize(self.batch_size));
-        }
-        if !(self.lr > 0.0 && self.lr < 1.0) {
-            return Err(TrainError::LearningRate(self.lr));
-        }
-        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
-            return Err(TrainError::WeightDecay(self.weight_decay));
-        }
-        if !(self.beta >= 0.0 && self.beta.is_finite()) {
-            return Err(TrainError::Beta(self.beta));
-        }
-        if !(self.grad_clip >= 0.0 && self.grad_clip.is_finite()) {
-            return Err(TrainError::GradClip(self.grad_clip));
-        }
-        if self.kl_warmup > MAX_EPOCHS {
-            return Err(TrainError::Warmup(self.kl_warmup));
-        }
-        Ok(())
-    }
 }
 
 /// KL weight for a 0-based epoch: a linear warm-up to `beta` over `warmup` epochs.
@@ -142,7 +90,10 @@ impl DeviceCells {
         Self {
             x_std: to_tensor(&set.x_std, device),
             target: to_tensor(&set.target, device),
-            library: Tensor::from_data(TensorData::new(set.library.clone(), [set.len(), 1]), device),
+            library: Tensor::from_data(
+                TensorData::new(set.library.clone(), [set.len(), 1]),
+                device,
+            ),
             condition: to_tensor(&set.condition, device),
             n: set.len(),
         }
@@ -188,7 +139,6 @@ impl Trainer {
         val: &CellSet,
         device: &Device,
     ) -> Result<Self, TrainError> {
-        cfg.validate()?;
         if train.is_empty() {
             return Err(TrainError::NoTrainingCells);
         }
@@ -221,13 +171,18 @@ impl Trainer {
             adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)));
         }
         if cfg.grad_clip > 0.0 {
-            adam = adam.with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip as f32)));
+            adam =
+                adam.with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip as f32)));
         }
         adam.init()
     }
 
     pub fn config(&self) -> &TrainConfig {
         &self.cfg
+    }
+    /// The epoch budget (raised by [`Trainer::extend`]).
+    pub fn budget(&self) -> usize {
+        self.cfg.epochs
     }
     pub fn epoch(&self) -> usize {
         self.epoch
@@ -294,7 +249,12 @@ impl Trainer {
                 None => self.optim.step(self.cfg.lr, self.model.clone(), grads),
             };
         }
-        let mut record = EpochRecord { epoch: self.epoch + 1, beta, train: BTreeMap::new(), val: BTreeMap::new() };
+        let mut record = EpochRecord {
+            epoch: self.epoch + 1,
+            beta,
+            train: BTreeMap::new(),
+            val: BTreeMap::new(),
+        };
         if let Some(s) = sum {
             for (name, v) in names.iter().zip(read_vec(s).await?) {
                 record.train.insert(name.to_string(), v as f64 / n as f64);
@@ -308,7 +268,11 @@ impl Trainer {
             let mut vsum: Option<Tensor<1>> = None;
             let mut names = Vec::new();
             for chunk in all.chunks(1024) {
-                let out = model.loss(val.batch(chunk, &val.x_std.device()), self.cfg.beta, &mut vrng);
+                let out = model.loss(
+                    val.batch(chunk, &val.x_std.device()),
+                    self.cfg.beta,
+                    &mut vrng,
+                );
                 names = out.names();
                 let terms = out.stacked().mul_scalar(chunk.len() as f64);
                 vsum = Some(match vsum {
@@ -324,7 +288,10 @@ impl Trainer {
         }
         for (term, v) in record.train.iter().chain(record.val.iter()) {
             if !v.is_finite() {
-                return Err(TrainError::NonFinite { epoch: record.epoch, term: term.clone() });
+                return Err(TrainError::NonFinite {
+                    epoch: record.epoch,
+                    term: term.clone(),
+                });
             }
         }
         self.epoch += 1;
@@ -338,7 +305,9 @@ impl Trainer {
         if self.epoch < self.cfg.kl_warmup.max(self.model.schedule_epochs()) {
             return;
         }
-        let Some(&v) = record.val.get("loss") else { return };
+        let Some(&v) = record.val.get("loss") else {
+            return;
+        };
         let improved = match &self.best {
             None => true,
             Some((best, _, _)) => v < best - 1e-4 * best.abs().max(1.0),

@@ -1,12 +1,14 @@
 //! The browser edge: the only module that knows about wasm-bindgen.
 //!
 //! A module Web Worker owns an `Engine` and calls `step()` once per epoch, so JavaScript owns
-//! the loop (Stop is immediate, the page never freezes). The page's main thread uses `draw` to
-//! paint the engine's plotters charts on canvases. Every export returns errors as JS `Error`s
-//! with the engine's specific message (a [`WebError`]); where a setting is to blame, the
-//! error's `field` property names it as a path into the run config (`sams.mask_prior`,
-//! `train.lr`, ...) so the page can show the message beside that control. Panics are reported
-//! by console_error_panic_hook.
+//! the loop (Stop is immediate, the page never freezes); each step reports the run's state
+//! (epoch, budget, done, training time), so the page keeps none of its own. The page's main
+//! thread builds its settings form from [`settings_schema`], keeps the compared runs in a
+//! [`Comparison`] and the live loss curves in a [`LiveCurves`], and paints the engine's plotters
+//! charts on canvases. Every export returns errors as JS `Error`s with the engine's specific
+//! message (a [`WebError`]); where a setting is to blame, the error's `field` property holds its
+//! key (`lr`, `mask_prior`, ...) so the page can show the message beside that field. Panics are
+//! reported by console_error_panic_hook.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -21,17 +23,28 @@ use thiserror::Error;
 use wasm_bindgen::prelude::*;
 
 use crate::charts::{self, ChartError, Theme};
+use crate::comparison;
+use crate::config::{SCHEMA, SettingError, Settings, Spec};
 use crate::data::{self, DataError, Dataset, LoadOptions};
 use crate::masks::MaskTruth;
-use crate::model::{ModelConfigError, SamsConfigError};
-use crate::pipeline::{RunConfig, RunError, Session};
-use crate::results::{EpochRecord, RunResults, Scores};
+use crate::pipeline::{RunError, Session};
+use crate::results::{EpochRecord, RunResults};
 use crate::sample::{self, SampleConfig};
 use crate::split::SplitError;
-use crate::train::TrainError;
 
+unsafe extern "C" {
+    /// The module's static constructors (some dependencies register items at start-up).
+    fn __wasm_call_ctors();
+}
+
+/// Runs once when the module is instantiated. Calling the constructors here, once, makes the
+/// linker treat the module as a library: otherwise it wraps every export so that each call from
+/// JavaScript reruns them, which made every call cost a quarter of a millisecond and a chart
+/// that makes hundreds of calls take over a second.
 #[wasm_bindgen(start)]
 pub fn start() {
+    // SAFETY: called once, at instantiation, before any other export runs.
+    unsafe { __wasm_call_ctors() };
     console_error_panic_hook::set_once();
 }
 
@@ -45,25 +58,27 @@ pub enum WebError {
     #[error("no run started")]
     NoRun,
     #[error("invalid settings: {0}")]
-    Settings(String),
+    SettingsShape(String),
     #[error("invalid load options: {0}")]
     LoadOptions(String),
     #[error("invalid results: {0}")]
     Results(String),
-    #[error("invalid history: {0}")]
-    History(String),
+    #[error("invalid epoch record: {0}")]
+    Record(String),
     #[error("canvas has no 2D context")]
     NoCanvas,
     #[error("unknown panel `{0}`: expected shift, jaccard, pca, curves, masks or scoreboard")]
     UnknownPanel(String),
-    #[error("{0} learns no latent masks: the mask heatmap is drawn for sams, sams-mf and svae-plus")]
+    #[error(
+        "{0} learns no latent masks: the mask heatmap is drawn for sams, sams-mf and svae-plus"
+    )]
     NoMasks(String),
-    #[error("nothing to compare: no results were given")]
+    #[error("nothing to compare: no results were added")]
     NoRuns,
-    #[error("runs differ in {0}: scores can only be compared on the same data and the same split")]
-    Incomparable(&'static str),
     #[error("could not convert a value for the page: {0}")]
     Convert(String),
+    #[error(transparent)]
+    Setting(#[from] SettingError),
     #[error(transparent)]
     Run(#[from] RunError),
     #[error(transparent)]
@@ -73,66 +88,27 @@ pub enum WebError {
 }
 
 impl WebError {
-    /// The run-config setting to blame, as a dotted path, when one setting is.
+    /// The setting to blame, by key, when one is.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            WebError::Run(e) => run_error_field(e),
+            WebError::Setting(e) | WebError::Run(RunError::Settings(e)) => e.key(),
+            WebError::Run(RunError::NbNeedsCounts) => Some("likelihood"),
+            WebError::Run(RunError::Split(s)) => match s {
+                SplitError::Fraction(_) => Some("holdout_fraction"),
+                SplitError::ValFraction(_) => Some("val_fraction"),
+                SplitError::UnknownCondition { .. }
+                | SplitError::ControlHeldOut(_)
+                | SplitError::NoConditions => Some("holdout_conditions"),
+                SplitError::GroupSyntax(_)
+                | SplitError::UnknownCovariate { .. }
+                | SplitError::UnknownLevel { .. } => Some("holdout_group"),
+                SplitError::NothingToScore { .. } | SplitError::NoTrainingControls(_) => {
+                    Some("holdout_conditions")
+                }
+                _ => None,
+            },
             _ => None,
         }
-    }
-}
-
-fn model_field(e: &ModelConfigError) -> Option<&'static str> {
-    Some(match e {
-        ModelConfigError::Latent(_) | ModelConfigError::LatentTooLarge(..) => "latent",
-        ModelConfigError::Hidden(_) | ModelConfigError::HiddenTooLarge(..) => "hidden",
-        ModelConfigError::Genes(_) => "genes",
-        ModelConfigError::UnknownLikelihood(_) => "likelihood",
-    })
-}
-
-fn run_error_field(e: &RunError) -> Option<&'static str> {
-    match e {
-        RunError::UnknownModel(_) => Some("model"),
-        RunError::Genes(_) => Some("genes"),
-        RunError::NbNeedsCounts => Some("likelihood"),
-        RunError::Model(m) => model_field(m),
-        RunError::Sams(s) => match s {
-            SamsConfigError::MaskPrior(_) => Some("sams.mask_prior"),
-            SamsConfigError::Particles(_) => Some("sams.particles"),
-            SamsConfigError::IwelboParticles(_) => Some("sams.iwelbo_particles"),
-            SamsConfigError::GlobalLr(_) => Some("sams.global_lr"),
-            SamsConfigError::MaskInitLogit(_) => Some("sams.mask_init_logit"),
-            SamsConfigError::EmbeddingScale(_) => Some("sams.embedding_prior_scale"),
-            SamsConfigError::Temperature(_) => Some("sams.temperature"),
-            SamsConfigError::SvaeBeta(_) => Some("sams.svae_beta"),
-            SamsConfigError::AteSamples(_) => Some("sams.ate_samples"),
-            SamsConfigError::AlignEpochs(_) => Some("sams.align_epochs"),
-            SamsConfigError::Model(m) => model_field(m),
-        },
-        RunError::Train(t) => match t {
-            TrainError::Epochs(_) => Some("train.epochs"),
-            TrainError::BatchSize(_) => Some("train.batch_size"),
-            TrainError::LearningRate(_) => Some("train.lr"),
-            TrainError::WeightDecay(_) => Some("train.weight_decay"),
-            TrainError::Beta(_) => Some("train.beta"),
-            TrainError::GradClip(_) => Some("train.grad_clip"),
-            TrainError::Warmup(_) => Some("train.kl_warmup"),
-            TrainError::Model(m) => model_field(m),
-            _ => None,
-        },
-        RunError::Split(s) => match s {
-            SplitError::Fraction(_) => Some("holdout.fraction"),
-            SplitError::ValFraction(_) => Some("val_fraction"),
-            SplitError::UnknownCondition { .. } | SplitError::ControlHeldOut(_) | SplitError::NoConditions => {
-                Some("holdout.conditions")
-            }
-            SplitError::GroupSyntax(_) | SplitError::UnknownCovariate { .. } => Some("holdout.covariate"),
-            SplitError::UnknownLevel { .. } => Some("holdout.level"),
-            SplitError::NothingToScore { .. } | SplitError::NoTrainingControls(_) => Some("holdout"),
-            _ => None,
-        },
-        _ => None,
     }
 }
 
@@ -142,18 +118,83 @@ impl From<WebError> for JsValue {
         let err = js_sys::Error::new(&e.to_string());
         if let Some(field) = e.field() {
             // Setting a property on a fresh Error object cannot fail.
-            let _ = js_sys::Reflect::set(&err, &JsValue::from_str("field"), &JsValue::from_str(field));
+            let _ =
+                js_sys::Reflect::set(&err, &JsValue::from_str("field"), &JsValue::from_str(field));
         }
         err.into()
     }
 }
 
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, WebError> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| WebError::Convert(e.to_string()))
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| WebError::Convert(e.to_string()))
 }
 
 fn read_results(v: JsValue) -> Result<RunResults, WebError> {
     serde_wasm_bindgen::from_value(v).map_err(|e| WebError::Results(e.to_string()))
+}
+
+fn read_settings(v: JsValue) -> Result<Settings, WebError> {
+    serde_wasm_bindgen::from_value(v).map_err(|e| WebError::SettingsShape(e.to_string()))
+}
+
+/// One setting as the page sees it: the table entry, its default and the models that read it.
+#[derive(Serialize)]
+struct SettingView {
+    key: &'static str,
+    flag: &'static str,
+    label: &'static str,
+    help: &'static str,
+    room: crate::config::Room,
+    kind: crate::config::Kind,
+    bounds: crate::config::Bounds,
+    choices: &'static [crate::config::Choice],
+    /// Model names, or null: every model.
+    models: Option<Vec<&'static str>>,
+    advanced: bool,
+    default: serde_json::Value,
+}
+
+fn view(spec: &Spec, defaults: &serde_json::Value) -> SettingView {
+    let models = match spec.uses {
+        crate::config::Uses::All => None,
+        crate::config::Uses::Only(list) => Some(list.iter().map(|m| m.name()).collect()),
+    };
+    SettingView {
+        key: spec.key,
+        flag: spec.flag,
+        label: spec.label,
+        help: spec.help,
+        room: spec.room,
+        kind: spec.kind,
+        bounds: spec.bounds,
+        choices: spec.choices,
+        models,
+        advanced: spec.advanced,
+        default: defaults
+            .get(spec.key)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null),
+    }
+}
+
+/// Every setting, in order: the page builds its form, defaults, per-model visibility, link keys
+/// and error placement from this.
+#[wasm_bindgen]
+pub fn settings_schema() -> Result<JsValue, JsValue> {
+    let defaults =
+        serde_json::to_value(Settings::default()).map_err(|e| WebError::Convert(e.to_string()))?;
+    let views: Vec<SettingView> = SCHEMA.iter().map(|s| view(s, &defaults)).collect();
+    Ok(to_js(&views)?)
+}
+
+/// Checks settings against every rule that needs no data (the same check that admits a run).
+/// Throws an `Error` with `field` set; returns what the run will do differently from what the
+/// settings say (e.g. when the masks start earlier in a short run), as sentences.
+#[wasm_bindgen]
+pub fn check_settings(settings: JsValue) -> Result<JsValue, JsValue> {
+    let cfg = read_settings(settings)?.check().map_err(WebError::from)?;
+    Ok(to_js(&cfg.notes())?)
 }
 
 /// What the page shows about loaded data.
@@ -192,17 +233,44 @@ struct BackendInfo {
     notice: Option<String>,
 }
 
+/// The WebGPU device and its adapter's description, or why there is none.
+type GpuInit = Result<(Device, BTreeMap<String, String>), String>;
+
 #[derive(Default)]
 struct State {
-    data: Option<(Dataset, String)>,
+    /// The current data, its name, and how it was read.
+    data: Option<(Dataset, String, LoadOptions)>,
     /// The true sparse effects of the current data, when it is the simulated sample.
     truth: Option<MaskTruth>,
     session: Option<Session>,
     device: Option<Device>,
     /// The WebGPU device, initialised at most once per page (burn requires it).
-    gpu: Option<Result<(Device, BTreeMap<String, String>), String>>,
+    gpu: Option<GpuInit>,
     backend: BackendInfo,
+    /// Milliseconds spent in training steps of the current run: the one clock of a run.
     elapsed_ms: f64,
+}
+
+impl State {
+    fn progress(&self) -> Result<Progress, WebError> {
+        let p = self.session.as_ref().ok_or(WebError::NoRun)?.progress();
+        Ok(Progress {
+            epoch: p.epoch,
+            budget: p.budget,
+            done: p.done,
+            seconds: self.elapsed_ms / 1000.0,
+        })
+    }
+}
+
+/// Where a run stands, after every step.
+#[derive(Serialize)]
+struct Progress {
+    epoch: usize,
+    budget: usize,
+    done: bool,
+    /// Training time so far (steps only).
+    seconds: f64,
 }
 
 #[wasm_bindgen]
@@ -214,32 +282,45 @@ pub struct Engine {
 impl Engine {
     #[wasm_bindgen(constructor)]
     pub fn new() -> Engine {
-        Engine { state: Rc::new(RefCell::new(State::default())) }
+        Engine {
+            state: Rc::new(RefCell::new(State::default())),
+        }
     }
 
     /// Generates the seeded sample dataset and makes it the current data.
     /// Its true sparse effects are kept, to be drawn beside the learned masks.
     pub fn load_sample(&self, seed: u64) -> Result<JsValue, JsValue> {
-        let (ds, truth) = sample::generate(&SampleConfig { seed, ..Default::default() }).map_err(WebError::from)?;
+        let (ds, truth) = sample::generate(&SampleConfig {
+            seed,
+            ..Default::default()
+        })
+        .map_err(WebError::from)?;
         let out = to_js(&summary(&ds, "sample"))?;
         let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
-        st.data = Some((ds, "sample".into()));
+        st.data = Some((ds, "sample".into(), LoadOptions::default()));
         st.truth = Some(MaskTruth::from_sample(&truth));
         st.session = None;
         Ok(out)
     }
 
-    /// Parses CSV or gzip'd CSV bytes. On error the previously loaded data stays current.
-    pub fn load_csv(&self, bytes: &[u8], name: String, options: JsValue) -> Result<JsValue, JsValue> {
+    /// Parses CSV or gzip'd CSV bytes with the data settings (`condition_column`,
+    /// `control_label`, `covariates`). On error the previously loaded data stays current.
+    pub fn load_csv(
+        &self,
+        bytes: &[u8],
+        name: String,
+        options: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let opts: LoadOptions = if options.is_undefined() || options.is_null() {
             LoadOptions::default()
         } else {
-            serde_wasm_bindgen::from_value(options).map_err(|e| WebError::LoadOptions(e.to_string()))?
+            serde_wasm_bindgen::from_value(options)
+                .map_err(|e| WebError::LoadOptions(e.to_string()))?
         };
         let ds = data::parse_csv(bytes, &opts).map_err(WebError::from)?;
         let out = to_js(&summary(&ds, &name))?;
         let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
-        st.data = Some((ds, name));
+        st.data = Some((ds, name, opts));
         // An uploaded table's true effects are unknown.
         st.truth = None;
         st.session = None;
@@ -249,7 +330,13 @@ impl Engine {
     /// Chooses the device: `cpu`, `webgpu` or `auto`. WebGPU falls back to the CPU with a notice.
     pub async fn init_backend(&self, preference: String) -> Result<JsValue, JsValue> {
         let want_gpu = matches!(preference.as_str(), "auto" | "webgpu");
-        let needs_init = want_gpu && self.state.try_borrow().map_err(|_| WebError::Busy)?.gpu.is_none();
+        let needs_init = want_gpu
+            && self
+                .state
+                .try_borrow()
+                .map_err(|_| WebError::Busy)?
+                .gpu
+                .is_none();
         if needs_init {
             let gpu = match Device::wgpu_options().init_with_setup_async().await {
                 Ok((device, setup)) => {
@@ -270,19 +357,29 @@ impl Engine {
         let info = match (want_gpu, st.gpu.clone()) {
             (true, Some(Ok((device, adapter)))) => {
                 st.device = Some(device.autodiff());
-                BackendInfo { backend: "webgpu".into(), adapter: Some(adapter), notice: None }
+                BackendInfo {
+                    backend: "webgpu".into(),
+                    adapter: Some(adapter),
+                    notice: None,
+                }
             }
             (true, Some(Err(why))) => {
                 st.device = Some(Device::flex().autodiff());
                 BackendInfo {
                     backend: "cpu".into(),
                     adapter: None,
-                    notice: Some(format!("WebGPU is not available here ({why}); training on the CPU instead.")),
+                    notice: Some(format!(
+                        "WebGPU is not available here ({why}); training on the CPU instead."
+                    )),
                 }
             }
             _ => {
                 st.device = Some(Device::flex().autodiff());
-                BackendInfo { backend: "cpu".into(), adapter: None, notice: None }
+                BackendInfo {
+                    backend: "cpu".into(),
+                    adapter: None,
+                    notice: None,
+                }
             }
         };
         st.session = None;
@@ -290,22 +387,25 @@ impl Engine {
         Ok(to_js(&info)?)
     }
 
-    /// The default run settings, for the page's form.
-    pub fn default_config(&self) -> Result<JsValue, JsValue> {
-        Ok(to_js(&RunConfig::default())?)
-    }
-
-    /// Validates the settings and prepares a run on the current data and device. On the
-    /// sample, the true sparse effects are attached for the mask figure.
-    pub fn start(&self, config: JsValue) -> Result<JsValue, JsValue> {
-        let mut cfg: RunConfig = serde_wasm_bindgen::from_value(config).map_err(|e| WebError::Settings(e.to_string()))?;
+    /// Checks the settings and prepares a run on the current data and device. The data
+    /// settings are the ones the data was read with, so the results say how it was read. On
+    /// the sample, the true sparse effects are attached for the mask figure.
+    pub fn start(&self, settings: JsValue) -> Result<JsValue, JsValue> {
+        let mut settings = read_settings(settings)?;
         let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
-        let Some((ds, name)) = st.data.clone() else {
+        let Some((ds, name, opts)) = st.data.clone() else {
             return Err(WebError::NoData.into());
         };
-        cfg.source = name;
-        let device = st.device.clone().unwrap_or_else(|| Device::flex().autodiff());
-        let mut session = Session::new(ds, cfg, &device).map_err(WebError::from)?;
+        settings.condition_column = opts.condition_column;
+        settings.control_label = opts.control_label;
+        settings.covariates = opts.covariates;
+        let cfg = settings.check().map_err(WebError::from)?;
+        let notes = cfg.notes();
+        let device = st
+            .device
+            .clone()
+            .unwrap_or_else(|| Device::flex().autodiff());
+        let mut session = Session::new(ds, &name, cfg, &device).map_err(WebError::from)?;
         if let Some(truth) = st.truth.clone() {
             session = session.with_truth(truth);
         }
@@ -316,42 +416,77 @@ impl Engine {
             test_cells: usize,
             genes: usize,
             epochs: usize,
+            notes: Vec<String>,
         }
         let out = Started {
             train_cells: session.split.train.len(),
             val_cells: session.split.val.len(),
             test_cells: session.split.test.len(),
             genes: session.prep.panel.len(),
-            epochs: session.trainer.config().epochs,
+            epochs: session.progress().budget,
+            notes,
         };
         st.session = Some(session);
         st.elapsed_ms = 0.0;
         Ok(to_js(&out)?)
     }
 
-    /// Runs one epoch and returns its named loss terms.
+    /// Runs one epoch: `{record, epoch, budget, done, seconds}`.
+    // The state stays borrowed across the epoch on purpose: that borrow is the engine's busy
+    // flag, so a call made while a step is in flight is refused (`Busy`) instead of racing it.
+    #[allow(clippy::await_holding_refcell_ref)]
     pub async fn step(&self) -> Result<JsValue, JsValue> {
         let state = self.state.clone();
         let mut st = state.try_borrow_mut().map_err(|_| WebError::Busy)?;
         let t0 = js_sys::Date::now();
         let session = st.session.as_mut().ok_or(WebError::NoRun)?;
-        let rec: EpochRecord = session.step().await.map_err(WebError::from)?;
+        let record: EpochRecord = session.step().await.map_err(WebError::from)?;
         st.elapsed_ms += js_sys::Date::now() - t0;
-        Ok(to_js(&rec)?)
+        #[derive(Serialize)]
+        struct Step {
+            record: EpochRecord,
+            #[serde(flatten)]
+            progress: Progress,
+        }
+        Ok(to_js(&Step {
+            record,
+            progress: st.progress()?,
+        })?)
     }
 
     pub fn is_done(&self) -> bool {
-        self.state.try_borrow().ok().and_then(|s| s.session.as_ref().map(|s| s.is_done())).unwrap_or(true)
+        self.state
+            .try_borrow()
+            .ok()
+            .and_then(|s| s.session.as_ref().map(|s| s.is_done()))
+            .unwrap_or(true)
     }
 
-    /// Allows `epochs` more epochs (Resume after a finished or early-stopped run).
-    pub fn extend(&self, epochs: usize) -> Result<(), JsValue> {
+    /// Where the current run stands: `{epoch, budget, done, seconds}`.
+    pub fn progress(&self) -> Result<JsValue, JsValue> {
+        Ok(to_js(
+            &self
+                .state
+                .try_borrow()
+                .map_err(|_| WebError::Busy)?
+                .progress()?,
+        )?)
+    }
+
+    /// Allows `epochs` more epochs when the run is done (Resume after a finished or
+    /// early-stopped run); returns the progress with the new budget.
+    pub fn extend(&self, epochs: usize) -> Result<JsValue, JsValue> {
         let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
-        st.session.as_mut().ok_or(WebError::NoRun)?.trainer.extend(epochs);
-        Ok(())
+        let session = st.session.as_mut().ok_or(WebError::NoRun)?;
+        if session.is_done() {
+            session.trainer.extend(epochs);
+        }
+        Ok(to_js(&st.progress()?)?)
     }
 
     /// Scores the model as it is now (after Stop too) beside the baselines.
+    // Borrowed across scoring for the same reason as `step`.
+    #[allow(clippy::await_holding_refcell_ref)]
     pub async fn evaluate(&self) -> Result<JsValue, JsValue> {
         let state = self.state.clone();
         let st = state.try_borrow().map_err(|_| WebError::Busy)?;
@@ -360,7 +495,10 @@ impl Engine {
             Some(a) => format!("webgpu ({})", a.get("name").cloned().unwrap_or_default()),
             None => "flex (CPU, wasm)".to_string(),
         };
-        let r: RunResults = session.evaluate(st.elapsed_ms / 1000.0, &backend).await.map_err(WebError::from)?;
+        let r: RunResults = session
+            .evaluate(st.elapsed_ms / 1000.0, &backend)
+            .await
+            .map_err(WebError::from)?;
         Ok(to_js(&r)?)
     }
 }
@@ -371,20 +509,20 @@ impl Default for Engine {
     }
 }
 
-/// Checks the settings that need no data ([`RunConfig::validate_settings`]) on whichever
-/// thread has the module, so the page can show a rule's message beside its control before
-/// starting a run. Throws an `Error` with `field` set; returns nothing when the settings pass.
-#[wasm_bindgen]
-pub fn check_settings(config: JsValue) -> Result<(), JsValue> {
-    let cfg: RunConfig = serde_wasm_bindgen::from_value(config).map_err(|e| WebError::Settings(e.to_string()))?;
-    cfg.validate_settings().map_err(WebError::from)?;
-    Ok(())
-}
-
-fn draw_panel(canvas: web_sys::HtmlCanvasElement, r: &RunResults, panel: &str, scale: f64) -> Result<(), WebError> {
+fn draw_panel(
+    canvas: web_sys::HtmlCanvasElement,
+    r: &RunResults,
+    panel: &str,
+    scale: f64,
+) -> Result<(), WebError> {
     // Refused before the canvas is touched, so the page keeps what it shows.
     let masks = match panel {
-        "masks" => Some(r.figures.masks.as_ref().ok_or_else(|| WebError::NoMasks(r.figures.shift.model.clone()))?),
+        "masks" => Some(
+            r.figures
+                .masks
+                .as_ref()
+                .ok_or_else(|| WebError::NoMasks(r.model().name().to_string()))?,
+        ),
         "shift" | "jaccard" | "pca" | "curves" | "scoreboard" => None,
         other => return Err(WebError::UnknownPanel(other.to_string())),
     };
@@ -408,9 +546,11 @@ fn paint(
     let backend = CanvasBackend::with_canvas_object(canvas).ok_or(WebError::NoCanvas)?;
     let area = backend.into_drawing_area();
     let theme = Theme::scaled(scale);
-    area.fill(&theme.background).map_err(|e| ChartError::Draw(e.to_string()))?;
+    area.fill(&theme.background)
+        .map_err(|e| ChartError::Draw(e.to_string()))?;
     draw(&area, &theme)?;
-    area.present().map_err(|e| ChartError::Draw(e.to_string()))?;
+    area.present()
+        .map_err(|e| ChartError::Draw(e.to_string()))?;
     Ok(())
 }
 
@@ -419,17 +559,14 @@ fn paint(
 /// `masks` needs results of a model with masks (SAMS-VAE, SVAE+); the truth is drawn beside
 /// the learned masks when the results carry it.
 #[wasm_bindgen]
-pub fn draw(canvas: web_sys::HtmlCanvasElement, results: JsValue, panel: &str, scale: f64) -> Result<(), JsValue> {
+pub fn draw(
+    canvas: web_sys::HtmlCanvasElement,
+    results: JsValue,
+    panel: &str,
+    scale: f64,
+) -> Result<(), JsValue> {
     let r = read_results(results)?;
     draw_panel(canvas, &r, panel, scale)?;
-    Ok(())
-}
-
-/// Draws live training curves from an epoch history (during training, before any results).
-#[wasm_bindgen]
-pub fn draw_curves(canvas: web_sys::HtmlCanvasElement, history: JsValue, scale: f64) -> Result<(), JsValue> {
-    let h: Vec<EpochRecord> = serde_wasm_bindgen::from_value(history).map_err(|e| WebError::History(e.to_string()))?;
-    paint(canvas, scale, |area, theme| charts::draw_training_curves(area, &h, theme))?;
     Ok(())
 }
 
@@ -439,55 +576,122 @@ pub fn scores_csv(results: JsValue) -> Result<String, JsValue> {
     Ok(crate::results::scores_csv(&read_results(results)?))
 }
 
-/// Several runs on the same data and split as one: every run's model scores beside the
-/// baselines (taken from the last run, the same for every run on that split). The other fields
-/// are the last run's.
-pub fn merge_runs(runs: Vec<RunResults>) -> Result<RunResults, WebError> {
-    let mut runs = runs.into_iter();
-    let first = runs.next().ok_or(WebError::NoRuns)?;
-    let mut models: BTreeMap<String, Scores> = BTreeMap::new();
-    let mut last = first;
-    loop {
-        let model = last.figures.shift.model.clone();
-        if let Some(s) = last.scores.get(&model) {
-            models.insert(model, s.clone());
-        }
-        let Some(next) = runs.next() else { break };
-        if next.data.sha256 != last.data.sha256 {
-            return Err(WebError::Incomparable("their data"));
-        }
-        let (a, b) = (&next.split, &last.split);
-        if a.kind != b.kind
-            || a.train_cells != b.train_cells
-            || a.val_cells != b.val_cells
-            || a.test_cells != b.test_cells
-            || a.test_conditions != b.test_conditions
-        {
-            return Err(WebError::Incomparable("their split"));
-        }
-        last = next;
+/// The loss curves of the run in progress: records are pushed as epochs finish, and the same
+/// renderer as the scoreboard's curves panel draws them.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct LiveCurves {
+    history: Vec<EpochRecord>,
+}
+
+#[wasm_bindgen]
+impl LiveCurves {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> LiveCurves {
+        LiveCurves::default()
     }
-    let mut merged = last;
-    let baselines: Vec<(String, Scores)> =
-        merged.scores.iter().filter(|(k, _)| charts::BASELINES.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-    merged.scores = models;
-    merged.scores.extend(baselines);
-    Ok(merged)
+
+    pub fn push(&mut self, record: JsValue) -> Result<(), JsValue> {
+        let r: EpochRecord =
+            serde_wasm_bindgen::from_value(record).map_err(|e| WebError::Record(e.to_string()))?;
+        // A resumed run repeats no epoch; a restarted one starts over.
+        self.history.retain(|h| h.epoch < r.epoch);
+        self.history.push(r);
+        Ok(())
+    }
+
+    pub fn clear(&mut self) {
+        self.history.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.history.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.history.is_empty()
+    }
+
+    pub fn draw(&self, canvas: web_sys::HtmlCanvasElement, scale: f64) -> Result<(), JsValue> {
+        paint(canvas, scale, |area, theme| {
+            charts::draw_training_curves(area, &self.history, theme)
+        })?;
+        Ok(())
+    }
 }
 
-/// The scores of several runs on the same data and split as one CSV (see [`merge_runs`]); for a
-/// single run it is exactly [`scores_csv`].
+/// The models compared on one data set and split (see [`comparison::Comparison`]): the page
+/// adds each scored run and asks it what to show.
 #[wasm_bindgen]
-pub fn compared_scores_csv(runs: JsValue) -> Result<String, JsValue> {
-    let runs: Vec<RunResults> = serde_wasm_bindgen::from_value(runs).map_err(|e| WebError::Results(e.to_string()))?;
-    Ok(crate::results::scores_csv(&merge_runs(runs)?))
+#[derive(Default)]
+pub struct Comparison {
+    inner: comparison::Comparison,
 }
 
-/// The whole scoreboard of several runs on the same data and split (see [`merge_runs`]): the
-/// Top-K panel shows every model; the other panels show the last run.
 #[wasm_bindgen]
-pub fn draw_compared(canvas: web_sys::HtmlCanvasElement, runs: JsValue, scale: f64) -> Result<(), JsValue> {
-    let runs: Vec<RunResults> = serde_wasm_bindgen::from_value(runs).map_err(|e| WebError::Results(e.to_string()))?;
-    draw_panel(canvas, &merge_runs(runs)?, "scoreboard", scale)?;
-    Ok(())
+impl Comparison {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Comparison {
+        Comparison::default()
+    }
+
+    /// Adds scored results: `{replaced, removed, changes}` — `removed` lists the models dropped
+    /// because the data or split changed, `changes` says what changed.
+    pub fn add(&mut self, results: JsValue) -> Result<JsValue, JsValue> {
+        let added = self.inner.add(read_results(results)?);
+        Ok(to_js(&added)?)
+    }
+
+    pub fn clear(&mut self) {
+        self.inner.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.runs().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// The compared models' names, in the order they were added.
+    pub fn models(&self) -> Vec<String> {
+        self.inner
+            .runs()
+            .iter()
+            .map(|r| r.model().name().to_string())
+            .collect()
+    }
+
+    /// The latest results of `model`, or undefined.
+    pub fn run(&self, model: &str) -> Result<JsValue, JsValue> {
+        match self.inner.runs().iter().find(|r| r.model().name() == model) {
+            Some(r) => Ok(to_js(r)?),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// Every model's scores beside the baselines, as one result.
+    pub fn merged(&self) -> Result<JsValue, JsValue> {
+        Ok(to_js(&self.inner.merged().ok_or(WebError::NoRuns)?)?)
+    }
+
+    /// The merged scores as CSV (for one run, exactly [`scores_csv`] of it).
+    pub fn scores_csv(&self) -> Result<String, JsValue> {
+        Ok(crate::results::scores_csv(
+            &self.inner.merged().ok_or(WebError::NoRuns)?,
+        ))
+    }
+
+    /// The whole scoreboard of the comparison: the Top-K panel shows every model; the other
+    /// panels show the latest run.
+    pub fn draw(&self, canvas: web_sys::HtmlCanvasElement, scale: f64) -> Result<(), JsValue> {
+        draw_panel(
+            canvas,
+            &self.inner.merged().ok_or(WebError::NoRuns)?,
+            "scoreboard",
+            scale,
+        )?;
+        Ok(())
+    }
 }

@@ -114,7 +114,7 @@ fn sample_results() -> RunResults {
     ];
     RunResults {
         cellshift_version: "0.1.0".to_string(),
-        config: serde_json::json!({"model": "cvae"}),
+        config: cellshift::config::Settings::default().check().unwrap(),
         data: DataSummary {
             cells: 1_200,
             genes: 500,

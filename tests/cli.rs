@@ -6,10 +6,19 @@ use common::*;
 #[test]
 fn train_writes_results_config_and_scoreboard_figures() {
     let out = tempdir("cli-train");
-    let o = run(&["train", "--sample", "--epochs", "6", "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "train",
+        "--sample",
+        "--epochs",
+        "6",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("scoreboard") && stdout.contains("control_mean") && stdout.contains("cvae"));
+    assert!(
+        stdout.contains("scoreboard") && stdout.contains("control_mean") && stdout.contains("cvae")
+    );
     let r = read_json(&out.join("results.json"));
     for key in ["config", "data", "train", "scores", "split", "figures"] {
         assert!(r.get(key).is_some(), "results.json lacks {key}");
@@ -23,14 +32,24 @@ fn train_writes_results_config_and_scoreboard_figures() {
     assert!(r["scores"]["control_mean"]["pooled"]["mean_shift_r"].is_null());
     let cfg = read_json(&out.join("config.json"));
     assert_eq!(cfg["model"], "cvae");
-    assert_eq!(cfg["train"]["epochs"], 6);
+    assert_eq!(cfg["epochs"], 6);
+    assert_eq!(cfg, r["config"], "config.json is the results' config");
+    // Results read back: the stored config is checked again on the way in.
+    let text = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let back: cellshift::results::RunResults =
+        serde_json::from_str(&text).expect("results.json reads back");
+    assert_eq!(back.config.settings().epochs, 6);
     // The PNG has the documented size and real content; the SVG is a drawing with text.
     let png = std::fs::read(out.join("scoreboard.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
     let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
     let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
     assert_eq!((w, h), (1600, 1200));
-    assert!(png.len() > 50_000, "a blank PNG compresses to almost nothing ({} bytes)", png.len());
+    assert!(
+        png.len() > 50_000,
+        "a blank PNG compresses to almost nothing ({} bytes)",
+        png.len()
+    );
     let svg = std::fs::read_to_string(out.join("scoreboard.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("PC1"));
 }
@@ -39,7 +58,17 @@ fn train_writes_results_config_and_scoreboard_figures() {
 fn same_seed_twice_gives_byte_identical_scores() {
     let scores = |dir: &str| {
         let out = tempdir(dir);
-        let o = run(&["train", "--sample", "--epochs", "10", "--seed", "5", "--quiet", "--out", out.to_str().unwrap()]);
+        let o = run(&[
+            "train",
+            "--sample",
+            "--epochs",
+            "10",
+            "--seed",
+            "5",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let r = read_json(&out.join("results.json"));
         serde_json::to_string(&r["scores"]).unwrap()
@@ -61,19 +90,41 @@ fn sample_command_writes_csv_and_truth() {
 
 #[test]
 fn kang_pbmc_cd14_mono_holdout_beats_threshold() {
-    let Some(path) = shared_data("kang2018_pbmc_ifnb.csv") else { return };
+    let Some(path) = shared_data("kang2018_pbmc_ifnb.csv") else {
+        return;
+    };
     let out = tempdir("cli-kang");
     let o = run(&[
-        "train", "--data", path.to_str().unwrap(), "--covariate", "cell_type",
-        "--holdout-group", "cell_type=CD14+Mono", "--model", "cvae", "--likelihood", "nb",
-        "--seed", "1", "--quiet", "--out", out.to_str().unwrap(),
+        "train",
+        "--data",
+        path.to_str().unwrap(),
+        "--covariate",
+        "cell_type",
+        "--holdout-group",
+        "cell_type=CD14+Mono",
+        "--model",
+        "cvae",
+        "--likelihood",
+        "nb",
+        "--seed",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r = read_json(&out.join("results.json"));
-    let model = r["scores"]["cvae"]["pooled"]["mean_shift_r"].as_f64().unwrap();
-    let group = r["scores"]["group_shift"]["pooled"]["mean_shift_r"].as_f64().unwrap();
+    let model = r["scores"]["cvae"]["pooled"]["mean_shift_r"]
+        .as_f64()
+        .unwrap();
+    let group = r["scores"]["group_shift"]["pooled"]["mean_shift_r"]
+        .as_f64()
+        .unwrap();
     println!("kang CD14+Mono: cvae r = {model:.3}, group_shift r = {group:.3}");
-    assert_eq!(r["split"]["test_conditions"], serde_json::json!(["stimulated"]));
+    assert_eq!(
+        r["split"]["test_conditions"],
+        serde_json::json!(["stimulated"])
+    );
     assert!(model >= 0.7, "cvae r {model} < 0.7");
 }
 
@@ -96,17 +147,112 @@ fn bad_inputs_exit_with_specific_errors_and_no_panic() {
     for (name, text, needle) in cases {
         let p = dir.join(format!("{name}.csv"));
         std::fs::write(&p, text).unwrap();
-        let o = run(&["train", "--data", p.to_str().unwrap(), "--epochs", "1", "--out", dir.join("o").to_str().unwrap()]);
+        let o = run(&[
+            "train",
+            "--data",
+            p.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--out",
+            dir.join("o").to_str().unwrap(),
+        ]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{name}: {err}");
-        assert!(err.contains(needle), "{name}: `{err}` should mention {needle}");
+        assert!(
+            err.contains(needle),
+            "{name}: `{err}` should mention {needle}"
+        );
         assert!(!err.contains("panicked"), "{name} panicked: {err}");
     }
     // A missing file and a bad flag value are errors too, not panics.
-    let o = run(&["train", "--data", "/nonexistent/x.csv", "--out", dir.to_str().unwrap()]);
-    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("/nonexistent/x.csv"));
-    let o = run(&["train", "--sample", "--holdout-group", "cell_type", "--out", dir.to_str().unwrap()]);
+    let o = run(&[
+        "train",
+        "--data",
+        "/nonexistent/x.csv",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("/nonexistent/x.csv")
+    );
+    let o = run(&[
+        "train",
+        "--sample",
+        "--holdout-group",
+        "cell_type",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("COVARIATE=LEVEL"));
-    let o = run(&["train", "--sample", "--likelihood", "poisson", "--out", dir.to_str().unwrap()]);
+    let o = run(&[
+        "train",
+        "--sample",
+        "--likelihood",
+        "poisson",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("poisson"));
+}
+
+/// Every setting of the table is a flag of `train`, with the table's default in its help.
+#[test]
+fn every_setting_is_a_flag_with_its_default() {
+    let o = run(&["train", "--help"]);
+    assert!(o.status.success());
+    let help = String::from_utf8_lossy(&o.stdout);
+    let defaults = serde_json::to_value(cellshift::config::Settings::default()).unwrap();
+    for spec in cellshift::config::SCHEMA {
+        let flag = format!("--{} ", spec.flag);
+        let at = help
+            .find(&flag)
+            .unwrap_or_else(|| panic!("no flag {flag}in\n{help}"));
+        // The entry runs to the next flag.
+        let entry = &help[at..];
+        let entry = &entry[..entry[2..].find("\n  -").map_or(entry.len(), |i| i + 2)];
+        let shown = match &defaults[spec.key] {
+            serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        if let Some(d) = shown {
+            assert!(
+                entry.contains(&format!("[default: {d}]")),
+                "{flag}: default {d} not in `{entry}`"
+            );
+        }
+    }
+}
+
+/// Settings are checked before any file is read: a bad value is reported even when the data
+/// file does not exist, naming the flag.
+#[test]
+fn settings_are_checked_before_the_data_is_read() {
+    let dir = tempdir("cli-settings");
+    let o = run(&[
+        "train",
+        "--data",
+        "/nonexistent/x.csv",
+        "--lr",
+        "-1",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--lr") && err.contains("learning rate") && !err.contains("nonexistent"),
+        "{err}"
+    );
+    let o = run(&[
+        "train",
+        "--sample",
+        "--holdout-conditions",
+        "A+B",
+        "--holdout-group",
+        "x=y",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not both"));
 }

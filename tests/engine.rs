@@ -3,23 +3,30 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use cellshift::config::{ModelName, SettingError, Settings};
 use cellshift::data::{Dataset, LoadOptions, parse_csv};
 use cellshift::design::Design;
 use cellshift::matrix::Matrix;
-use cellshift::model::{Likelihood, lgamma, nb_log_prob};
-use cellshift::pipeline::{RunConfig, RunError, Session};
+use cellshift::model::{lgamma, nb_log_prob};
+use cellshift::pipeline::{RunError, Session};
 use cellshift::results::RunResults;
 use cellshift::sample::{SampleConfig, generate};
 use cellshift::split::{Holdout, SplitError, make_split};
-use cellshift::train::{TrainConfig, TrainError, kl_weight};
+use cellshift::train::kl_weight;
+
+/// A change to valid settings that one rule refuses.
+type Mutation = fn(&mut Settings);
 
 fn sample() -> Dataset {
-    generate(&SampleConfig::default()).expect("sample generates").0
+    generate(&SampleConfig::default())
+        .expect("sample generates")
+        .0
 }
 
-fn train(ds: Dataset, cfg: RunConfig) -> RunResults {
+fn train(ds: Dataset, settings: Settings) -> RunResults {
     let device = Device::flex().autodiff();
-    let mut s = Session::new(ds, cfg, &device).expect("session starts");
+    let cfg = settings.check().expect("valid settings");
+    let mut s = Session::new(ds, "sample", cfg, &device).expect("session starts");
     while !s.is_done() {
         pollster::block_on(s.step()).expect("epoch runs");
     }
@@ -28,11 +35,14 @@ fn train(ds: Dataset, cfg: RunConfig) -> RunResults {
 
 #[test]
 fn cvae_recovers_shifts_on_the_sample_and_beats_no_change() {
-    let r = train(sample(), RunConfig::default());
+    let r = train(sample(), Settings::default());
     let cvae = &r.scores["cvae"].pooled;
     let ctrl = &r.scores["control_mean"].pooled;
     let r_cvae = cvae.mean_shift_r.expect("cvae correlation defined");
-    println!("cvae pooled r = {r_cvae:.3}, energy {:?} vs control_mean {:?}", cvae.energy_distance, ctrl.energy_distance);
+    println!(
+        "cvae pooled r = {r_cvae:.3}, energy {:?} vs control_mean {:?}",
+        cvae.energy_distance, ctrl.energy_distance
+    );
     assert!(r_cvae >= 0.8, "pooled mean-shift r {r_cvae} < 0.8");
     assert!(cvae.energy_distance.unwrap() < ctrl.energy_distance.unwrap());
     // No change predicted: the correlation and top-K sets do not exist, and say so as null.
@@ -41,63 +51,124 @@ fn cvae_recovers_shifts_on_the_sample_and_beats_no_change() {
     let json = serde_json::to_value(&r).unwrap();
     assert!(json["scores"]["control_mean"]["pooled"]["mean_shift_r"].is_null());
     // Every held-out condition is scored for the model and the always-defined baselines.
-    for name in ["cvae", "control_mean", "perturbation_mean", "perturbed_mean", "additive"] {
-        assert_eq!(r.scores[name].conditions.len(), r.split.test_conditions.len(), "{name}");
+    for name in [
+        "cvae",
+        "control_mean",
+        "perturbation_mean",
+        "perturbed_mean",
+        "additive",
+    ] {
+        assert_eq!(
+            r.scores[name].conditions.len(),
+            r.split.test_conditions.len(),
+            "{name}"
+        );
     }
     // The additive baseline says why it has nothing for single perturbations.
     let add = &r.scores["additive"].conditions["A"];
-    assert!(add.undefined.as_deref().unwrap_or("").contains("not a combination"));
+    assert!(
+        add.undefined
+            .as_deref()
+            .unwrap_or("")
+            .contains("not a combination")
+    );
     assert!(add.mean_shift_r.is_none());
-    assert!(r.scores["additive"].conditions["A+B"].mean_shift_r.is_some());
+    assert!(
+        r.scores["additive"].conditions["A+B"]
+            .mean_shift_r
+            .is_some()
+    );
     assert!(r.train.history.len() == r.train.epochs && r.train.epochs > 0);
     for term in ["loss", "recon", "kl"] {
-        assert!(r.train.history[0].train.contains_key(term) && r.train.history[0].val.contains_key(term));
+        assert!(
+            r.train.history[0].train.contains_key(term)
+                && r.train.history[0].val.contains_key(term)
+        );
     }
 }
 
 #[test]
 fn held_out_unseen_single_is_reported_not_skipped() {
-    let mut cfg = RunConfig::default();
-    cfg.holdout = Holdout::Conditions { conditions: vec!["B".into(), "A+B".into()] };
-    cfg.train = TrainConfig::new().with_epochs(3);
+    let cfg = Settings {
+        holdout_conditions: vec!["B".into(), "A+B".into()],
+        epochs: 3,
+        ..Default::default()
+    };
     let ds = sample();
     let r = train(ds, cfg);
     // B was never trained on, so neither B nor A+B can be predicted by the model...
     assert!(r.split.unpredictable.contains_key("B"));
     assert!(r.split.unpredictable.contains_key("A+B"));
     let cvae = &r.scores["cvae"];
-    assert!(cvae.conditions["B"].undefined.as_deref().unwrap().contains("`B` never seen"));
+    assert!(
+        cvae.conditions["B"]
+            .undefined
+            .as_deref()
+            .unwrap()
+            .contains("`B` never seen")
+    );
     assert!(cvae.pooled.undefined.is_some());
     // ...nor by the perturbation mean, while the perturbed mean still can.
-    assert!(r.scores["perturbation_mean"].conditions["B"].undefined.is_some());
-    assert!(r.scores["perturbed_mean"].conditions["B"].mean_shift_r.is_some());
-    assert!(r.scores["additive"].conditions["A+B"].undefined.as_deref().unwrap().contains("`B`"));
+    assert!(
+        r.scores["perturbation_mean"].conditions["B"]
+            .undefined
+            .is_some()
+    );
+    assert!(
+        r.scores["perturbed_mean"].conditions["B"]
+            .mean_shift_r
+            .is_some()
+    );
+    assert!(
+        r.scores["additive"].conditions["A+B"]
+            .undefined
+            .as_deref()
+            .unwrap()
+            .contains("`B`")
+    );
 }
 
 #[test]
 fn unseen_combination_of_seen_singles_is_predicted() {
-    let mut cfg = RunConfig::default();
-    cfg.holdout = Holdout::Conditions { conditions: vec!["A+B".into()] };
-    cfg.train = TrainConfig::new().with_epochs(5);
+    let cfg = Settings {
+        holdout_conditions: vec!["A+B".into()],
+        epochs: 5,
+        ..Default::default()
+    };
     let r = train(sample(), cfg);
     assert!(r.split.unpredictable.is_empty());
     assert!(r.scores["cvae"].conditions["A+B"].mean_shift_r.is_some());
-    assert!(r.scores["additive"].conditions["A+B"].mean_shift_r.is_some());
-    assert_eq!(r.split.test_cells, SampleConfig::default().cells_per_combination);
+    assert!(
+        r.scores["additive"].conditions["A+B"]
+            .mean_shift_r
+            .is_some()
+    );
+    assert_eq!(
+        r.split.test_cells,
+        SampleConfig::default().cells_per_combination
+    );
 }
 
 #[test]
 fn same_seed_same_scores_different_seed_different_scores() {
     let run = |seed| {
-        let mut cfg = RunConfig::default();
-        cfg.seed = seed;
-        cfg.train = TrainConfig::new().with_epochs(8);
+        let cfg = Settings {
+            seed,
+            epochs: 8,
+            ..Default::default()
+        };
         let r = train(sample(), cfg);
-        (serde_json::to_string(&r.scores).unwrap(), serde_json::to_string(&r.train.history).unwrap())
+        (
+            serde_json::to_string(&r.scores).unwrap(),
+            serde_json::to_string(&r.train.history).unwrap(),
+        )
     };
     let a = run(3);
     let b = run(3);
-    assert_eq!(a, b, "same seed must give byte-identical scores and history");
+    assert_eq!(
+        a, b,
+        "same seed must give byte-identical scores and history"
+    );
     assert_ne!(a.0, run(4).0);
 }
 
@@ -106,7 +177,9 @@ fn group_holdout_keeps_the_groups_controls_in_training() {
     // Two cell types; hold out type `t1`'s perturbed cells.
     let base = sample();
     let n = base.n_cells();
-    let types: Vec<String> = (0..n).map(|i| if i % 3 == 0 { "t1".into() } else { "t2".into() }).collect();
+    let types: Vec<String> = (0..n)
+        .map(|i| if i % 3 == 0 { "t1".into() } else { "t2".into() })
+        .collect();
     let ds = Dataset::from_parts(
         base.genes.clone(),
         base.values.clone(),
@@ -116,14 +189,41 @@ fn group_holdout_keeps_the_groups_controls_in_training() {
         vec![types.clone()],
     )
     .unwrap();
-    let split = make_split(&ds, &Holdout::Group { covariate: "cell_type".into(), level: "t1".into() }, 0.1, 0).unwrap();
-    assert!(split.test.iter().all(|&i| types[i] == "t1" && !ds.is_control(i)));
-    assert!(split.train.iter().any(|&i| types[i] == "t1" && ds.is_control(i)));
-    assert!(split.train.iter().chain(&split.val).all(|&i| types[i] != "t1" || ds.is_control(i)));
-    let mut cfg = RunConfig::default();
-    cfg.covariates = vec!["cell_type".into()];
-    cfg.holdout = Holdout::Group { covariate: "cell_type".into(), level: "t1".into() };
-    cfg.train = TrainConfig::new().with_epochs(3);
+    let split = make_split(
+        &ds,
+        &Holdout::Group {
+            covariate: "cell_type".into(),
+            level: "t1".into(),
+        },
+        0.1,
+        0,
+    )
+    .unwrap();
+    assert!(
+        split
+            .test
+            .iter()
+            .all(|&i| types[i] == "t1" && !ds.is_control(i))
+    );
+    assert!(
+        split
+            .train
+            .iter()
+            .any(|&i| types[i] == "t1" && ds.is_control(i))
+    );
+    assert!(
+        split
+            .train
+            .iter()
+            .chain(&split.val)
+            .all(|&i| types[i] != "t1" || ds.is_control(i))
+    );
+    let cfg = Settings {
+        covariates: vec!["cell_type".into()],
+        holdout_group: "cell_type=t1".into(),
+        epochs: 3,
+        ..Default::default()
+    };
     let r = train(ds, cfg);
     assert!(r.scores.contains_key("group_shift"));
     assert!(r.scores["group_shift"].pooled.mean_shift_r.is_some());
@@ -136,7 +236,13 @@ fn splits_are_seeded_stratified_and_disjoint() {
     let a = make_split(&ds, &h, 0.1, 1).unwrap();
     assert_eq!(a, make_split(&ds, &h, 0.1, 1).unwrap());
     assert_ne!(a, make_split(&ds, &h, 0.1, 2).unwrap());
-    let mut all: Vec<usize> = a.train.iter().chain(&a.val).chain(&a.test).copied().collect();
+    let mut all: Vec<usize> = a
+        .train
+        .iter()
+        .chain(&a.val)
+        .chain(&a.test)
+        .copied()
+        .collect();
     all.sort_unstable();
     assert_eq!(all, (0..ds.n_cells()).collect::<Vec<_>>());
     // 20% of each perturbed condition; no controls held out.
@@ -153,46 +259,116 @@ fn splits_are_seeded_stratified_and_disjoint() {
 #[test]
 fn split_errors_name_the_problem() {
     let ds = sample();
-    let e = make_split(&ds, &Holdout::Conditions { conditions: vec!["ZZ".into()] }, 0.1, 0).unwrap_err();
+    let e = make_split(
+        &ds,
+        &Holdout::Conditions {
+            conditions: vec!["ZZ".into()],
+        },
+        0.1,
+        0,
+    )
+    .unwrap_err();
     assert!(matches!(e, SplitError::UnknownCondition { .. }) && e.to_string().contains("`ZZ`"));
-    let e = make_split(&ds, &Holdout::Conditions { conditions: vec!["control".into()] }, 0.1, 0).unwrap_err();
+    let e = make_split(
+        &ds,
+        &Holdout::Conditions {
+            conditions: vec!["control".into()],
+        },
+        0.1,
+        0,
+    )
+    .unwrap_err();
     assert!(matches!(e, SplitError::ControlHeldOut(_)));
     let e = make_split(&ds, &Holdout::Fraction { fraction: 1.5 }, 0.1, 0).unwrap_err();
     assert!(matches!(e, SplitError::Fraction(_)));
-    let e = make_split(&ds, &Holdout::Group { covariate: "cell_type".into(), level: "x".into() }, 0.1, 0).unwrap_err();
-    assert!(matches!(e, SplitError::UnknownCovariate { .. }) && e.to_string().contains("--covariate cell_type"));
-    assert!(matches!(cellshift::split::parse_group("cell_type"), Err(SplitError::GroupSyntax(_))));
+    let e = make_split(
+        &ds,
+        &Holdout::Group {
+            covariate: "cell_type".into(),
+            level: "x".into(),
+        },
+        0.1,
+        0,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, SplitError::UnknownCovariate { .. })
+            && e.to_string().contains("--covariate cell_type")
+    );
+    assert!(matches!(
+        cellshift::split::parse_group("cell_type"),
+        Err(SplitError::GroupSyntax(_))
+    ));
 }
 
 #[test]
 fn hyperparameters_are_validated_before_training_one_error_per_rule() {
     let device = Device::flex().autodiff();
-    let cases: Vec<(Box<dyn Fn(&mut RunConfig)>, &str)> = vec![
-        (Box::new(|c| c.train.epochs = 0), "epochs"),
-        (Box::new(|c| c.train.batch_size = 0), "batch"),
-        (Box::new(|c| c.train.lr = -1.0), "learning rate"),
-        (Box::new(|c| c.train.lr = f64::NAN), "learning rate"),
-        (Box::new(|c| c.train.beta = -0.5), "beta"),
-        (Box::new(|c| c.train.weight_decay = -1.0), "weight decay"),
-        (Box::new(|c| c.train.grad_clip = f64::INFINITY), "clipping"),
-        (Box::new(|c| c.latent = 0), "latent"),
-        (Box::new(|c| c.hidden = 0), "hidden"),
-        (Box::new(|c| c.genes = 1), "panel"),
-        (Box::new(|c| c.model = "vae9".into()), "unknown model"),
-        (Box::new(|c| c.val_fraction = 0.9), "validation"),
+    // Each rule names its setting, and its message says which one.
+    let cases: Vec<(Mutation, &str, &str)> = vec![
+        (|c| c.epochs = 0, "epochs", "epochs"),
+        (|c| c.batch_size = 0, "batch_size", "batch"),
+        (|c| c.lr = -1.0, "lr", "learning rate"),
+        (|c| c.lr = f64::NAN, "lr", "learning rate"),
+        (|c| c.lr = 2.0, "lr", "learning rate"),
+        (|c| c.beta = -0.5, "beta", "beta"),
+        (|c| c.weight_decay = -1.0, "weight_decay", "weight decay"),
+        (|c| c.grad_clip = f64::INFINITY, "grad_clip", "clipping"),
+        (|c| c.latent = 0, "latent", "latent"),
+        (|c| c.hidden = 0, "hidden", "hidden"),
+        (|c| c.genes = 1, "genes", "panel"),
+        (|c| c.val_fraction = 0.9, "val_fraction", "validation"),
+        (
+            |c| c.control_label = " ".into(),
+            "control_label",
+            "control label",
+        ),
+        (
+            |c| c.holdout_group = "cell_type".into(),
+            "holdout_group",
+            "covariate=level",
+        ),
+        (
+            |c| c.holdout_conditions = vec!["control".into()],
+            "holdout_conditions",
+            "control",
+        ),
     ];
-    for (mutate, needle) in cases {
-        let mut cfg = RunConfig::default();
-        mutate(&mut cfg);
-        let err = Session::new(sample(), cfg, &device).err().expect("invalid config rejected");
-        assert!(err.to_string().to_lowercase().contains(needle), "`{err}` should mention {needle}");
+    for (mutate, key, needle) in cases {
+        let mut settings = Settings::default();
+        mutate(&mut settings);
+        let err = settings.check().expect_err("invalid settings rejected");
+        assert_eq!(err.key(), Some(key), "`{err}` should blame {key}");
+        assert!(
+            err.to_string().to_lowercase().contains(needle),
+            "`{err}` should mention {needle}"
+        );
     }
-    // NB needs counts.
-    let cont = parse_csv(b"condition,g1,g2\ncontrol,0.5,1.5\nA,0.25,2\n", &LoadOptions::default()).unwrap();
-    let mut cfg = RunConfig::default();
-    cfg.likelihood = Some(Likelihood::Nb);
-    assert!(matches!(Session::new(cont, cfg, &device).err(), Some(RunError::NbNeedsCounts)));
-    assert!(matches!(TrainConfig::new().with_lr(2.0).validate(), Err(TrainError::LearningRate(_))));
+    // Text from a flag or a link: an unknown model is refused by name, and a model is typed.
+    let mut s = Settings::default();
+    let err = s.set("model", "vae9").unwrap_err();
+    assert!(
+        matches!(err, SettingError::Parse { key: "model", .. }) && err.to_string().contains("vae9"),
+        "{err}"
+    );
+    s.set("model", "sams").unwrap();
+    assert_eq!(s.model, ModelName::Sams);
+    // NB needs counts: a rule that needs the data, checked when the session starts.
+    let cont = parse_csv(
+        b"condition,g1,g2\ncontrol,0.5,1.5\nA,0.25,2\n",
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let cfg = Settings {
+        likelihood: cellshift::config::LikelihoodChoice::Nb,
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    assert!(matches!(
+        Session::new(cont, "t", cfg, &device).err(),
+        Some(RunError::NbNeedsCounts)
+    ));
 }
 
 #[test]
@@ -207,18 +383,33 @@ fn kl_warmup_is_linear_then_flat() {
 #[test]
 fn lgamma_and_nb_log_probability_match_known_values() {
     let device = Device::flex();
-    let z = Tensor::<1>::from_data(TensorData::new(vec![0.5f32, 1.0, 3.0, 10.5, 200.0], [5]), &device);
+    let z = Tensor::<1>::from_data(
+        TensorData::new(vec![0.5f32, 1.0, 3.0, 10.5, 200.0], [5]),
+        &device,
+    );
     let got = lgamma(z).into_data().try_to_vec::<f32>().unwrap();
     // ln Γ(0.5) = ln √π; ln Γ(1) = 0; ln Γ(3) = ln 2; ln Γ(10.5); ln Γ(200).
-    let want = [0.5723649429247001, 0.0, std::f64::consts::LN_2, 13.940625219403763, 857.9336698258574];
+    let want = [
+        0.5723649429247001,
+        0.0,
+        std::f64::consts::LN_2,
+        13.940625219403763,
+        857.9336698258574,
+    ];
     for (g, w) in got.iter().zip(want) {
-        assert!((*g as f64 - w).abs() < 1e-4 * w.abs().max(1.0), "lgamma {g} vs {w}");
+        assert!(
+            (*g as f64 - w).abs() < 1e-4 * w.abs().max(1.0),
+            "lgamma {g} vs {w}"
+        );
     }
     // NB(x=2; mu=3, theta=4): C(x+θ-1, x) (θ/(θ+μ))^θ (μ/(θ+μ))^x = 10 · (4/7)^4 · (3/7)^2.
     let x = Tensor::<2>::from_data(TensorData::new(vec![2.0f32], [1, 1]), &device);
     let lmu = Tensor::<2>::from_data(TensorData::new(vec![3.0f32.ln()], [1, 1]), &device);
     let lth = Tensor::<2>::from_data(TensorData::new(vec![4.0f32.ln()], [1, 1]), &device);
-    let lp = nb_log_prob(x, lmu, lth).into_data().try_to_vec::<f32>().unwrap()[0] as f64;
+    let lp = nb_log_prob(x, lmu, lth)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()[0] as f64;
     let want = (10.0 * (4.0f64 / 7.0).powi(4) * (3.0f64 / 7.0).powi(2)).ln();
     assert!((lp - want).abs() < 1e-4, "{lp} vs {want}");
 }
@@ -242,7 +433,11 @@ fn sample_generator_is_seeded_sparse_and_keeps_its_truth() {
     let (b, _) = generate(&cfg).unwrap();
     assert_eq!(a.values, b.values);
     assert_eq!(a.sha256, b.sha256);
-    let (c, _) = generate(&SampleConfig { seed: cfg.seed + 1, ..cfg.clone() }).unwrap();
+    let (c, _) = generate(&SampleConfig {
+        seed: cfg.seed + 1,
+        ..cfg.clone()
+    })
+    .unwrap();
     assert_ne!(a.values, c.values);
     assert!(a.is_counts);
     assert_eq!(truth.perturbations.len(), cfg.singles);
@@ -258,4 +453,56 @@ fn sample_generator_is_seeded_sparse_and_keeps_its_truth() {
     let back = parse_csv(a.to_csv().as_bytes(), &LoadOptions::default()).unwrap();
     assert_eq!(back.values, a.values);
     let _ = Matrix::zeros(0, 0);
+}
+
+/// Runs on one data set and split share a scoreboard, one row per model; a run on another
+/// split starts a new comparison and says what changed.
+#[test]
+fn comparison_keeps_one_row_per_model_and_restarts_when_the_split_changes() {
+    use cellshift::comparison::{Added, Comparison};
+    let quick = |model, seed| Settings {
+        model,
+        seed,
+        epochs: 1,
+        iwelbo_particles: 2,
+        ate_samples: 50,
+        ..Default::default()
+    };
+    let a = train(sample(), quick(ModelName::Cvae, 0));
+    let b = train(sample(), quick(ModelName::Cpa, 0));
+    let mut c = Comparison::new();
+    assert_eq!(c.add(a.clone()), Added::default());
+    let added = c.add(b.clone());
+    assert!(!added.replaced && added.removed.is_empty(), "{added:?}");
+    let merged = c.merged().expect("two runs");
+    assert_eq!(merged.scores["cvae"], a.scores["cvae"]);
+    assert_eq!(merged.scores["cpa"], b.scores["cpa"]);
+    for (name, s) in &b.scores {
+        if cellshift::baselines::is_baseline(name) {
+            assert_eq!(
+                &merged.scores[name], s,
+                "{name}: the baselines once, as scored"
+            );
+        }
+    }
+    assert_eq!(
+        merged.scores.len(),
+        b.scores.len() + 1,
+        "one row per model plus the baselines"
+    );
+    assert!(
+        c.add(a.clone()).replaced,
+        "retraining a model replaces its row"
+    );
+    assert_eq!(c.runs().len(), 2);
+    // Another seed is another split: the comparison starts over and says why.
+    let d = train(sample(), quick(ModelName::Cvae, 1));
+    let added = c.add(d);
+    assert_eq!(added.removed, vec!["cvae".to_string(), "cpa".to_string()]);
+    assert!(
+        added.changes.iter().any(|x| x == "the seed (0 → 1)"),
+        "{:?}",
+        added.changes
+    );
+    assert_eq!(c.runs().len(), 1);
 }

@@ -3,7 +3,7 @@
 //! failed loads keep the previous data.
 #![cfg(target_arch = "wasm32")]
 
-use cellshift::web::{Engine, draw};
+use cellshift::web::{Comparison, Engine, LiveCurves, draw};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
@@ -16,7 +16,10 @@ wasm_bindgen_test_configure!(run_in_browser);
 /// that does not answer for 30 s.
 async fn yield_to_browser() {
     let p = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window().unwrap().set_timeout_with_callback(&resolve).unwrap();
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback(&resolve)
+            .unwrap();
     });
     wasm_bindgen_futures::JsFuture::from(p).await.unwrap();
 }
@@ -25,18 +28,29 @@ fn json(v: JsValue) -> Value {
     serde_wasm_bindgen::from_value(v).expect("a JSON-compatible value")
 }
 
-fn small_config(e: &Engine, epochs: usize) -> JsValue {
-    let mut cfg = json(e.default_config().unwrap());
-    cfg["train"]["epochs"] = epochs.into();
+/// The schema's defaults, as the page builds its form from them.
+fn defaults() -> Value {
+    let schema = json(cellshift::web::settings_schema().unwrap());
+    let mut out = serde_json::Map::new();
+    for s in schema.as_array().unwrap() {
+        out.insert(s["key"].as_str().unwrap().to_string(), s["default"].clone());
+    }
+    Value::Object(out)
+}
+
+fn small_config(epochs: usize) -> JsValue {
+    let mut cfg = defaults();
+    cfg["epochs"] = epochs.into();
     cfg["genes"] = 60.into();
     cfg["hidden"] = 32.into();
     // Scoring runs on the test page's main thread, and the driver gives up on a page blocked
     // for 30 s: score two held-out combinations (not a fraction of all 19 conditions), with a
     // small IWELBO K and few ATE samples.
-    cfg["holdout"] = serde_json::json!({"kind": "conditions", "conditions": ["A+B", "C+D"]});
-    cfg["sams"]["iwelbo_particles"] = 10.into();
-    cfg["sams"]["ate_samples"] = 50.into();
-    cfg.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap()
+    cfg["holdout_conditions"] = serde_json::json!(["A+B", "C+D"]);
+    cfg["iwelbo_particles"] = 10.into();
+    cfg["ate_samples"] = 50.into();
+    cfg.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap()
 }
 
 use serde::Serialize;
@@ -48,14 +62,28 @@ async fn trains_and_scores_on_the_cpu_backend_with_async_readback() {
     assert_eq!(summary["cells"], 3140);
     let info = json(e.init_backend("cpu".into()).await.unwrap());
     assert_eq!(info["backend"], "cpu");
-    e.start(small_config(&e, 2)).unwrap();
+    e.start(small_config(2)).unwrap();
     let first = json(e.step().await.unwrap());
     yield_to_browser().await;
+    // Each step reports where the run stands: the page keeps no run state of its own.
     assert_eq!(first["epoch"], 1);
-    assert!(first["train"]["loss"].as_f64().unwrap().is_finite());
+    assert_eq!(first["record"]["epoch"], 1);
+    assert_eq!(
+        (first["budget"].as_u64(), first["done"].as_bool()),
+        (Some(2), Some(false))
+    );
+    assert!(first["seconds"].as_f64().unwrap() > 0.0);
+    assert!(
+        first["record"]["train"]["loss"]
+            .as_f64()
+            .unwrap()
+            .is_finite()
+    );
     assert!(!e.is_done());
-    json(e.step().await.unwrap());
+    let second = json(e.step().await.unwrap());
     yield_to_browser().await;
+    assert_eq!(second["done"], true);
+    assert!(second["seconds"].as_f64() > first["seconds"].as_f64());
     assert!(e.is_done());
     let r = json(e.evaluate().await.unwrap());
     yield_to_browser().await;
@@ -63,7 +91,7 @@ async fn trains_and_scores_on_the_cpu_backend_with_async_readback() {
     assert!(r["scores"]["control_mean"]["pooled"]["mean_shift_r"].is_null());
     assert_eq!(r["train"]["history"].as_array().unwrap().len(), 2);
     // Resume: more epochs after the budget was spent.
-    e.extend(1).unwrap();
+    assert_eq!(json(e.extend(1).unwrap())["budget"], 3);
     assert!(!e.is_done());
     assert_eq!(json(e.step().await.unwrap())["epoch"], 3);
     yield_to_browser().await;
@@ -86,17 +114,38 @@ async fn asking_for_webgpu_without_an_adapter_falls_back_with_a_notice() {
 fn a_failed_load_keeps_the_previous_data() {
     let e = Engine::new();
     let good = b"condition,g1,g2\ncontrol,1,2\ncontrol,3,1\nA,4,0\nA,5,1\n";
-    let s = json(e.load_csv(good, "good.csv".into(), JsValue::UNDEFINED).unwrap());
+    let s = json(
+        e.load_csv(good, "good.csv".into(), JsValue::UNDEFINED)
+            .unwrap(),
+    );
     assert_eq!(s["cells"], 4);
-    let err = e.load_csv(b"condition,g1,g2\ncontrol,1,2\nA,1,abc\n", "bad.csv".into(), JsValue::UNDEFINED).err().unwrap();
-    let msg = err.dyn_into::<js_sys::Error>().unwrap().message().as_string().unwrap();
+    let err = e
+        .load_csv(
+            b"condition,g1,g2\ncontrol,1,2\nA,1,abc\n",
+            "bad.csv".into(),
+            JsValue::UNDEFINED,
+        )
+        .err()
+        .unwrap();
+    let msg = err
+        .dyn_into::<js_sys::Error>()
+        .unwrap()
+        .message()
+        .as_string()
+        .unwrap();
     assert!(msg.contains("line 3") && msg.contains("abc"), "{msg}");
     // Starting a run proves the good data is still current.
-    let cfg = small_config(&e, 1);
-    let mut v = json(cfg);
+    let mut v = json(small_config(1));
     v["genes"] = 2.into();
-    v["holdout"] = serde_json::json!({"kind": "fraction", "fraction": 0.5});
-    let started = json(e.start(v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap()).unwrap());
+    v["holdout_conditions"] = serde_json::json!([]);
+    v["holdout_fraction"] = 0.5.into();
+    let started = json(
+        e.start(
+            v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+                .unwrap(),
+        )
+        .unwrap(),
+    );
     assert_eq!(started["genes"], 2);
 }
 
@@ -105,39 +154,66 @@ async fn charts_draw_onto_a_canvas() {
     let e = Engine::new();
     e.load_sample(7).unwrap();
     e.init_backend("cpu".into()).await.unwrap();
-    e.start(small_config(&e, 1)).unwrap();
+    e.start(small_config(1)).unwrap();
     e.step().await.unwrap();
     yield_to_browser().await;
     let results = e.evaluate().await.unwrap();
     yield_to_browser().await;
     let doc = web_sys::window().unwrap().document().unwrap();
-    let canvas: web_sys::HtmlCanvasElement = doc.create_element("canvas").unwrap().dyn_into().unwrap();
+    let canvas: web_sys::HtmlCanvasElement =
+        doc.create_element("canvas").unwrap().dyn_into().unwrap();
     canvas.set_width(600);
     canvas.set_height(400);
     doc.body().unwrap().append_child(&canvas).unwrap();
     draw(canvas.clone(), results, "pca", 1.0).unwrap();
-    let ctx: web_sys::CanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().dyn_into().unwrap();
+    let ctx: web_sys::CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .unwrap()
+        .unwrap()
+        .dyn_into()
+        .unwrap();
     let px = ctx.get_image_data(0.0, 0.0, 600.0, 400.0).unwrap().data().0;
-    let non_white = px.chunks(4).filter(|p| p[0] < 240 || p[1] < 240 || p[2] < 240).count();
-    assert!(non_white > 600 * 400 / 50, "only {non_white} painted pixels");
+    let non_white = px
+        .chunks(4)
+        .filter(|p| p[0] < 240 || p[1] < 240 || p[2] < 240)
+        .count();
+    assert!(
+        non_white > 600 * 400 / 50,
+        "only {non_white} painted pixels"
+    );
 }
 
 fn to_value(v: &Value) -> JsValue {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap()
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap()
 }
 
 fn error_parts(e: JsValue) -> (String, Option<String>) {
-    let field = js_sys::Reflect::get(&e, &"field".into()).ok().and_then(|f| f.as_string());
-    let msg = e.dyn_into::<js_sys::Error>().unwrap().message().as_string().unwrap();
+    let field = js_sys::Reflect::get(&e, &"field".into())
+        .ok()
+        .and_then(|f| f.as_string());
+    let msg = e
+        .dyn_into::<js_sys::Error>()
+        .unwrap()
+        .message()
+        .as_string()
+        .unwrap();
     (msg, field)
 }
 
 fn painted(canvas: &web_sys::HtmlCanvasElement) -> usize {
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
-    let ctx: web_sys::CanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().dyn_into().unwrap();
+    let ctx: web_sys::CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .unwrap()
+        .unwrap()
+        .dyn_into()
+        .unwrap();
     let px = ctx.get_image_data(0.0, 0.0, w, h).unwrap().data().0;
     // A canvas nothing was drawn on is transparent: count only opaque, non-white pixels.
-    px.chunks(4).filter(|p| p[3] > 0 && (p[0] < 240 || p[1] < 240 || p[2] < 240)).count()
+    px.chunks(4)
+        .filter(|p| p[3] > 0 && (p[0] < 240 || p[1] < 240 || p[2] < 240))
+        .count()
 }
 
 fn canvas(w: u32, h: u32) -> web_sys::HtmlCanvasElement {
@@ -154,11 +230,11 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     let e = Engine::new();
     e.load_sample(7).unwrap();
     e.init_backend("cpu".into()).await.unwrap();
-    let mut cfg = json(small_config(&e, 1));
+    let mut cfg = json(small_config(1));
     cfg["model"] = "sams".into();
-    cfg["sams"]["particles"] = 1.into();
-    cfg["sams"]["iwelbo_particles"] = 5.into();
-    cfg["sams"]["ate_samples"] = 20.into();
+    cfg["particles"] = 1.into();
+    cfg["iwelbo_particles"] = 5.into();
+    cfg["ate_samples"] = 20.into();
     e.start(to_value(&cfg)).unwrap();
     e.step().await.unwrap();
     yield_to_browser().await;
@@ -167,12 +243,24 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     let r = json(sams.clone());
     let masks = &r["figures"]["masks"];
     assert_eq!(masks["model"], "sams");
-    let perts: Vec<&str> = masks["perturbations"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let perts: Vec<&str> = masks["perturbations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
     let sc = cellshift::sample::SampleConfig::default();
-    let singles: Vec<String> = (0..sc.singles).map(|i| char::from(b'A' + i as u8).to_string()).collect();
-    assert_eq!(perts, singles, "one row per single perturbation, in name order");
+    let singles: Vec<String> = (0..sc.singles)
+        .map(|i| char::from(b'A' + i as u8).to_string())
+        .collect();
+    assert_eq!(
+        perts, singles,
+        "one row per single perturbation, in name order"
+    );
     // The sample's truth is attached: one row per perturbation, one column per true latent dim.
-    let truth = masks["truth"].as_array().expect("the sample's truth is attached");
+    let truth = masks["truth"]
+        .as_array()
+        .expect("the sample's truth is attached");
     assert_eq!(truth.len(), sc.singles);
     assert_eq!(truth[0].as_array().unwrap().len(), sc.latent);
     assert!(masks["overlap_spearman"].is_number() || masks["overlap_spearman"].is_null());
@@ -185,20 +273,36 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     // Without masks the panel is refused with the reason, and the canvas is left alone.
     let mut cvae_like = r.clone();
     cvae_like["figures"]["masks"] = Value::Null;
-    cvae_like["figures"]["shift"]["model"] = "cvae".into();
+    cvae_like["config"]["model"] = "cvae".into();
     let blank = canvas(300, 200);
-    let (msg, _) = error_parts(draw(blank.clone(), to_value(&cvae_like), "masks", 1.0).unwrap_err());
+    let (msg, _) =
+        error_parts(draw(blank.clone(), to_value(&cvae_like), "masks", 1.0).unwrap_err());
     assert!(msg.contains("cvae learns no latent masks"), "{msg}");
     let untouched = {
-        let ctx: web_sys::CanvasRenderingContext2d = blank.get_context("2d").unwrap().unwrap().dyn_into().unwrap();
-        ctx.get_image_data(0.0, 0.0, 300.0, 200.0).unwrap().data().0.chunks(4).all(|p| p[3] == 0)
+        let ctx: web_sys::CanvasRenderingContext2d = blank
+            .get_context("2d")
+            .unwrap()
+            .unwrap()
+            .dyn_into()
+            .unwrap();
+        ctx.get_image_data(0.0, 0.0, 300.0, 200.0)
+            .unwrap()
+            .data()
+            .0
+            .chunks(4)
+            .all(|p| p[3] == 0)
     };
     assert!(untouched, "a refused panel must not paint over the canvas");
 
     // One run's compared CSV is exactly its own.
     let single = cellshift::web::scores_csv(sams.clone()).unwrap();
-    let one = js_sys::Array::of1(&sams);
-    assert_eq!(cellshift::web::compared_scores_csv(one.into()).unwrap(), single, "one run: exactly its own CSV");
+    let mut compared = Comparison::new();
+    compared.add(sams.clone()).unwrap();
+    assert_eq!(
+        compared.scores_csv().unwrap(),
+        single,
+        "one run: exactly its own CSV"
+    );
     // A second model on the same split (the same run relabelled, with a marked score): both
     // models' rows, each with its own numbers, and the baselines once.
     let mut other = r.clone();
@@ -207,49 +311,90 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     other["scores"].as_object_mut().unwrap().remove("sams");
     other["scores"]["cvae"] = scores;
     other["config"]["model"] = "cvae".into();
-    other["figures"]["shift"]["model"] = "cvae".into();
-    let both = js_sys::Array::of2(&to_value(&other), &sams);
-    let csv = cellshift::web::compared_scores_csv(both.into()).unwrap();
-    let rows = |name: &str| csv.lines().filter(|l| l.starts_with(&format!("{name},"))).map(String::from).collect::<Vec<_>>();
+    let added = json(compared.add(to_value(&other)).unwrap());
+    assert_eq!(added["replaced"], false);
+    assert_eq!(
+        compared.models(),
+        vec!["sams".to_string(), "cvae".to_string()]
+    );
+    let csv = compared.scores_csv().unwrap();
+    let rows = |name: &str| {
+        csv.lines()
+            .filter(|l| l.starts_with(&format!("{name},")))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
     let conditions = r["scores"]["sams"]["conditions"].as_object().unwrap().len();
     assert_eq!(rows("sams").len(), conditions + 1);
     assert_eq!(rows("cvae").len(), conditions + 1);
     assert_eq!(rows("control_mean").len(), conditions + 1);
     assert_eq!(csv.lines().count(), single.lines().count() + conditions + 1);
-    assert!(rows("cvae").iter().any(|l| l.starts_with("cvae,\"pooled\",0.123,")), "{csv}");
-    let sams_r = r["scores"]["sams"]["pooled"]["mean_shift_r"].as_f64().unwrap();
-    assert!(rows("sams").iter().any(|l| l.starts_with(&format!("sams,\"pooled\",{sams_r},"))), "{csv}");
+    assert!(
+        rows("cvae")
+            .iter()
+            .any(|l| l.starts_with("cvae,\"pooled\",0.123,")),
+        "{csv}"
+    );
+    let sams_r = r["scores"]["sams"]["pooled"]["mean_shift_r"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        rows("sams")
+            .iter()
+            .any(|l| l.starts_with(&format!("sams,\"pooled\",{sams_r},"))),
+        "{csv}"
+    );
+    let board = canvas(900, 700);
+    compared.draw(board.clone(), 1.0).unwrap();
+    assert!(painted(&board) > 900 * 700 / 50);
 
-    // Runs on another split are refused.
-    other["split"]["test_cells"] = 1.into();
-    let mixed = js_sys::Array::of2(&sams, &to_value(&other));
-    let (msg, _) = error_parts(cellshift::web::compared_scores_csv(mixed.into()).unwrap_err());
-    assert!(msg.contains("split"), "{msg}");
+    // A run on another split starts a new comparison and says what changed.
+    let mut moved = other.clone();
+    moved["config"]["seed"] = 9.into();
+    let added = json(compared.add(to_value(&moved)).unwrap());
+    assert_eq!(added["removed"], serde_json::json!(["sams", "cvae"]));
+    assert_eq!(added["changes"], serde_json::json!(["the seed (0 → 9)"]));
+    assert_eq!(compared.models(), vec!["cvae".to_string()]);
+
+    // Live loss curves: records pushed as epochs finish, drawn by the scoreboard's renderer.
+    let mut live = LiveCurves::new();
+    for rec in r["train"]["history"].as_array().unwrap() {
+        live.push(to_value(rec)).unwrap();
+    }
+    assert_eq!(live.len(), 1);
+    let curves = canvas(600, 300);
+    live.draw(curves.clone(), 1.0).unwrap();
+    assert!(painted(&curves) > 600 * 300 / 100);
 }
 
 #[wasm_bindgen_test]
 fn refused_settings_name_their_field() {
     let e = Engine::new();
-    let mut cfg = json(small_config(&e, 1));
+    let mut cfg = json(small_config(1));
     cfg["model"] = "sams".into();
-    cfg["sams"]["mask_prior"] = 1.5.into();
+    cfg["mask_prior"] = 1.5.into();
     let (msg, field) = error_parts(cellshift::web::check_settings(to_value(&cfg)).unwrap_err());
-    assert_eq!(field.as_deref(), Some("sams.mask_prior"));
-    assert!(msg.contains("strictly between 0 and 1") && msg.contains("1.5"), "{msg}");
+    assert_eq!(field.as_deref(), Some("mask_prior"));
+    assert!(
+        msg.contains("above 0 and below 1") && msg.contains("1.5"),
+        "{msg}"
+    );
     // The cVAE does not use the SAMS settings: they are not held against it.
     cfg["model"] = "cvae".into();
     cellshift::web::check_settings(to_value(&cfg)).unwrap();
-    cfg["train"]["lr"] = 0.0.into();
+    cfg["lr"] = 0.0.into();
     let (_, field) = error_parts(cellshift::web::check_settings(to_value(&cfg)).unwrap_err());
-    assert_eq!(field.as_deref(), Some("train.lr"));
+    assert_eq!(field.as_deref(), Some("lr"));
+    // An unknown key is refused rather than ignored.
+    let mut odd = json(small_config(1));
+    odd["learning_rate"] = 0.1.into();
+    let (msg, _) = error_parts(cellshift::web::check_settings(to_value(&odd)).unwrap_err());
+    assert!(msg.contains("learning_rate"), "{msg}");
     // Data-dependent rules come back from start() with their field too.
     e.load_sample(7).unwrap();
-    let mut cfg = json(small_config(&e, 1));
-    cfg["holdout"] = serde_json::json!({"kind": "fraction", "fraction": 1.5});
+    let mut cfg = json(small_config(1));
+    cfg["holdout_conditions"] = serde_json::json!(["Z"]);
     let (msg, field) = error_parts(e.start(to_value(&cfg)).unwrap_err());
-    assert_eq!(field.as_deref(), Some("holdout.fraction"), "{msg}");
-    cfg["holdout"] = serde_json::json!({"kind": "conditions", "conditions": ["Z"]});
-    let (msg, field) = error_parts(e.start(to_value(&cfg)).unwrap_err());
-    assert_eq!(field.as_deref(), Some("holdout.conditions"));
+    assert_eq!(field.as_deref(), Some("holdout_conditions"));
     assert!(msg.contains("`Z`"), "{msg}");
 }

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use cellshift::data::{self, LoadOptions};
+use cellshift::config::{ModelName, RunConfig, Settings};
+use cellshift::data;
 use cellshift::masks::MaskTruth;
-use cellshift::pipeline::{RunConfig, Session};
+use cellshift::pipeline::Session;
 use cellshift::sample::{self, SampleConfig};
-use cellshift::split::{self, Holdout};
-use cellshift::train::TrainConfig;
+use cellshift::split;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -49,14 +49,19 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn bench(name: &str, load: impl FnOnce() -> cellshift::data::Dataset, cfg: RunConfig, truth: Option<MaskTruth>) -> Case {
+fn bench(
+    name: &str,
+    load: impl FnOnce() -> cellshift::data::Dataset,
+    cfg: RunConfig,
+    truth: Option<MaskTruth>,
+) -> Case {
     let t = Instant::now();
     let ds = load();
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let cells = ds.n_cells();
     let device = Device::flex().autodiff();
     let t = Instant::now();
-    let mut s = Session::new(ds, cfg.clone(), &device).expect("benchmark settings are valid");
+    let mut s = Session::new(ds, name, cfg.clone(), &device).expect("benchmark settings are valid");
     if let Some(t) = truth {
         s = s.with_truth(t);
     }
@@ -68,12 +73,12 @@ fn bench(name: &str, load: impl FnOnce() -> cellshift::data::Dataset, cfg: RunCo
     let train_s = t.elapsed().as_secs_f64();
     let epochs = s.trainer.epoch();
     let train_cells = s.split.train.len();
-    let steps = epochs * train_cells.div_ceil(cfg.train.batch_size);
+    let steps = epochs * train_cells.div_ceil(cfg.settings().batch_size);
     let t = Instant::now();
     let r = pollster::block_on(s.evaluate(train_s, "flex")).expect("evaluation runs");
     Case {
         dataset: name.into(),
-        model: cfg.model.clone(),
+        model: cfg.model().name().to_string(),
         cells,
         panel_genes: s.prep.panel.len(),
         train_cells,
@@ -85,30 +90,59 @@ fn bench(name: &str, load: impl FnOnce() -> cellshift::data::Dataset, cfg: RunCo
         train_cells_per_s: (train_cells * epochs) as f64 / train_s,
         train_s,
         evaluate_ms: t.elapsed().as_secs_f64() * 1e3,
-        ate_r_top20: r.scores.get(&cfg.model).and_then(|m| m.ate.as_ref()).and_then(|a| a.r_top20),
+        ate_r_top20: r
+            .scores
+            .get(cfg.model().name())
+            .and_then(|m| m.ate.as_ref())
+            .and_then(|a| a.r_top20),
         mask_overlap_spearman: r.figures.masks.as_ref().and_then(|m| m.overlap_spearman),
     }
 }
 
 fn main() {
-    let out = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("bench.json"));
+    let out = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("bench.json"));
     let epochs = 30;
-    let base = RunConfig { train: TrainConfig::new().with_epochs(epochs).with_patience(0), ..RunConfig::default() };
-    let sample = || sample::generate(&SampleConfig::default()).expect("sample").0;
+    let base = Settings {
+        epochs,
+        patience: 0,
+        ..Settings::default()
+    };
+    let check = |s: Settings| s.check().expect("benchmark settings are valid");
+    let sample = || {
+        sample::generate(&SampleConfig::default())
+            .expect("sample")
+            .0
+    };
     let mut cases = vec![
-        bench("sample", sample, base.clone(), None),
-        bench("sample", sample, RunConfig { model: "sams".into(), ..base.clone() }, None),
+        bench("sample", sample, check(base.clone()), None),
+        bench(
+            "sample",
+            sample,
+            check(Settings {
+                model: ModelName::Sams,
+                ..base.clone()
+            }),
+            None,
+        ),
     ];
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
     let kang = shared.join("kang2018_pbmc_ifnb.csv");
     if kang.exists() {
-        let cfg = RunConfig {
+        let cfg = check(Settings {
             covariates: vec!["cell_type".into()],
-            holdout: Holdout::Group { covariate: "cell_type".into(), level: "CD14+Mono".into() },
+            holdout_group: "cell_type=CD14+Mono".into(),
             ..base.clone()
-        };
-        let opts = LoadOptions { covariates: vec!["cell_type".into()], ..Default::default() };
-        cases.push(bench("kang2018_pbmc_ifnb", || data::load_path(&kang, &opts).expect("kang loads"), cfg, None));
+        });
+        let opts = cfg.load_options();
+        cases.push(bench(
+            "kang2018_pbmc_ifnb",
+            || data::load_path(&kang, &opts).expect("kang loads"),
+            cfg,
+            None,
+        ));
     } else {
         println!("NOTICE: {} is absent; skipping it", kang.display());
     }
@@ -118,17 +152,20 @@ fn main() {
     let split_path = shared.join("synth_sparse_additive.split.csv");
     let truth_path = shared.join("synth_sparse_additive.truth.json");
     if synth.exists() && split_path.exists() && truth_path.exists() {
-        let ds = data::load_path(&synth, &LoadOptions::default()).expect("synth_sparse_additive loads");
+        let settings = check(Settings {
+            model: ModelName::Sams,
+            ..Settings::default()
+        });
+        let ds =
+            data::load_path(&synth, &settings.load_options()).expect("synth_sparse_additive loads");
         let assignments = std::fs::read(&split_path)
             .ok()
             .and_then(|b| split::parse_split_file(&b, ds.n_cells()).ok())
             .expect("the split file parses");
-        let truth = std::fs::read_to_string(&truth_path).ok().and_then(|t| MaskTruth::from_json(&t).ok());
-        let cfg = RunConfig {
-            model: "sams".into(),
-            holdout: Holdout::File { source: split_path.display().to_string(), assignments },
-            ..RunConfig::default()
-        };
+        let truth = std::fs::read_to_string(&truth_path)
+            .ok()
+            .and_then(|t| MaskTruth::from_json(&t).ok());
+        let cfg = settings.with_split_file(split_path.display().to_string(), assignments);
         cases.push(bench("synth_sparse_additive", || ds, cfg, truth));
     } else {
         println!("NOTICE: synth_sparse_additive.* are absent; skipping them");
@@ -141,7 +178,18 @@ fn main() {
     };
     println!(
         "{:<22} {:<5} {:>6} {:>6} {:>7} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
-        "dataset", "model", "cells", "genes", "epochs", "ms/epoch", "ms/step", "cells/s", "train s", "eval ms", "ATE r20", "overlap"
+        "dataset",
+        "model",
+        "cells",
+        "genes",
+        "epochs",
+        "ms/epoch",
+        "ms/step",
+        "cells/s",
+        "train s",
+        "eval ms",
+        "ATE r20",
+        "overlap"
     );
     let opt = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.3}"));
     for c in &report.cases {

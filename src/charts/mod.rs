@@ -33,13 +33,7 @@ pub use shift::draw_shift_scatter;
 pub use theme::{Theme, ordered_predictors};
 
 /// Baseline predictors, in the order they are listed (after the models).
-pub const BASELINES: [&str; 5] = [
-    "control_mean",
-    "perturbation_mean",
-    "perturbed_mean",
-    "additive",
-    "group_shift",
-];
+pub use crate::baselines::ALL as BASELINES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {

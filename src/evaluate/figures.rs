@@ -30,7 +30,7 @@ impl Session {
         let tests: Vec<usize> = plans.iter().flat_map(|p| p.test.iter()).copied().collect();
         let refs: Vec<&Matrix> = model_cells.iter().collect();
         PcaFigure {
-            model: self.cfg.model.clone(),
+            model: self.cfg.model().name().to_string(),
             explained_variance_ratio: pca
                 .explained_variance_ratio
                 .iter()
@@ -83,7 +83,7 @@ impl Session {
             None => (0..probs.cols).collect(),
         };
         Ok(Some(MaskFigure {
-            model: self.cfg.model.clone(),
+            model: self.cfg.model().name().to_string(),
             mean_active: masks::mean_active(&rows),
             true_mean_active: truth.as_ref().map(|t| masks::mean_active(&truth_bin(t))),
             overlap_spearman: truth

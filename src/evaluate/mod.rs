@@ -42,7 +42,7 @@ impl Session {
         let split = self.split_summary(&plans, predicted.unpredictable);
         Ok(RunResults {
             cellshift_version: env!("CARGO_PKG_VERSION").to_string(),
-            config: serde_json::to_value(&self.cfg).unwrap_or(serde_json::Value::Null),
+            config: self.cfg.clone(),
             data: self.data_summary(),
             split,
             train: self.train_summary(seconds, backend),
@@ -74,7 +74,7 @@ impl Session {
             genes: self.prep.panel.len(),
             genes_in_file: ds.n_genes(),
             sha256: ds.sha256.clone(),
-            source: self.cfg.source.clone(),
+            source: self.source.clone(),
             values: if ds.is_counts { "counts" } else { "continuous" }.into(),
             covariates: ds.covariate_names.clone(),
             conditions: ds.condition_counts(),
@@ -88,7 +88,7 @@ impl Session {
         unpredictable: BTreeMap<String, String>,
     ) -> SplitSummary {
         SplitSummary {
-            kind: self.cfg.holdout.kind().into(),
+            kind: self.cfg.holdout().kind().into(),
             train_cells: self.split.train.len(),
             val_cells: self.split.val.len(),
             test_cells: self.split.test.len(),

@@ -36,7 +36,7 @@ impl Session {
         for &i in &controls {
             pools.entry(key(i)).or_default().push(i);
         }
-        let mut rng = Rng::derive(self.cfg.seed, "matching");
+        let mut rng = Rng::derive(self.cfg.seed(), "matching");
         for pool in pools.values_mut() {
             rng.shuffle(pool);
         }
@@ -101,7 +101,7 @@ impl Session {
         {
             return Some(format!(
                 "{} conditions on whole condition labels (one-hot) and `{label}` was never seen in training: it cannot compose single perturbations",
-                self.cfg.model
+                self.cfg.model()
             ));
         }
         let trained: BTreeSet<String> = self

@@ -42,7 +42,7 @@ pub(super) struct Predictions {
 impl Session {
     /// The model first, then the baselines that apply to these conditions and this split.
     fn predictor_names(&self, plans: &[ConditionPlan]) -> Vec<String> {
-        let mut names: Vec<String> = vec![self.cfg.model.clone()];
+        let mut names: Vec<String> = vec![self.cfg.model().name().to_string()];
         names.extend(
             [
                 baselines::CONTROL_MEAN,
@@ -72,7 +72,7 @@ impl Session {
     ) -> Result<Predictions, RunError> {
         let lognorm = &self.prep.lognorm;
         let model = self.trainer.model();
-        let mut rng = Rng::derive(self.cfg.seed, "generation");
+        let mut rng = Rng::derive(self.cfg.seed(), "generation");
         let seen = self.seen();
         let ctx = BaselineContext {
             ds: &self.ds,
@@ -93,7 +93,7 @@ impl Session {
             let true_shift = metrics::mean_shift(&truth, &plan.reference);
             let true_pcs = pca.transform(&truth);
             for name in &names {
-                let pred = if *name == self.cfg.model {
+                let pred = if name == self.cfg.model().name() {
                     match self.unpredictable(&plan.label) {
                         Some(why) => {
                             out.unpredictable.insert(plan.label.clone(), why.clone());
@@ -161,7 +161,7 @@ impl Session {
             model,
             &self.device,
             &sources,
-            self.cfg.generation,
+            self.cfg.settings().generation.mode(),
             &scale,
             rng,
         )

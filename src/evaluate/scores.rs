@@ -119,14 +119,14 @@ impl Session {
         let n_genes = self.prep.panel.len();
         let mut scores = BTreeMap::new();
         let mut shift_fig = ShiftFigure {
-            model: self.cfg.model.clone(),
+            model: self.cfg.model().name().to_string(),
             ..Default::default()
         };
         for (name, rows) in per {
             let (mut s, pool) = score_rows(rows, n_genes);
-            if *name == self.cfg.model {
+            if name == self.cfg.model().name() {
                 let cells = self.scorable_test_cells();
-                let k = self.cfg.sams.iwelbo_particles;
+                let k = self.cfg.settings().iwelbo_particles;
                 s.iwelbo = self.likelihood_bounds(&cells, k).await?.map(|b| b.iwelbo);
                 s.ate = self.ate_scores(plans).await?;
                 shift_fig.r = s.pooled.mean_shift_r;
@@ -151,7 +151,7 @@ impl Session {
         }
         let model = self.trainer.model();
         let device = self.device.clone().inner();
-        let mut rng = Rng::derive(self.cfg.seed, "iwelbo");
+        let mut rng = Rng::derive(self.cfg.seed(), "iwelbo");
         let noise = model.draw_noise(k, &mut rng);
         let set = cell_set(
             &self.prep,
@@ -221,7 +221,7 @@ impl Session {
             |cells: &[usize]| -> Vec<f64> { self.prep.lognorm.select_rows(cells).col_means() };
         let ctrl_counts = self.prep.counts.as_ref().map(|c| c.select_rows(&controls));
         let ctrl_mean = data_means(&controls);
-        let mut rng = Rng::derive(self.cfg.seed, "ate");
+        let mut rng = Rng::derive(self.cfg.seed(), "ate");
         let (mut data_all, mut model_all, mut data_top, mut model_top) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut scored = Vec::new();
@@ -265,7 +265,7 @@ impl Session {
         nb: bool,
         rng: &mut Rng,
     ) -> Result<Vec<f64>, RunError> {
-        let m = self.cfg.sams.ate_samples;
+        let m = self.cfg.settings().ate_samples;
         let scale = Scale {
             mean: &self.prep.mean,
             sd: &self.prep.sd,

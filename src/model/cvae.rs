@@ -5,7 +5,6 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::ModelConfigError;
 use super::layers::{Batch, DecoderOutput, Dense, LEAK, LossOutput};
 use super::likelihood::{Likelihood, decode_location, neg_log_lik};
 use crate::rng::Rng;
@@ -26,36 +25,13 @@ pub struct CvaeConfig {
     pub likelihood: Likelihood,
 }
 
-pub const MAX_LATENT: usize = 512;
-pub const MAX_HIDDEN: usize = 4096;
-
 impl CvaeConfig {
-    pub fn validate(&self) -> Result<(), ModelConfigError> {
-        if self.n_genes == 0 {
-            return Err(ModelConfigError::Genes(self.n_genes));
-        }
-        if self.latent == 0 {
-            return Err(ModelConfigError::Latent(self.latent));
-        }
-        if self.latent > MAX_LATENT {
-            return Err(ModelConfigError::LatentTooLarge(self.latent, MAX_LATENT));
-        }
-        if self.hidden == 0 {
-            return Err(ModelConfigError::Hidden(self.hidden));
-        }
-        if self.hidden > MAX_HIDDEN {
-            return Err(ModelConfigError::HiddenTooLarge(self.hidden, MAX_HIDDEN));
-        }
-        Ok(())
-    }
-
     /// Weights are drawn from the host RNG (not the backend's), so a seed gives the same
     /// initial model on every backend.
-    pub fn init(&self, seed: u64, device: &Device) -> Result<Cvae, ModelConfigError> {
-        self.validate()?;
+    pub fn init(&self, seed: u64, device: &Device) -> Cvae {
         let mut rng = Rng::derive(seed, "cvae-init");
         let cond = self.n_perturbations + self.n_covariates;
-        Ok(Cvae {
+        Cvae {
             enc_hidden: Dense::new(self.n_genes + cond, self.hidden, &mut rng, device),
             enc_mu: Dense::new(self.hidden, self.latent, &mut rng, device),
             enc_logvar: Dense::new(self.hidden, self.latent, &mut rng, device),
@@ -64,7 +40,7 @@ impl CvaeConfig {
             gene_log_scale: Param::from_tensor(Tensor::zeros([self.n_genes], device)),
             likelihood: self.likelihood,
             latent: self.latent,
-        })
+        }
     }
 }
 

@@ -6,7 +6,6 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
-use super::ModelConfigError;
 use super::layers::{DecoderOutput, HALF_LN_2PI};
 
 /// Observation model of the decoder.
@@ -25,17 +24,6 @@ impl Likelihood {
         match self {
             Likelihood::Gaussian => "gaussian",
             Likelihood::Nb => "nb",
-        }
-    }
-}
-
-impl std::str::FromStr for Likelihood {
-    type Err = ModelConfigError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "gaussian" | "normal" => Ok(Likelihood::Gaussian),
-            "nb" | "negative-binomial" | "negbin" => Ok(Likelihood::Nb),
-            other => Err(ModelConfigError::UnknownLikelihood(other.to_string())),
         }
     }
 }

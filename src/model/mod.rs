@@ -9,7 +9,6 @@
 
 use burn::module::Module;
 use burn::tensor::Tensor;
-use thiserror::Error;
 
 use crate::rng::Rng;
 use crate::tensor::ReadbackError;
@@ -19,29 +18,10 @@ pub mod layers;
 pub mod likelihood;
 pub mod sams;
 
-pub use cvae::{Cvae, CvaeConfig, MAX_HIDDEN, MAX_LATENT};
+pub use cvae::{Cvae, CvaeConfig};
 pub use layers::{Batch, DecoderOutput, Dense, LossOutput};
 pub use likelihood::{Likelihood, decode_location, lgamma, nb_log_prob, neg_log_lik};
-pub use sams::{GlobalNoise, SamsConfig, SamsConfigError, SamsKind, SamsOptions, SamsVae};
-
-/// One rule per variant, so callers (CLI flags, page controls) can point at the exact setting.
-#[derive(Debug, Clone, PartialEq, Error)]
-pub enum ModelConfigError {
-    #[error("the latent size must be at least 1 (got {0})")]
-    Latent(usize),
-    #[error("the hidden size must be at least 1 (got {0})")]
-    Hidden(usize),
-    #[error("the model needs at least one gene (got {0})")]
-    Genes(usize),
-    #[error(
-        "unknown likelihood `{0}`: expected `nb` (counts) or `gaussian` (log-normalised values)"
-    )]
-    UnknownLikelihood(String),
-    #[error("latent size {0} is larger than the supported maximum of {1}")]
-    LatentTooLarge(usize, usize),
-    #[error("hidden size {0} is larger than the supported maximum of {1}")]
-    HiddenTooLarge(usize, usize),
-}
+pub use sams::{GlobalNoise, SamsConfig, SamsKind, SamsOptions, SamsVae};
 
 /// The models a run can train. The trainer and generation code see only this enum, so a new
 /// model family is one more variant here, not another trainer.

@@ -24,10 +24,7 @@ use burn::module::{Module, Param, ParamGroup};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
-use super::ModelConfigError;
-use super::cvae::CvaeConfig;
 use super::layers::Dense;
 use super::likelihood::Likelihood;
 use crate::rng::Rng;
@@ -85,16 +82,16 @@ impl SamsKind {
     }
 }
 
-/// User-facing settings of the SAMS-VAE family (ignored by the cVAE).
+/// User-facing settings of the SAMS-VAE family (ignored by the cVAE), built from a checked
+/// [`crate::config::RunConfig`].
 ///
-/// The defaults make masks sparse and right within a browser-scale budget (≤ 200 epochs on
+/// The defaults (in [`crate::config::settings`]) make masks sparse and right within a browser-scale budget (≤ 200 epochs on
 /// ~3,000 cells): the model first learns its effects without masks, then the latent space is
 /// rotated to make them sparse and the masks start from them (`align_epochs`); and the global
 /// variational parameters (mask logits, embeddings) get their own learning rate, 50× the
 /// network's. At one shared learning rate of 1e-3 the logits barely move in that budget, which
 /// is what leaves the reference implementation's masks near 0.5.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SamsOptions {
     /// Prior probability π that a perturbation acts on a latent dimension.
     pub mask_prior: f64,
@@ -124,97 +121,7 @@ pub struct SamsOptions {
     pub align_epochs: usize,
 }
 
-impl Default for SamsOptions {
-    fn default() -> Self {
-        Self {
-            mask_prior: 0.01,
-            particles: 5,
-            iwelbo_particles: 100,
-            global_lr: 0.05,
-            mask_init_logit: -1.0,
-            embedding_prior_scale: 1.0,
-            temperature: 1.0,
-            svae_beta: None,
-            ate_samples: 1000,
-            align_epochs: 100,
-        }
-    }
-}
-
-pub const MAX_PARTICLES: usize = 256;
-pub const MAX_IWELBO_PARTICLES: usize = 10_000;
-pub const MAX_ATE_SAMPLES: usize = 100_000;
-
-/// One rule per variant, so a CLI flag or page control can be pointed at.
-#[derive(Debug, Clone, PartialEq, Error)]
-pub enum SamsConfigError {
-    #[error("the mask prior probability must be strictly between 0 and 1 (got {0})")]
-    MaskPrior(f64),
-    #[error("particles must be between 1 and {MAX_PARTICLES} (got {0})")]
-    Particles(usize),
-    #[error("IWELBO particles K must be between 1 and {MAX_IWELBO_PARTICLES} (got {0})")]
-    IwelboParticles(usize),
-    #[error("the global learning rate must be a positive number below 1 (got {0})")]
-    GlobalLr(f64),
-    #[error("the initial mask logit must be a finite number between -20 and 20 (got {0})")]
-    MaskInitLogit(f64),
-    #[error("the embedding prior scale must be a positive finite number (got {0})")]
-    EmbeddingScale(f64),
-    #[error("the Gumbel-softmax temperature must be a positive finite number (got {0})")]
-    Temperature(f64),
-    #[error("SVAE+'s Beta(1, β) prior needs a positive finite β (got {0})")]
-    SvaeBeta(f64),
-    #[error("ATE samples must be between 1 and {MAX_ATE_SAMPLES} (got {0})")]
-    AteSamples(usize),
-    #[error("the masks must start within {MAX_EPOCHS} epochs (got align epochs {0})", MAX_EPOCHS = crate::train::MAX_EPOCHS)]
-    AlignEpochs(usize),
-    #[error(transparent)]
-    Model(#[from] ModelConfigError),
-}
-
 impl SamsOptions {
-    /// The settings every model's scoring uses (IWELBO particles, ATE samples).
-    pub fn validate_scoring(&self) -> Result<(), SamsConfigError> {
-        if self.iwelbo_particles == 0 || self.iwelbo_particles > MAX_IWELBO_PARTICLES {
-            return Err(SamsConfigError::IwelboParticles(self.iwelbo_particles));
-        }
-        if self.ate_samples == 0 || self.ate_samples > MAX_ATE_SAMPLES {
-            return Err(SamsConfigError::AteSamples(self.ate_samples));
-        }
-        Ok(())
-    }
-
-    pub fn validate(&self) -> Result<(), SamsConfigError> {
-        self.validate_scoring()?;
-        if !(self.mask_prior > 0.0 && self.mask_prior < 1.0) {
-            return Err(SamsConfigError::MaskPrior(self.mask_prior));
-        }
-        if self.particles == 0 || self.particles > MAX_PARTICLES {
-            return Err(SamsConfigError::Particles(self.particles));
-        }
-        if !(self.global_lr > 0.0 && self.global_lr < 1.0) {
-            return Err(SamsConfigError::GlobalLr(self.global_lr));
-        }
-        if !(self.mask_init_logit.is_finite() && self.mask_init_logit.abs() <= 20.0) {
-            return Err(SamsConfigError::MaskInitLogit(self.mask_init_logit));
-        }
-        if !(self.embedding_prior_scale > 0.0 && self.embedding_prior_scale.is_finite()) {
-            return Err(SamsConfigError::EmbeddingScale(self.embedding_prior_scale));
-        }
-        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
-            return Err(SamsConfigError::Temperature(self.temperature));
-        }
-        if let Some(b) = self.svae_beta
-            && !(b > 0.0 && b.is_finite())
-        {
-            return Err(SamsConfigError::SvaeBeta(b));
-        }
-        if self.align_epochs > crate::train::MAX_EPOCHS {
-            return Err(SamsConfigError::AlignEpochs(self.align_epochs));
-        }
-        Ok(())
-    }
-
     pub fn svae_beta(&self) -> f64 {
         self.svae_beta
             .unwrap_or((1.0 - self.mask_prior) / self.mask_prior)
@@ -300,12 +207,7 @@ pub struct SamsVae {
 }
 
 impl SamsConfig {
-    pub fn init(&self, seed: u64, device: &Device) -> Result<SamsVae, SamsConfigError> {
-        self.options.validate()?;
-        let check = CvaeConfig::new(self.n_genes, self.n_treatments, self.n_covariates)
-            .with_latent(self.latent)
-            .with_hidden(self.hidden);
-        check.validate()?;
+    pub fn init(&self, seed: u64, device: &Device) -> SamsVae {
         let mut rng = Rng::derive(seed, "sams-init");
         let (l, t, h) = (self.latent, self.n_treatments, self.hidden);
         let c = self.n_covariates;
@@ -333,7 +235,7 @@ impl SamsConfig {
             log_sd: Dense::new(h, l, &mut rng, device),
         });
         let opts = &self.options;
-        Ok(SamsVae {
+        SamsVae {
             enc_x: Dense::new(self.n_genes + c, h, &mut rng, device),
             enc_offset: Dense::new(l, h, &mut rng, device),
             enc_mu: Dense::new(h, l, &mut rng, device),
@@ -367,7 +269,7 @@ impl SamsConfig {
                 align_epochs: opts.align_epochs,
                 masks_on: !(kind.has_masks() && opts.align_epochs > 0),
             },
-        })
+        }
     }
 }
 
