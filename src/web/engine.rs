@@ -1,0 +1,328 @@
+//! The engine a module Web Worker owns: data, device and one run, driven one epoch per call.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::{WebError, read_settings, to_js};
+use crate::data::{self, Dataset, LoadOptions};
+use crate::masks::MaskTruth;
+use crate::pipeline::Session;
+use crate::results::{EpochRecord, RunResults};
+use crate::sample::{self, SampleConfig};
+
+/// What the page shows about loaded data.
+#[derive(Serialize)]
+struct Summary {
+    source: String,
+    cells: usize,
+    genes: usize,
+    values: &'static str,
+    conditions: BTreeMap<String, usize>,
+    covariates: BTreeMap<String, Vec<String>>,
+    sha256: String,
+    warnings: Vec<String>,
+}
+
+fn summary(ds: &Dataset, source: &str) -> Summary {
+    let design = crate::design::Design::from_dataset(ds);
+    Summary {
+        source: source.to_string(),
+        cells: ds.n_cells(),
+        genes: ds.n_genes(),
+        values: if ds.is_counts { "counts" } else { "continuous" },
+        conditions: ds.condition_counts(),
+        covariates: design.covariates.into_iter().collect(),
+        sha256: ds.sha256.clone(),
+        warnings: ds.warnings.clone(),
+    }
+}
+
+#[derive(Serialize, Clone, Default)]
+struct BackendInfo {
+    /// `webgpu` or `cpu`.
+    backend: String,
+    adapter: Option<BTreeMap<String, String>>,
+    /// Why the backend differs from the one asked for, if it does.
+    notice: Option<String>,
+}
+
+/// The WebGPU device and its adapter's description, or why there is none.
+type GpuInit = Result<(Device, BTreeMap<String, String>), String>;
+
+#[derive(Default)]
+struct State {
+    /// The current data, its name, and how it was read.
+    data: Option<(Dataset, String, LoadOptions)>,
+    /// The true sparse effects of the current data, when it is the simulated sample.
+    truth: Option<MaskTruth>,
+    session: Option<Session>,
+    device: Option<Device>,
+    /// The WebGPU device, initialised at most once per page (burn requires it).
+    gpu: Option<GpuInit>,
+    backend: BackendInfo,
+    /// Milliseconds spent in training steps of the current run: the one clock of a run.
+    elapsed_ms: f64,
+}
+
+impl State {
+    fn progress(&self) -> Result<Progress, WebError> {
+        let p = self.session.as_ref().ok_or(WebError::NoRun)?.progress();
+        Ok(Progress {
+            epoch: p.epoch,
+            budget: p.budget,
+            done: p.done,
+            seconds: self.elapsed_ms / 1000.0,
+        })
+    }
+}
+
+/// Where a run stands, after every step.
+#[derive(Serialize)]
+struct Progress {
+    epoch: usize,
+    budget: usize,
+    done: bool,
+    /// Training time so far (steps only).
+    seconds: f64,
+}
+
+#[wasm_bindgen]
+pub struct Engine {
+    state: Rc<RefCell<State>>,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Engine {
+        Engine {
+            state: Rc::new(RefCell::new(State::default())),
+        }
+    }
+
+    /// Generates the seeded sample dataset and makes it the current data.
+    /// Its true sparse effects are kept, to be drawn beside the learned masks.
+    pub fn load_sample(&self, seed: u64) -> Result<JsValue, JsValue> {
+        let (ds, truth) = sample::generate(&SampleConfig {
+            seed,
+            ..Default::default()
+        })
+        .map_err(WebError::from)?;
+        let out = to_js(&summary(&ds, "sample"))?;
+        let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
+        st.data = Some((ds, "sample".into(), LoadOptions::default()));
+        st.truth = Some(MaskTruth::from_sample(&truth));
+        st.session = None;
+        Ok(out)
+    }
+
+    /// Parses CSV or gzip'd CSV bytes with the data settings (`condition_column`,
+    /// `control_label`, `covariates`). On error the previously loaded data stays current.
+    pub fn load_csv(
+        &self,
+        bytes: &[u8],
+        name: String,
+        options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let opts: LoadOptions = if options.is_undefined() || options.is_null() {
+            LoadOptions::default()
+        } else {
+            serde_wasm_bindgen::from_value(options)
+                .map_err(|e| WebError::LoadOptions(e.to_string()))?
+        };
+        let ds = data::parse_csv(bytes, &opts).map_err(WebError::from)?;
+        let out = to_js(&summary(&ds, &name))?;
+        let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
+        st.data = Some((ds, name, opts));
+        // An uploaded table's true effects are unknown.
+        st.truth = None;
+        st.session = None;
+        Ok(out)
+    }
+
+    /// Chooses the device: `cpu`, `webgpu` or `auto`. WebGPU falls back to the CPU with a notice.
+    pub async fn init_backend(&self, preference: String) -> Result<JsValue, JsValue> {
+        let want_gpu = matches!(preference.as_str(), "auto" | "webgpu");
+        let needs_init = want_gpu
+            && self
+                .state
+                .try_borrow()
+                .map_err(|_| WebError::Busy)?
+                .gpu
+                .is_none();
+        if needs_init {
+            let gpu = match Device::wgpu_options().init_with_setup_async().await {
+                Ok((device, setup)) => {
+                    let info = setup.adapter.get_info();
+                    let mut a = BTreeMap::new();
+                    a.insert("name".into(), info.name.clone());
+                    a.insert("vendor".into(), format!("{}", info.vendor));
+                    a.insert("driver".into(), info.driver.clone());
+                    a.insert("backend".into(), format!("{:?}", info.backend));
+                    a.insert("device_type".into(), format!("{:?}", info.device_type));
+                    Ok((device, a))
+                }
+                Err(e) => Err(format!("{e}")),
+            };
+            self.state.try_borrow_mut().map_err(|_| WebError::Busy)?.gpu = Some(gpu);
+        }
+        let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
+        let info = match (want_gpu, st.gpu.clone()) {
+            (true, Some(Ok((device, adapter)))) => {
+                st.device = Some(device.autodiff());
+                BackendInfo {
+                    backend: "webgpu".into(),
+                    adapter: Some(adapter),
+                    notice: None,
+                }
+            }
+            (true, Some(Err(why))) => {
+                st.device = Some(Device::flex().autodiff());
+                BackendInfo {
+                    backend: "cpu".into(),
+                    adapter: None,
+                    notice: Some(format!(
+                        "WebGPU is not available here ({why}); training on the CPU instead."
+                    )),
+                }
+            }
+            _ => {
+                st.device = Some(Device::flex().autodiff());
+                BackendInfo {
+                    backend: "cpu".into(),
+                    adapter: None,
+                    notice: None,
+                }
+            }
+        };
+        st.session = None;
+        st.backend = info.clone();
+        Ok(to_js(&info)?)
+    }
+
+    /// Checks the settings and prepares a run on the current data and device. The data
+    /// settings are the ones the data was read with, so the results say how it was read. On
+    /// the sample, the true sparse effects are attached for the mask figure.
+    pub fn start(&self, settings: JsValue) -> Result<JsValue, JsValue> {
+        let mut settings = read_settings(settings)?;
+        let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
+        let Some((ds, name, opts)) = st.data.clone() else {
+            return Err(WebError::NoData.into());
+        };
+        settings.condition_column = opts.condition_column;
+        settings.control_label = opts.control_label;
+        settings.covariates = opts.covariates;
+        let cfg = settings.check().map_err(WebError::from)?;
+        let notes = cfg.notes();
+        let device = st
+            .device
+            .clone()
+            .unwrap_or_else(|| Device::flex().autodiff());
+        let mut session = Session::new(ds, &name, cfg, &device).map_err(WebError::from)?;
+        if let Some(truth) = st.truth.clone() {
+            session = session.with_truth(truth);
+        }
+        #[derive(Serialize)]
+        struct Started {
+            train_cells: usize,
+            val_cells: usize,
+            test_cells: usize,
+            genes: usize,
+            epochs: usize,
+            notes: Vec<String>,
+        }
+        let out = Started {
+            train_cells: session.split.train.len(),
+            val_cells: session.split.val.len(),
+            test_cells: session.split.test.len(),
+            genes: session.prep.panel.len(),
+            epochs: session.progress().budget,
+            notes,
+        };
+        st.session = Some(session);
+        st.elapsed_ms = 0.0;
+        Ok(to_js(&out)?)
+    }
+
+    /// Runs one epoch: `{record, epoch, budget, done, seconds}`.
+    // The state stays borrowed across the epoch on purpose: that borrow is the engine's busy
+    // flag, so a call made while a step is in flight is refused (`Busy`) instead of racing it.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn step(&self) -> Result<JsValue, JsValue> {
+        let state = self.state.clone();
+        let mut st = state.try_borrow_mut().map_err(|_| WebError::Busy)?;
+        let t0 = js_sys::Date::now();
+        let session = st.session.as_mut().ok_or(WebError::NoRun)?;
+        let record: EpochRecord = session.step().await.map_err(WebError::from)?;
+        st.elapsed_ms += js_sys::Date::now() - t0;
+        #[derive(Serialize)]
+        struct Step {
+            record: EpochRecord,
+            #[serde(flatten)]
+            progress: Progress,
+        }
+        Ok(to_js(&Step {
+            record,
+            progress: st.progress()?,
+        })?)
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state
+            .try_borrow()
+            .ok()
+            .and_then(|s| s.session.as_ref().map(|s| s.is_done()))
+            .unwrap_or(true)
+    }
+
+    /// Where the current run stands: `{epoch, budget, done, seconds}`.
+    pub fn progress(&self) -> Result<JsValue, JsValue> {
+        Ok(to_js(
+            &self
+                .state
+                .try_borrow()
+                .map_err(|_| WebError::Busy)?
+                .progress()?,
+        )?)
+    }
+
+    /// Allows `epochs` more epochs when the run is done (Resume after a finished or
+    /// early-stopped run); returns the progress with the new budget.
+    pub fn extend(&self, epochs: usize) -> Result<JsValue, JsValue> {
+        let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
+        let session = st.session.as_mut().ok_or(WebError::NoRun)?;
+        if session.is_done() {
+            session.trainer.extend(epochs);
+        }
+        Ok(to_js(&st.progress()?)?)
+    }
+
+    /// Scores the model as it is now (after Stop too) beside the baselines.
+    // Borrowed across scoring for the same reason as `step`.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn evaluate(&self) -> Result<JsValue, JsValue> {
+        let state = self.state.clone();
+        let st = state.try_borrow().map_err(|_| WebError::Busy)?;
+        let session = st.session.as_ref().ok_or(WebError::NoRun)?;
+        let backend = match &st.backend.adapter {
+            Some(a) => format!("webgpu ({})", a.get("name").cloned().unwrap_or_default()),
+            None => "flex (CPU, wasm)".to_string(),
+        };
+        let r: RunResults = session
+            .evaluate(st.elapsed_ms / 1000.0, &backend)
+            .await
+            .map_err(WebError::from)?;
+        Ok(to_js(&r)?)
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
