@@ -6,10 +6,9 @@ use std::path::Path;
 use ::csv::{ByteRecord, ReaderBuilder, Trim};
 use flate2::read::MultiGzDecoder;
 
-use super::{
-    DataError, Dataset, Layout, LoadOptions, ValueProblem, finish, is_integer, normalise_condition,
-    sha256_hex, validate_options,
-};
+use super::options::validate_options;
+use super::validate::{Layout, ValueProblem, finish, is_integer, normalise_condition};
+use super::{DataError, Dataset, LoadOptions, sha256_hex};
 use crate::matrix::Matrix;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
