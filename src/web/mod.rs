@@ -131,6 +131,11 @@ pub(crate) fn read_results(v: JsValue) -> Result<RunResults, WebError> {
     serde_wasm_bindgen::from_value(v).map_err(|e| WebError::Results(e.to_string()))
 }
 
+/// Settings from the page. They pass through JSON because serde-wasm-bindgen looks up only the
+/// fields a struct knows, so a misspelt key would otherwise be ignored instead of refused.
 pub(crate) fn read_settings(v: JsValue) -> Result<Settings, WebError> {
-    serde_wasm_bindgen::from_value(v).map_err(|e| WebError::SettingsShape(e.to_string()))
+    let shape = |e: String| WebError::SettingsShape(e);
+    let json: serde_json::Value =
+        serde_wasm_bindgen::from_value(v).map_err(|e| shape(e.to_string()))?;
+    serde_json::from_value(json).map_err(|e| shape(e.to_string()))
 }
