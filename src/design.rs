@@ -5,8 +5,20 @@
 
 use std::collections::BTreeSet;
 
-use crate::data::Dataset;
+use crate::data::{DataError, Dataset};
 use crate::matrix::Matrix;
+
+/// Each covariate of `ds` with its distinct levels, sorted.
+fn covariate_levels(ds: &Dataset) -> Vec<(String, Vec<String>)> {
+    ds.covariate_names
+        .iter()
+        .zip(&ds.covariates)
+        .map(|(name, values)| {
+            let levels: BTreeSet<&String> = values.iter().collect();
+            (name.clone(), levels.into_iter().cloned().collect())
+        })
+        .collect()
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Design {
@@ -17,21 +29,25 @@ pub struct Design {
 }
 
 impl Design {
-    pub fn from_dataset(ds: &Dataset) -> Self {
-        let covariates = ds
-            .covariate_names
-            .iter()
-            .zip(&ds.covariates)
-            .map(|(name, values)| {
-                let levels: BTreeSet<&String> = values.iter().collect();
-                (name.clone(), levels.into_iter().cloned().collect())
-            })
-            .collect();
-        Self {
+    /// The design of `ds`: its single perturbations and the sorted levels of each covariate.
+    ///
+    /// Fails when the widest encoding of all its cells could not be held in memory: as many
+    /// treatment columns as the larger of the single perturbations (dosage) and the condition
+    /// labels (one-hot), plus one column per covariate level. [`Design::encode`] and
+    /// [`Conditioning::encode`] encode at most the cells of `ds`, so once this check passes
+    /// their sizes cannot overflow.
+    pub fn from_dataset(ds: &Dataset) -> Result<Self, DataError> {
+        let design = Self {
             perturbations: ds.perturbation_names(),
-            covariates,
+            covariates: covariate_levels(ds),
             control_label: ds.control_label.clone(),
-        }
+        };
+        let labels: BTreeSet<&str> = ds.conditions.iter().map(String::as_str).collect();
+        let treatments = design.n_perturbations().max(labels.len());
+        let width = treatments.saturating_add(design.n_covariates());
+        Matrix::checked_len(ds.n_cells(), width)
+            .map_err(|e| DataError::table_too_large("the model input", e))?;
+        Ok(design)
     }
 
     pub fn n_perturbations(&self) -> usize {

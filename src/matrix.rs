@@ -2,6 +2,25 @@
 //! baselines and metrics, all of which run on the host (not on the tensor device).
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A matrix shape whose storage cannot be held: `rows × cols` overflows, exceeds the largest
+/// allocation the platform allows, or the allocation itself failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error(
+    "the table is too large: {rows} rows × {cols} columns ({} values of 4 bytes) cannot be held \
+     in memory on this platform",
+    value_count(*rows, *cols)
+)]
+pub struct SizeError {
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// `rows × cols` as text, exact even when it overflows `usize`.
+fn value_count(rows: usize, cols: usize) -> String {
+    (rows as u128 * cols as u128).to_string()
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Matrix {
@@ -12,19 +31,47 @@ pub struct Matrix {
 }
 
 impl Matrix {
+    /// Number of values of a `rows × cols` matrix, if its storage can exist at all: the count
+    /// must not overflow `usize` and its size in bytes must stay within `isize::MAX`, the
+    /// largest allocation Rust allows (2 GiB on 32-bit targets such as wasm32).
+    pub fn checked_len(rows: usize, cols: usize) -> Result<usize, SizeError> {
+        rows.checked_mul(cols)
+            .filter(|&n| {
+                n.checked_mul(std::mem::size_of::<f32>())
+                    .is_some_and(|bytes| bytes <= isize::MAX as usize)
+            })
+            .ok_or(SizeError { rows, cols })
+    }
+
+    /// A zero matrix whose shape comes from outside data: refuses a shape that overflows or
+    /// cannot be allocated instead of wrapping or aborting.
+    pub fn try_zeros(rows: usize, cols: usize) -> Result<Self, SizeError> {
+        let len = Self::checked_len(rows, cols)?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(len)
+            .map_err(|_| SizeError { rows, cols })?;
+        data.resize(len, 0.0);
+        Ok(Self { rows, cols, data })
+    }
+
+    /// A zero matrix of a size the caller controls. Panics (rather than wrapping) if
+    /// `rows × cols` overflows; use [`Matrix::try_zeros`] for sizes taken from input data.
     pub fn zeros(rows: usize, cols: usize) -> Self {
+        let len = rows
+            .checked_mul(cols)
+            .unwrap_or_else(|| panic!("{}", SizeError { rows, cols }));
         Self {
             rows,
             cols,
-            data: vec![0.0; rows * cols],
+            data: vec![0.0; len],
         }
     }
 
     /// Panics if `data.len() != rows * cols`: callers build `data` themselves.
     pub fn from_vec(rows: usize, cols: usize, data: Vec<f32>) -> Self {
         assert_eq!(
-            data.len(),
-            rows * cols,
+            Some(data.len()),
+            rows.checked_mul(cols),
             "matrix data does not match its shape"
         );
         Self { rows, cols, data }

@@ -126,7 +126,7 @@ impl Session {
         let likelihood = likelihood_for(s.likelihood, &ds)?;
         let split = split::make_split(&ds, cfg.holdout(), s.val_fraction, s.seed)?;
         let prep = preprocess::prepare(&ds, &split.train, s.genes);
-        let design = Design::from_dataset(&ds);
+        let design = Design::from_dataset(&ds)?;
         let kind = s.model.sams_kind();
         let conditioning = if kind.is_some_and(|k| !k.composes()) {
             let labels: BTreeSet<&String> = split

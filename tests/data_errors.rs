@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use cellshift::data::*;
-use cellshift::matrix::Matrix;
+use cellshift::matrix::{Matrix, SizeError};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
@@ -493,6 +493,566 @@ fn corrupt_gzip() {
     bad[n - 6] ^= 0xff;
     let err = parse_csv(&bad, &quiet()).unwrap_err();
     assert!(matches!(err, DataError::Gzip { .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Caps on columns, conditions, perturbations and covariate levels; bounded reading
+// ---------------------------------------------------------------------------------------------
+
+/// A table with one gene (`g1`), the given covariate column (if any), and one row per label.
+fn table(labels: &[String], covariate: Option<(&str, &[String])>) -> String {
+    let mut text = String::from("condition");
+    if let Some((name, _)) = covariate {
+        text.push(',');
+        text.push_str(name);
+    }
+    text.push_str(",g1\n");
+    for (i, label) in labels.iter().enumerate() {
+        text.push_str(label);
+        if let Some((_, values)) = covariate {
+            text.push(',');
+            text.push_str(&values[i]);
+        }
+        text.push_str(",1\n");
+    }
+    text
+}
+
+fn controls(n: usize) -> Vec<String> {
+    vec!["control".to_string(); n]
+}
+
+#[test]
+fn too_many_columns() {
+    // Condition + 10 genes = 11 columns against a limit of 10; the rows are never looked at.
+    let opts = LoadOptions {
+        max_columns: 10,
+        ..quiet()
+    };
+    let genes: Vec<String> = (0..10).map(|g| format!("g{g}")).collect();
+    let text = format!("condition,{}\nnot,even,a,row\n", genes.join(","));
+    let err = parse_err(&text, &opts);
+    assert_eq!(
+        err,
+        DataError::TooManyColumns {
+            found: 11,
+            limit: 10
+        }
+    );
+    assert_mentions(&err, &["line 1", "11 columns", "limit of 10", "transposed"]);
+    // Exactly at the limit is fine.
+    let text = format!(
+        "condition,{}\ncontrol{}\n",
+        genes[..9].join(","),
+        ",1".repeat(9)
+    );
+    assert_eq!(parse_csv(text.as_bytes(), &opts).unwrap().n_genes(), 9);
+
+    // The default limit, with a generated header one column too wide.
+    let mut header = String::from("condition");
+    for g in 0..MAX_COLUMNS {
+        header.push_str(&format!(",g{g}"));
+    }
+    header.push('\n');
+    let err = parse_err(&header, &quiet());
+    assert_eq!(
+        err,
+        DataError::TooManyColumns {
+            found: MAX_COLUMNS + 1,
+            limit: MAX_COLUMNS
+        }
+    );
+    assert_mentions(&err, &["100001 columns", "limit of 100000"]);
+
+    // The same rule for in-memory parts.
+    let err = Dataset::from_parts_with_options(
+        genes.clone(),
+        Matrix::from_vec(1, 10, vec![1.0; 10]),
+        vec!["control".into()],
+        vec![],
+        vec![],
+        &opts,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, DataError::TooManyColumns { found: 11, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn too_many_conditions() {
+    let opts = LoadOptions {
+        max_conditions: 5,
+        ..quiet()
+    };
+    // control + P0..P4 = 6 distinct labels; P4 (line 7) is the sixth. Repeats do not count.
+    let mut labels = controls(2);
+    labels.extend((0..5).map(|p| format!("P{p}")));
+    labels.extend(["P0".to_string(), "control".to_string()]);
+    labels.swap(6, 7); // P0 again before P4
+    let text = table(&labels, None);
+    let err = parse_err(&text, &opts);
+    assert_eq!(
+        err,
+        DataError::TooManyConditions {
+            line: 9,
+            column: "condition".into(),
+            column_index: 1,
+            value: "P4".into(),
+            limit: 5
+        }
+    );
+    assert_mentions(
+        &err,
+        &[
+            "`condition`",
+            "column 1",
+            "more than 5 distinct condition labels",
+            "line 9",
+            "number 6",
+            "\"P4\"",
+        ],
+    );
+    // Five labels load.
+    let text = table(&labels[..6], None);
+    assert_eq!(
+        parse_csv(text.as_bytes(), &opts)
+            .unwrap()
+            .condition_counts()
+            .len(),
+        5
+    );
+
+    // The default limit: control + 10,000 perturbations is one label too many.
+    let mut labels = controls(1);
+    labels.extend((0..MAX_CONDITIONS).map(|p| format!("P{p}")));
+    let err = parse_err(&table(&labels, None), &quiet());
+    assert!(
+        matches!(
+            &err,
+            DataError::TooManyConditions { limit: MAX_CONDITIONS, line, .. }
+                if *line == MAX_CONDITIONS as u64 + 2
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn too_many_perturbations() {
+    // 3 labels but 4 singles once split on `+`: D (line 4) is the fourth.
+    let opts = LoadOptions {
+        max_perturbations: 3,
+        ..quiet()
+    };
+    let labels: Vec<String> = ["control", "A+B", "C+ D", "B+C"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let err = parse_err(&table(&labels, None), &opts);
+    assert_eq!(
+        err,
+        DataError::TooManyPerturbations {
+            line: 4,
+            column: "condition".into(),
+            column_index: 1,
+            value: "D".into(),
+            limit: 3
+        }
+    );
+    assert_mentions(
+        &err,
+        &[
+            "`condition`",
+            "more than 3 distinct single perturbations",
+            "line 4",
+            "\"D\"",
+        ],
+    );
+    // The control label is not a perturbation, and repeated singles count once.
+    let labels: Vec<String> = ["control", "A+B", "B+C", "C", "A"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let ds = parse_csv(table(&labels, None).as_bytes(), &opts).unwrap();
+    assert_eq!(ds.perturbation_names(), ["A", "B", "C"]);
+
+    // The default limit, hit by combinations while the labels stay under theirs.
+    let mut labels = controls(1);
+    labels.extend((0..MAX_PERTURBATIONS / 2 + 1).map(|p| format!("X{p}+Y{p}")));
+    let err = parse_err(&table(&labels, None), &quiet());
+    assert!(
+        matches!(
+            &err,
+            DataError::TooManyPerturbations { limit: MAX_PERTURBATIONS, value, .. }
+                if value == &format!("X{}", MAX_PERTURBATIONS / 2)
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn identifier_like_covariate() {
+    // 60 cells, each with its own barcode: refused once all cells are read.
+    let n = 60;
+    let mut labels = controls(n / 2);
+    labels.extend(std::iter::repeat_n("A".to_string(), n / 2));
+    let barcodes: Vec<String> = (0..n).map(|i| format!("AAACCTG{i:05}-1")).collect();
+    let opts = with_covariates(&["barcode"]);
+    let err = parse_err(&table(&labels, Some(("barcode", &barcodes))), &opts);
+    assert_eq!(
+        err,
+        DataError::IdentifierCovariate {
+            column: "barcode".into(),
+            column_index: 2,
+            levels: 60,
+            cells: 60
+        }
+    );
+    assert_mentions(
+        &err,
+        &[
+            "`barcode`",
+            "column 2",
+            "60 distinct values in 60 cells",
+            "looks like an identifier (e.g. a barcode), not a categorical covariate",
+        ],
+    );
+
+    // Half of the cells distinct is still a grouping; so is anything under 50 cells.
+    let halves: Vec<String> = (0..n).map(|i| format!("donor{}", i / 2)).collect();
+    parse_csv(table(&labels, Some(("barcode", &halves))).as_bytes(), &opts).unwrap();
+    let few = IDENTIFIER_MIN_CELLS - 1;
+    parse_csv(
+        table(&labels[..few], Some(("barcode", &barcodes[..few]))).as_bytes(),
+        &opts,
+    )
+    .unwrap();
+
+    // A large table is stopped at the level cap, still reported as an identifier.
+    let n = MAX_COVARIATE_LEVELS * 2;
+    let mut labels = controls(n / 2);
+    labels.extend(std::iter::repeat_n("A".to_string(), n / 2));
+    let barcodes: Vec<String> = (0..n).map(|i| format!("cell{i}")).collect();
+    let err = parse_err(&table(&labels, Some(("barcode", &barcodes))), &opts);
+    assert_eq!(
+        err,
+        DataError::IdentifierCovariate {
+            column: "barcode".into(),
+            column_index: 2,
+            levels: MAX_COVARIATE_LEVELS + 1,
+            cells: MAX_COVARIATE_LEVELS + 1
+        }
+    );
+
+    // In-memory parts follow the same rule.
+    let err = Dataset::from_parts_with_options(
+        vec!["g1".into()],
+        Matrix::from_vec(n, 1, vec![1.0; n]),
+        labels,
+        vec!["barcode".into()],
+        vec![barcodes],
+        &quiet(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, DataError::IdentifierCovariate { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn too_many_covariate_levels() {
+    // 60 cells: the first 30 cycle through 5 levels, then a sixth appears on line 32.
+    let n = 60;
+    let mut labels = controls(n / 2);
+    labels.extend(std::iter::repeat_n("A".to_string(), n / 2));
+    let levels: Vec<String> = (0..n)
+        .map(|i| format!("L{}", if i == 30 { 5 } else { i % 5 }))
+        .collect();
+    let opts = LoadOptions {
+        max_covariate_levels: 5,
+        ..with_covariates(&["plate"])
+    };
+    let err = parse_err(&table(&labels, Some(("plate", &levels))), &opts);
+    assert_eq!(
+        err,
+        DataError::TooManyLevels {
+            line: 32,
+            column: "plate".into(),
+            column_index: 2,
+            value: "L5".into(),
+            limit: 5
+        }
+    );
+    assert_mentions(
+        &err,
+        &[
+            "`plate`",
+            "column 2",
+            "more than 5 distinct values",
+            "line 32",
+            "at most 5 levels",
+        ],
+    );
+    // The same through in-memory parts.
+    let err = Dataset::from_parts_with_options(
+        vec!["g1".into()],
+        Matrix::from_vec(n, 1, vec![1.0; n]),
+        labels.clone(),
+        vec!["plate".into()],
+        vec![levels],
+        &opts,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::TooManyLevels {
+                line: 32,
+                limit: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // The default limit: 1,000 levels repeated over 2,100 cells, then a 1,001st.
+    let n = 2 * MAX_COVARIATE_LEVELS + 101;
+    let mut labels = controls(n / 2);
+    labels.extend(std::iter::repeat_n("A".to_string(), n - n / 2));
+    let mut levels: Vec<String> = (0..n - 1)
+        .map(|i| format!("L{}", i % MAX_COVARIATE_LEVELS))
+        .collect();
+    levels.push("new".into());
+    let err = parse_err(
+        &table(&labels, Some(("plate", &levels))),
+        &with_covariates(&["plate"]),
+    );
+    assert_eq!(
+        err,
+        DataError::TooManyLevels {
+            line: n as u64 + 1,
+            column: "plate".into(),
+            column_index: 2,
+            value: "new".into(),
+            limit: MAX_COVARIATE_LEVELS
+        }
+    );
+}
+
+#[test]
+fn limits_cannot_be_raised() {
+    for opts in [
+        LoadOptions {
+            max_columns: MAX_COLUMNS + 1,
+            ..quiet()
+        },
+        LoadOptions {
+            max_conditions: MAX_CONDITIONS + 1,
+            ..quiet()
+        },
+        LoadOptions {
+            max_covariate_levels: MAX_COVARIATE_LEVELS + 1,
+            ..quiet()
+        },
+        LoadOptions {
+            max_perturbations: MAX_PERTURBATIONS + 1,
+            ..quiet()
+        },
+    ] {
+        let err = parse_err("condition,g1\ncontrol,1\n", &opts);
+        assert!(matches!(err, DataError::InvalidOptions { .. }), "{err:?}");
+        assert_mentions(&err, &["above the supported maximum"]);
+    }
+}
+
+#[test]
+fn oversized_file_is_refused_from_its_size() {
+    let dir = std::env::temp_dir().join(format!("cellshift-size-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.csv");
+    let mut text = String::from("condition,g1\n");
+    while text.len() < 1_000_000 {
+        text.push_str("control,1\n");
+    }
+    std::fs::write(&path, &text).unwrap();
+    let opts = LoadOptions {
+        max_bytes: 1000,
+        ..quiet()
+    };
+    let err = load_path(&path, &opts).unwrap_err();
+    // The exact size: taken from the file's metadata, not counted by reading.
+    assert_eq!(
+        err,
+        DataError::TooLarge {
+            bytes: text.len(),
+            limit: 1000,
+            decompressed: false
+        }
+    );
+    assert_mentions(
+        &err,
+        &[&format!("{} bytes", text.len()), "limit of 1000 bytes"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn pipe_is_read_no_further_than_the_limit() {
+    use std::process::Command;
+
+    let dir = std::env::temp_dir().join(format!("cellshift-fifo-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("cells.csv");
+    let _ = std::fs::remove_file(&fifo);
+    match Command::new("mkfifo").arg(&fifo).status() {
+        Ok(s) if s.success() => {}
+        _ => {
+            println!("skipping: mkfifo is not available");
+            return;
+        }
+    }
+    // The writer offers 64 MiB and counts what it got rid of before the reader hung up.
+    const OFFERED: usize = 64 << 20;
+    let writer_path = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&writer_path)
+            .unwrap();
+        let mut chunk = String::from("condition,g1\n");
+        while chunk.len() < 64 * 1024 {
+            chunk.push_str("control,1\n");
+        }
+        let mut written = 0;
+        while written < OFFERED {
+            match out.write(chunk.as_bytes()) {
+                Ok(n) => written += n,
+                Err(_) => break, // the reader closed the pipe
+            }
+        }
+        written
+    });
+    let limit = 100_000;
+    let opts = LoadOptions {
+        max_bytes: limit,
+        ..quiet()
+    };
+    let err = load_path(&fifo, &opts).unwrap_err();
+    let written = writer.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        err,
+        DataError::TooLarge {
+            bytes: limit + 1,
+            limit,
+            decompressed: false
+        }
+    );
+    assert_mentions(&err, &["more than 100000 bytes", "limit of 100000 bytes"]);
+    // What was read is the limit plus at most what the pipe buffers.
+    assert!(
+        written < 8 << 20,
+        "{written} of {OFFERED} bytes were taken from the pipe"
+    );
+}
+
+#[test]
+fn gzip_bomb_is_stopped_at_the_limit() {
+    // 100 MB of zeros compressed to about 100 kB, written without holding the 100 MB.
+    let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+    let block = vec![b'0'; 1 << 20];
+    for _ in 0..100 {
+        enc.write_all(&block).unwrap();
+    }
+    let bomb = enc.finish().unwrap();
+    let limit = 1 << 20;
+    let opts = LoadOptions {
+        max_bytes: limit,
+        ..quiet()
+    };
+    assert!(bomb.len() < limit, "{} compressed bytes", bomb.len());
+    let expected = DataError::TooLarge {
+        bytes: limit + 1,
+        limit,
+        decompressed: true,
+    };
+    let start = std::time::Instant::now();
+    let err = parse_csv(&bomb, &opts).unwrap_err();
+    // At most one byte past the limit was decompressed.
+    assert_eq!(err, expected);
+    assert_mentions(&err, &["decompressed", "more than 1048576 bytes"]);
+
+    // Through a file as well.
+    let dir = std::env::temp_dir().join(format!("cellshift-bomb-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bomb.csv.gz");
+    std::fs::write(&path, &bomb).unwrap();
+    let err = load_path(&path, &opts).unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(err, expected);
+    assert!(
+        start.elapsed().as_secs_f64() < 5.0,
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn matrix_sizes_are_checked() {
+    let err = Matrix::try_zeros(usize::MAX / 2, 3).unwrap_err();
+    assert_eq!(
+        err,
+        SizeError {
+            rows: usize::MAX / 2,
+            cols: 3
+        }
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("too large"), "{msg}");
+    assert!(
+        msg.contains(&format!("{} rows × 3 columns", usize::MAX / 2)),
+        "{msg}"
+    );
+    // A count that fits in usize but not in bytes.
+    assert!(Matrix::try_zeros(usize::MAX / 4 + 1, 1).is_err());
+    assert!(Matrix::checked_len(isize::MAX as usize, 2).is_err());
+    let m = Matrix::try_zeros(2, 3).unwrap();
+    assert_eq!((m.rows, m.cols, m.data.len()), (2, 3, 6));
+    assert_eq!(m, Matrix::zeros(2, 3));
+
+    // In-memory parts whose shape overflows are refused, not wrapped.
+    let err = Dataset::from_parts(
+        vec!["g1".into(), "g2".into(), "g3".into()],
+        Matrix {
+            rows: usize::MAX / 2,
+            cols: 3,
+            data: vec![],
+        },
+        vec!["control".into()],
+        "control".into(),
+        vec![],
+        vec![],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        DataError::TableTooLarge {
+            what: "the expression values".into(),
+            cells: usize::MAX / 2,
+            columns: 3
+        }
+    );
+    assert_mentions(
+        &err,
+        &[
+            "the expression values",
+            &format!("{} cells × 3 columns", usize::MAX / 2),
+            "too large",
+        ],
+    );
 }
 
 #[test]

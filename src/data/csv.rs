@@ -1,5 +1,6 @@
 //! Parsing CSV bytes (plain or gzip-compressed) into a [`Dataset`].
 
+use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -7,29 +8,49 @@ use ::csv::{ByteRecord, ReaderBuilder, Trim};
 use flate2::read::MultiGzDecoder;
 
 use super::options::validate_options;
-use super::validate::{Layout, ValueProblem, finish, is_integer, normalise_condition};
+use super::validate::{
+    Layout, Tally, ValueProblem, check_columns, finish, is_integer, normalise_condition,
+};
 use super::{DataError, Dataset, LoadOptions, sha256_hex};
 use crate::matrix::Matrix;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
 
-/// Reads a file and parses it with [`parse_csv`]. Files larger than `opts.max_bytes` are
-/// rejected before being read.
+/// Reads a file and parses it with [`parse_csv`], never holding more than `opts.max_bytes + 1`
+/// bytes of it. A regular file larger than the limit is rejected from its size before any of it
+/// is read; anything else (a pipe, `/dev/stdin`, a device) is read up to one byte past the
+/// limit and rejected there.
 pub fn load_path(path: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
+    validate_options(opts)?;
     let io_error = |e: std::io::Error| DataError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     };
-    let len = std::fs::metadata(path).map_err(io_error)?.len();
-    if len > opts.max_bytes as u64 {
-        return Err(DataError::TooLarge {
-            bytes: usize::try_from(len).unwrap_or(usize::MAX),
-            limit: opts.max_bytes,
-            decompressed: false,
-        });
+    let limit = opts.max_bytes;
+    let too_large = |bytes: usize| DataError::TooLarge {
+        bytes,
+        limit,
+        decompressed: false,
+    };
+    let file = File::open(path).map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
+    let mut bytes = Vec::new();
+    if meta.is_file() {
+        let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+        if len > limit {
+            return Err(too_large(len));
+        }
+        bytes.reserve_exact(len);
     }
-    let bytes = std::fs::read(path).map_err(io_error)?;
+    // Bounded in every case: a pipe or a device has no size to check up front, and a regular
+    // file may grow after its size was read.
+    file.take((limit as u64).saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() > limit {
+        return Err(too_large(bytes.len()));
+    }
     parse_csv(&bytes, opts)
 }
 
@@ -76,6 +97,7 @@ pub fn parse_csv(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, DataError>
             break lines_seen.line_of(&record);
         }
     };
+    check_columns(record.len(), opts)?;
     let mut header = Vec::with_capacity(record.len());
     for field in &record {
         header.push(utf8(field, header_line)?.to_string());
@@ -84,6 +106,8 @@ pub fn parse_csv(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, DataError>
     let n_cols = header.len();
     let control = opts.control_label.trim();
     let cond_name = header[layout.condition].as_str();
+    let n_genes = layout.genes.len();
+    let mut tally = Tally::new(&header, &layout, control, opts);
 
     let mut lines: Vec<u64> = Vec::new();
     let mut conditions: Vec<String> = Vec::new();
@@ -104,14 +128,11 @@ pub fn parse_csv(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, DataError>
         }
         let field = |i: usize| record.get(i).unwrap_or(b"");
 
+        let cell = conditions.len();
         let label = utf8(field(layout.condition), line)?;
-        conditions.push(normalise_condition(
-            label,
-            control,
-            line,
-            cond_name,
-            layout.condition + 1,
-        )?);
+        let label = normalise_condition(label, control, line, cond_name, layout.condition + 1)?;
+        tally.condition(&label, line)?;
+        conditions.push(label);
         for (k, &c) in layout.covariates.iter().enumerate() {
             let value = utf8(field(c), line)?;
             if value.is_empty() {
@@ -121,8 +142,15 @@ pub fn parse_csv(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, DataError>
                     column_index: c + 1,
                 });
             }
+            tally.covariate(k, value, line, cell)?;
             covariates[k].push(value.to_string());
         }
+        data.try_reserve(n_genes)
+            .map_err(|_| DataError::TableTooLarge {
+                what: "the expression values".to_string(),
+                cells: cell + 1,
+                columns: n_genes,
+            })?;
         for &g in &layout.genes {
             let raw = field(g);
             match parse_value(raw) {
@@ -144,7 +172,7 @@ pub fn parse_csv(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset, DataError>
     }
 
     let n_cells = conditions.len();
-    let n_genes = layout.genes.len();
+    tally.finish(n_cells)?;
     let ds = Dataset {
         genes: layout.genes.iter().map(|&g| header[g].clone()).collect(),
         values: Matrix {

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::options::validate_options;
-use super::validate::{Layout, ValueProblem, finish, is_integer, normalise_condition};
+use super::validate::{
+    Layout, Tally, ValueProblem, check_columns, finish, is_integer, normalise_condition,
+};
 use super::{DataError, LoadOptions};
 use crate::matrix::Matrix;
 
@@ -142,11 +144,9 @@ impl Dataset {
         validate_options(&opts)?;
         let n_cells = conditions.len();
         let n_genes = genes.len();
-        check_len(
-            "values.data (rows × cols)",
-            values.rows.saturating_mul(values.cols),
-            values.data.len(),
-        )?;
+        let len = Matrix::checked_len(values.rows, values.cols)
+            .map_err(|e| DataError::table_too_large("the expression values", e))?;
+        check_len("values.data (rows × cols)", len, values.data.len())?;
         check_len(
             "values.rows (one row per condition label)",
             n_cells,
@@ -162,7 +162,11 @@ impl Dataset {
             check_len("covariate values (one per cell)", n_cells, column.len())?;
         }
 
-        let mut header = Vec::with_capacity(1 + opts.covariates.len() + n_genes);
+        let n_columns = 1usize
+            .saturating_add(opts.covariates.len())
+            .saturating_add(n_genes);
+        check_columns(n_columns, &opts)?;
+        let mut header = Vec::with_capacity(n_columns);
         header.push(opts.condition_column.trim().to_string());
         header.extend(opts.covariates.iter().cloned());
         header.extend(genes.iter().map(|g| g.trim().to_string()));
@@ -173,16 +177,13 @@ impl Dataset {
 
         let control = opts.control_label.trim();
         let cond_name = &header[layout.condition];
+        let mut tally = Tally::new(&header, &layout, control, &opts);
         let mut labels = Vec::with_capacity(n_cells);
         for (i, raw) in conditions.iter().enumerate() {
             let line = i as u64 + 2;
-            labels.push(normalise_condition(
-                raw,
-                control,
-                line,
-                cond_name,
-                layout.condition + 1,
-            )?);
+            let label = normalise_condition(raw, control, line, cond_name, layout.condition + 1)?;
+            tally.condition(&label, line)?;
+            labels.push(label);
         }
         let mut cov_values = Vec::with_capacity(covariates.len());
         for (k, column) in covariates.iter().enumerate() {
@@ -197,10 +198,12 @@ impl Dataset {
                         column_index: index + 1,
                     });
                 }
+                tally.covariate(k, v, i as u64 + 2, i)?;
                 out.push(v.to_string());
             }
             cov_values.push(out);
         }
+        tally.finish(n_cells)?;
 
         let mut data = values.data;
         let mut is_counts = true;
@@ -255,7 +258,7 @@ impl Dataset {
     /// `f32`. Fields containing commas, quotes or line breaks are quoted.
     pub fn to_csv(&self) -> String {
         let n_genes = self.genes.len();
-        let mut out = String::with_capacity(self.values.data.len() * 3 + 64);
+        let mut out = String::with_capacity(self.values.data.len().saturating_mul(3) + 64);
         push_field(&mut out, &self.condition_column);
         for name in self.covariate_names.iter().chain(&self.genes) {
             out.push(',');

@@ -6,6 +6,8 @@
 
 use thiserror::Error;
 
+use crate::matrix::SizeError;
+
 /// How many header names or labels a message lists to show what *was* found.
 pub(crate) const MAX_LISTED: usize = 10;
 
@@ -190,16 +192,109 @@ pub enum DataError {
         found: usize,
     },
 
-    /// The input (or its decompressed text) is larger than the configured limit.
+    /// The input (or its decompressed text) is larger than the configured limit. `bytes` is
+    /// the exact size when it is known up front (bytes in memory, a regular file); input read
+    /// as a stream (decompressed text, a pipe, a device) is read no further than `limit + 1`
+    /// bytes, and `bytes` is then `limit + 1`.
     #[error(
         "the {} is {}, above the limit of {limit} bytes",
         if *decompressed { "decompressed CSV text" } else { "input" },
-        if *decompressed { format!("more than {limit} bytes") } else { format!("{bytes} bytes") }
+        if *decompressed || *bytes == limit.saturating_add(1) {
+            format!("more than {limit} bytes")
+        } else {
+            format!("{bytes} bytes")
+        }
     )]
     TooLarge {
         bytes: usize,
         limit: usize,
         decompressed: bool,
+    },
+
+    /// The header has more columns than the limit (checked before the names are kept).
+    #[error(
+        "the header (line 1) has {found} columns, above the limit of {limit}; a header this wide \
+         is usually a transposed table: expected one column per gene and one line per cell"
+    )]
+    TooManyColumns { found: usize, limit: usize },
+
+    /// More distinct condition labels than the limit; `value` is the first label past it.
+    #[error(
+        "column `{column}` (column {column_index}) has more than {limit} distinct condition \
+         labels: line {line} brings label number {}, {}; at most {limit} are supported, since \
+         each label is modelled and scored on its own (is `{column}` really the condition \
+         column?)",
+        limit.saturating_add(1),
+        quoted(value)
+    )]
+    TooManyConditions {
+        line: u64,
+        column: String,
+        column_index: usize,
+        value: String,
+        limit: usize,
+    },
+
+    /// More distinct single perturbations (combinations split on `+`) than the limit; `value`
+    /// is the first single past it.
+    #[error(
+        "column `{column}` (column {column_index}) has more than {limit} distinct single \
+         perturbations once combinations are split on `+`: line {line} brings perturbation \
+         number {}, {}; at most {limit} are supported, since each one is a column of the model \
+         input",
+        limit.saturating_add(1),
+        quoted(value)
+    )]
+    TooManyPerturbations {
+        line: u64,
+        column: String,
+        column_index: usize,
+        value: String,
+        limit: usize,
+    },
+
+    /// A covariate column with more distinct values than the limit; `value` is the first value
+    /// past it.
+    #[error(
+        "covariate column `{column}` (column {column_index}) has more than {limit} distinct \
+         values: line {line} brings value number {}, {}; at most {limit} levels are supported \
+         per covariate, since each level is a column of the model input",
+        limit.saturating_add(1),
+        quoted(value)
+    )]
+    TooManyLevels {
+        line: u64,
+        column: String,
+        column_index: usize,
+        value: String,
+        limit: usize,
+    },
+
+    /// A covariate column in which more than half of the cells have a value of their own.
+    #[error(
+        "covariate column `{column}` (column {column_index}) has {levels} distinct values in \
+         {cells} cells, more than half as many as there are cells: it looks like an identifier \
+         (e.g. a barcode), not a categorical covariate; leave it out of the covariates, or \
+         choose a column that groups cells, such as cell type, donor or batch"
+    )]
+    IdentifierCovariate {
+        column: String,
+        column_index: usize,
+        levels: usize,
+        cells: usize,
+    },
+
+    /// A table built from the data (the expression values, the model input) whose
+    /// cells × columns cannot be held in memory.
+    #[error(
+        "{what} would be a table of {cells} cells × {columns} columns ({} values of 4 bytes), \
+         too large to hold in memory on this platform; use fewer cells or columns",
+        *cells as u128 * *columns as u128
+    )]
+    TableTooLarge {
+        what: String,
+        cells: usize,
+        columns: usize,
     },
 
     /// Gzip magic bytes, but the stream is corrupt or truncated.
@@ -219,6 +314,17 @@ pub enum DataError {
     /// The file could not be read.
     #[error("cannot read `{path}`: {message}")]
     Io { path: String, message: String },
+}
+
+impl DataError {
+    /// The error for a table (`what`) whose shape [`SizeError`] refused.
+    pub(crate) fn table_too_large(what: &str, e: SizeError) -> DataError {
+        DataError::TableTooLarge {
+            what: what.to_string(),
+            cells: e.rows,
+            columns: e.cols,
+        }
+    }
 }
 
 /// Shortens a field value for an error message (long values are cut, with an ellipsis).

@@ -20,4 +20,7 @@ pub use self::csv::{load_path, parse_csv};
 pub use self::dataset::Dataset;
 pub(crate) use self::dataset::sha256_hex;
 pub use self::error::DataError;
-pub use self::options::{LoadOptions, MAX_INPUT_BYTES};
+pub use self::options::{
+    IDENTIFIER_MIN_CELLS, LoadOptions, MAX_COLUMNS, MAX_CONDITIONS, MAX_COVARIATE_LEVELS,
+    MAX_INPUT_BYTES, MAX_PERTURBATIONS,
+};

@@ -1,4 +1,5 @@
-//! How a dataset is read: [`LoadOptions`] and the input size limit.
+//! How a dataset is read: [`LoadOptions`], the input size limit and the caps on how many
+//! columns, conditions, perturbations and covariate levels a table may have.
 
 use std::collections::BTreeSet;
 
@@ -16,6 +17,39 @@ use super::DataError;
 /// of running the tab out of memory.
 pub const MAX_INPUT_BYTES: usize = 256 * 1024 * 1024;
 
+/// Most columns a header may have (the condition, covariate and gene columns together).
+///
+/// Whole-transcriptome panels have about 20,000 protein-coding genes and at most some 60,000
+/// annotated genes in all, so 100,000 leaves room for any real panel. Per-gene statistics, the
+/// gene panel and the model's input and output layers all grow with this number, and a header
+/// far wider than any genome is usually a transposed table (genes as rows, cells as columns).
+pub const MAX_COLUMNS: usize = 100_000;
+
+/// Most distinct condition labels (the control label, singles and combinations together).
+///
+/// The largest genome-wide Perturb-seq screens target about 10,000 genes. Each label is a
+/// column of the one-hot condition encoding (cells × labels) and is predicted and scored on its
+/// own, so far more labels would mostly mean that the wrong column was named as the condition.
+pub const MAX_CONDITIONS: usize = 10_000;
+
+/// Most distinct values (levels) in one covariate column.
+///
+/// Covariates such as cell type, donor, batch or plate have from a few to a few hundred
+/// levels. Each level is a column of the model input for every cell (cells × levels), and a
+/// column with thousands of different values is not a grouping of cells.
+pub const MAX_COVARIATE_LEVELS: usize = 1_000;
+
+/// Most distinct single perturbations, after splitting combinations such as `A+B` on `+`.
+///
+/// Each single is one column of the dosage encoding (cells × perturbations) and of the
+/// model's treatment embedding; genome-wide screens target about 10,000 genes.
+pub const MAX_PERTURBATIONS: usize = 10_000;
+
+/// A covariate is refused as an identifier (e.g. a barcode) when more than half of the cells
+/// have a value of their own, once there are at least this many cells. Below that, small tables
+/// can legitimately have about as many levels as cells.
+pub const IDENTIFIER_MIN_CELLS: usize = 50;
+
 /// How to read a dataset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -30,6 +64,14 @@ pub struct LoadOptions {
     pub max_bytes: usize,
     /// Conditions with fewer cells than this produce a warning (not an error).
     pub min_cells_per_condition: usize,
+    /// Column limit, see [`MAX_COLUMNS`]; may be lowered, not raised.
+    pub max_columns: usize,
+    /// Distinct condition label limit, see [`MAX_CONDITIONS`]; may be lowered, not raised.
+    pub max_conditions: usize,
+    /// Levels per covariate limit, see [`MAX_COVARIATE_LEVELS`]; may be lowered, not raised.
+    pub max_covariate_levels: usize,
+    /// Single perturbation limit, see [`MAX_PERTURBATIONS`]; may be lowered, not raised.
+    pub max_perturbations: usize,
 }
 
 impl Default for LoadOptions {
@@ -40,6 +82,10 @@ impl Default for LoadOptions {
             covariates: Vec::new(),
             max_bytes: MAX_INPUT_BYTES,
             min_cells_per_condition: 10,
+            max_columns: MAX_COLUMNS,
+            max_conditions: MAX_CONDITIONS,
+            max_covariate_levels: MAX_COVARIATE_LEVELS,
+            max_perturbations: MAX_PERTURBATIONS,
         }
     }
 }
@@ -53,6 +99,26 @@ pub(super) fn validate_options(opts: &LoadOptions) -> Result<(), DataError> {
     }
     if opts.control_label.trim().is_empty() {
         return invalid("the control label is empty".to_string());
+    }
+    for (name, value, cap) in [
+        ("max_columns", opts.max_columns, MAX_COLUMNS),
+        ("max_conditions", opts.max_conditions, MAX_CONDITIONS),
+        (
+            "max_covariate_levels",
+            opts.max_covariate_levels,
+            MAX_COVARIATE_LEVELS,
+        ),
+        (
+            "max_perturbations",
+            opts.max_perturbations,
+            MAX_PERTURBATIONS,
+        ),
+    ] {
+        if value > cap {
+            return invalid(format!(
+                "{name} is {value}, above the supported maximum of {cap}"
+            ));
+        }
     }
     let mut seen = BTreeSet::new();
     for c in &opts.covariates {

@@ -1,9 +1,10 @@
 //! Checks shared by the parser and [`Dataset::from_parts`]: header layout, condition labels,
 //! gene values and the final whole-table checks.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::error::{clip_value, first_few};
+use super::options::IDENTIFIER_MIN_CELLS;
 use super::{DataError, Dataset, LoadOptions};
 
 /// Whether a value counts as an integer for `is_counts`.
@@ -82,6 +83,156 @@ impl Layout {
             covariates,
             genes,
         })
+    }
+}
+
+/// Refuses a header with more than `opts.max_columns` columns. Called on the raw field count,
+/// before the names are copied.
+pub(super) fn check_columns(found: usize, opts: &LoadOptions) -> Result<(), DataError> {
+    if found > opts.max_columns {
+        return Err(DataError::TooManyColumns {
+            found,
+            limit: opts.max_columns,
+        });
+    }
+    Ok(())
+}
+
+/// Whether `levels` distinct covariate values among `cells` cells look like one value per
+/// cell: more than half of the cells distinct, once there are enough cells to tell.
+fn looks_like_identifier(levels: usize, cells: usize) -> bool {
+    cells >= IDENTIFIER_MIN_CELLS && levels > cells / 2
+}
+
+/// Counts distinct condition labels, single perturbations and covariate levels as cells are
+/// read, so that a cap is reported as soon as it is passed, before the rest of the table is
+/// held in memory. The sets never grow past their caps.
+pub(super) struct Tally<'a> {
+    control: &'a str,
+    /// Name and 1-based index of the condition column.
+    condition: (&'a str, usize),
+    /// Name and 1-based index of each covariate column.
+    covariates: Vec<(&'a str, usize)>,
+    max_conditions: usize,
+    max_perturbations: usize,
+    max_levels: usize,
+    labels: HashSet<String>,
+    singles: HashSet<String>,
+    levels: Vec<HashSet<String>>,
+}
+
+impl<'a> Tally<'a> {
+    pub(super) fn new(
+        header: &'a [String],
+        layout: &Layout,
+        control: &'a str,
+        opts: &LoadOptions,
+    ) -> Self {
+        Self {
+            control,
+            condition: (header[layout.condition].as_str(), layout.condition + 1),
+            covariates: layout
+                .covariates
+                .iter()
+                .map(|&c| (header[c].as_str(), c + 1))
+                .collect(),
+            max_conditions: opts.max_conditions,
+            max_perturbations: opts.max_perturbations,
+            max_levels: opts.max_covariate_levels,
+            labels: HashSet::new(),
+            singles: HashSet::new(),
+            levels: vec![HashSet::new(); layout.covariates.len()],
+        }
+    }
+
+    /// Counts a cell's condition label, already normalised by [`normalise_condition`] (so
+    /// splitting it on `+` gives its trimmed singles).
+    pub(super) fn condition(&mut self, label: &str, line: u64) -> Result<(), DataError> {
+        if self.labels.contains(label) {
+            return Ok(());
+        }
+        let (column, column_index) = self.condition;
+        if self.labels.len() >= self.max_conditions {
+            return Err(DataError::TooManyConditions {
+                line,
+                column: column.to_string(),
+                column_index,
+                value: clip_value(label),
+                limit: self.max_conditions,
+            });
+        }
+        if label != self.control {
+            for part in label.split('+') {
+                if self.singles.contains(part) {
+                    continue;
+                }
+                if self.singles.len() >= self.max_perturbations {
+                    return Err(DataError::TooManyPerturbations {
+                        line,
+                        column: column.to_string(),
+                        column_index,
+                        value: clip_value(part),
+                        limit: self.max_perturbations,
+                    });
+                }
+                self.singles.insert(part.to_string());
+            }
+        }
+        self.labels.insert(label.to_string());
+        Ok(())
+    }
+
+    /// Counts the value of covariate `k` (in the order of the layout) for the cell at 0-based
+    /// position `cell` among the cells read so far.
+    pub(super) fn covariate(
+        &mut self,
+        k: usize,
+        value: &str,
+        line: u64,
+        cell: usize,
+    ) -> Result<(), DataError> {
+        let set = &mut self.levels[k];
+        if set.contains(value) {
+            return Ok(());
+        }
+        if set.len() >= self.max_levels {
+            let (column, column_index) = self.covariates[k];
+            let levels = set.len() + 1;
+            let cells = cell + 1;
+            return Err(if looks_like_identifier(levels, cells) {
+                DataError::IdentifierCovariate {
+                    column: column.to_string(),
+                    column_index,
+                    levels,
+                    cells,
+                }
+            } else {
+                DataError::TooManyLevels {
+                    line,
+                    column: column.to_string(),
+                    column_index,
+                    value: clip_value(value),
+                    limit: self.max_levels,
+                }
+            });
+        }
+        set.insert(value.to_string());
+        Ok(())
+    }
+
+    /// After the last of `cells` cells: refuses covariates that look like identifiers.
+    pub(super) fn finish(&self, cells: usize) -> Result<(), DataError> {
+        for (set, &(column, column_index)) in self.levels.iter().zip(&self.covariates) {
+            if looks_like_identifier(set.len(), cells) {
+                return Err(DataError::IdentifierCovariate {
+                    column: column.to_string(),
+                    column_index,
+                    levels: set.len(),
+                    cells,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
