@@ -19,8 +19,8 @@ pub struct Comparison {
 pub struct Added {
     /// The model already had a row, and the new run replaced it.
     pub replaced: bool,
-    /// The models removed because the new run's data or split differ, and what differs (in
-    /// words); both empty when the run joined the comparison.
+    /// The other models removed because the new run's data or split differ, and what differs
+    /// (in words); both empty when the run joined the comparison.
     pub removed: Vec<String>,
     pub changes: Vec<String>,
 }
@@ -50,10 +50,13 @@ impl Comparison {
         if let Some(last) = self.runs.last() {
             let changes = differences(last, &run);
             if !changes.is_empty() {
+                // The new run's own model is not removed: its row is replaced.
                 added.removed = self
                     .runs
                     .iter()
-                    .map(|r| r.model().name().to_string())
+                    .map(|r| r.model())
+                    .filter(|m| *m != run.model())
+                    .map(|m| m.name().to_string())
                     .collect();
                 added.changes = changes;
                 self.runs.clear();

@@ -13,6 +13,7 @@ pub mod charts;
 pub mod comparison;
 pub mod config;
 pub mod data;
+pub mod datasets;
 pub mod design;
 pub mod evaluate;
 pub mod generate;

@@ -68,6 +68,10 @@ pub struct TrainSummary {
     pub seconds: f64,
     pub backend: String,
     pub history: Vec<EpochRecord>,
+    /// Why training ended on a loss that was not finite (the model scored is the one from the
+    /// epoch before); absent when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<String>,
 }
 
 /// One epoch's named loss terms (per cell, averaged over the epoch).
@@ -176,27 +180,52 @@ fn csv_num(v: Option<f64>) -> String {
     v.map_or_else(String::new, |x| format!("{x}"))
 }
 
+/// A text cell as a spreadsheet will read it: one that starts like a formula (`=`, `+`, `-`,
+/// `@`, or a tab or carriage return before one) gets a leading apostrophe, so a condition label
+/// can never run as a formula when the file is opened.
+fn csv_text(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
 /// The scores as CSV, one row per predictor × (pooled | condition); undefined values are empty
-/// cells and the reason is in the last column.
+/// cells and the reason is in the last column. Written by the `csv` crate, so labels with commas,
+/// quotes or line breaks stay one cell.
 pub fn scores_csv(r: &RunResults) -> String {
-    let mut out = String::from(
-        "predictor,condition,mean_shift_r,jaccard_25,jaccard_50,jaccard_100,energy_distance,undefined\n",
-    );
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let header = [
+        "predictor",
+        "condition",
+        "mean_shift_r",
+        "jaccard_25",
+        "jaccard_50",
+        "jaccard_100",
+        "energy_distance",
+        "undefined",
+    ];
+    // Writing into memory cannot fail.
+    let _ = w.write_record(header);
     for (name, s) in &r.scores {
         let rows = std::iter::once(("pooled", &s.pooled))
             .chain(s.conditions.iter().map(|(c, v)| (c.as_str(), v)));
         for (cond, set) in rows {
             let j = |k: &str| csv_num(set.jaccard.get(k).copied().flatten());
-            let why = set.undefined.as_deref().unwrap_or("").replace('"', "'");
-            out += &format!(
-                "{name},\"{cond}\",{},{},{},{},{},\"{why}\"\n",
+            let _ = w.write_record([
+                csv_text(name),
+                csv_text(cond),
                 csv_num(set.mean_shift_r),
                 j("25"),
                 j("50"),
                 j("100"),
-                csv_num(set.energy_distance)
-            );
+                csv_num(set.energy_distance),
+                csv_text(set.undefined.as_deref().unwrap_or("")),
+            ]);
         }
     }
-    out
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }

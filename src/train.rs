@@ -43,7 +43,7 @@ pub enum TrainError {
     #[error("there are no training cells")]
     NoTrainingCells,
     #[error(
-        "training diverged at epoch {epoch}: the {term} loss is not a finite number; try a lower learning rate"
+        "training diverged at epoch {epoch}: the {term} loss is not a finite number; the model from the epoch before is kept (try a lower learning rate)"
     )]
     NonFinite { epoch: usize, term: String },
     #[error(transparent)]
@@ -128,6 +128,28 @@ pub struct Trainer {
     best: Option<(f64, usize, Model)>,
     stale: usize,
     stopped_early: bool,
+    /// Set when an epoch's loss was not finite: the model and optimizer were rolled back to
+    /// the epoch before, and the run is over.
+    diverged: Option<Divergence>,
+    /// A fault drill: the next epoch's loss is made non-finite (see [`Trainer::drill_divergence`]).
+    drill: bool,
+}
+
+/// Where and how a run diverged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Divergence {
+    /// The epoch whose loss was not finite (1-based); the model is the one from before it.
+    pub epoch: usize,
+    /// The loss term that was not finite, with its set (`train recon`, `val loss`, ...).
+    pub term: String,
+}
+
+/// The state an epoch may have to be undone to.
+struct Snapshot {
+    model: Model,
+    optim: ModuleOptimizer,
+    best: Option<(f64, usize, Model)>,
+    stale: usize,
 }
 
 impl Trainer {
@@ -161,6 +183,8 @@ impl Trainer {
             best: None,
             stale: 0,
             stopped_early: false,
+            diverged: None,
+            drill: false,
             cfg,
         })
     }
@@ -197,9 +221,21 @@ impl Trainer {
         self.best.as_ref().map_or(self.epoch, |b| b.1)
     }
 
-    /// True once the epoch budget is spent or early stopping fired.
+    /// True once the epoch budget is spent, early stopping fired or the run diverged.
     pub fn is_done(&self) -> bool {
-        self.stopped_early || self.epoch >= self.cfg.epochs
+        self.stopped_early || self.diverged.is_some() || self.epoch >= self.cfg.epochs
+    }
+
+    /// Fault drill for tests: the next epoch's loss becomes NaN before the optimizer steps, as
+    /// in a real divergence (NaN gradients, NaN weights), so the roll-back can be checked.
+    #[doc(hidden)]
+    pub fn drill_divergence(&mut self) {
+        self.drill = true;
+    }
+
+    /// Where the run diverged, if it did.
+    pub fn diverged(&self) -> Option<&Divergence> {
+        self.diverged.as_ref()
     }
 
     /// Raise the epoch budget (to resume a finished run); clears an early stop.
@@ -219,7 +255,19 @@ impl Trainer {
     }
 
     /// Runs one epoch over the training cells in a seeded order and returns its record.
+    ///
+    /// When a loss term comes back not finite, the epoch is undone (model, optimizer and the
+    /// best model so far are restored to what they were before it), the run ends, and the
+    /// error says which term diverged at which epoch; the session can still be scored.
     pub async fn run_epoch(&mut self) -> Result<EpochRecord, TrainError> {
+        // Parameters are immutable tensors: these clones share them, so keeping the state
+        // before the epoch costs no copy.
+        let before = Snapshot {
+            model: self.model.clone(),
+            optim: self.optim.clone(),
+            best: self.best.clone(),
+            stale: self.stale,
+        };
         if self.model.needs_alignment(self.epoch) {
             self.model.align(&mut self.rng).await?;
             // A new latent basis: Adam's moment estimates and the best model so far refer to
@@ -236,7 +284,10 @@ impl Trainer {
         let mut names = Vec::new();
         for chunk in order.chunks(self.cfg.batch_size) {
             let batch = self.train.batch(chunk, &self.device);
-            let out: LossOutput = self.model.loss(batch, beta, &mut self.rng);
+            let mut out: LossOutput = self.model.loss(batch, beta, &mut self.rng);
+            if std::mem::take(&mut self.drill) {
+                out.loss = out.loss.mul_scalar(f64::NAN);
+            }
             names = out.names();
             let terms = out.stacked().mul_scalar(chunk.len() as f64); // [terms]
             sum = Some(match sum {
@@ -286,13 +337,27 @@ impl Trainer {
                 }
             }
         }
-        for (term, v) in record.train.iter().chain(record.val.iter()) {
-            if !v.is_finite() {
-                return Err(TrainError::NonFinite {
-                    epoch: record.epoch,
-                    term: term.clone(),
-                });
-            }
+        let sets = [("train", &record.train), ("val", &record.val)];
+        let bad = sets.iter().find_map(|(set, terms)| {
+            terms
+                .iter()
+                .find(|(_, v)| !v.is_finite())
+                .map(|(t, _)| format!("{set} {t}"))
+        });
+        if let Some(term) = bad {
+            self.model = before.model;
+            self.optim = before.optim;
+            self.best = before.best;
+            self.stale = before.stale;
+            let d = Divergence {
+                epoch: record.epoch,
+                term,
+            };
+            self.diverged = Some(d.clone());
+            return Err(TrainError::NonFinite {
+                epoch: d.epoch,
+                term: d.term,
+            });
         }
         self.epoch += 1;
         self.track_best(&record);

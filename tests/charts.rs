@@ -141,6 +141,7 @@ fn sample_results() -> RunResults {
             seconds: 12.5,
             backend: "flex".to_string(),
             history,
+            diverged: None,
         },
         scores,
         figures: Figures {

@@ -256,3 +256,131 @@ fn settings_are_checked_before_the_data_is_read() {
     ]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("not both"));
 }
+
+/// The bundled Kang 2018 data trains with no file at hand, on its classic task's settings.
+#[test]
+fn the_bundled_kang_dataset_trains_with_its_task() {
+    let out = tempdir("cli-kang-bundled");
+    let o = run(&[
+        "train",
+        "--dataset",
+        "kang2018",
+        "--epochs",
+        "2",
+        "--iwelbo-particles",
+        "5",
+        "--ate-samples",
+        "50",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = read_json(&out.join("results.json"));
+    assert_eq!(r["data"]["source"], "kang2018");
+    assert_eq!(r["data"]["cells"], 1975);
+    assert_eq!(r["data"]["covariates"], serde_json::json!(["cell_type"]));
+    assert_eq!(r["config"]["holdout_group"], "cell_type=CD14+Mono");
+    assert_eq!(
+        r["split"]["test_conditions"],
+        serde_json::json!(["stimulated"])
+    );
+    assert!(r["scores"]["group_shift"]["pooled"]["mean_shift_r"].is_number());
+    // The bundled file is the shared data set, compressed: the same cells and values.
+    if let Some(path) = shared_data("kang2018_pbmc_ifnb.csv") {
+        let opts = cellshift::data::LoadOptions {
+            covariates: vec!["cell_type".into()],
+            ..Default::default()
+        };
+        let shared = cellshift::data::load_path(&path, &opts).unwrap();
+        let bundled =
+            cellshift::data::parse_csv(cellshift::datasets::KANG2018.bytes(), &opts).unwrap();
+        assert_eq!(
+            (shared.genes, shared.values.data),
+            (bundled.genes, bundled.values.data)
+        );
+    }
+    // Flags override the dataset's settings; an unknown name is refused by name.
+    let o = run(&[
+        "train",
+        "--dataset",
+        "kang2018",
+        "--holdout-group",
+        "cell_type=B",
+        "--epochs",
+        "1",
+        "--iwelbo-particles",
+        "2",
+        "--ate-samples",
+        "20",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        read_json(&out.join("results.json"))["config"]["holdout_group"],
+        "cell_type=B"
+    );
+    let o = run(&[
+        "train",
+        "--dataset",
+        "pbmc9",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("pbmc9"));
+}
+
+/// A label that looks like a formula is written so that no spreadsheet runs it, and labels with
+/// commas or quotes stay one cell.
+#[test]
+fn scores_csv_cells_are_escaped_and_never_formulas() {
+    let dir = tempdir("cli-csv");
+    let csv = dir.join("odd.csv");
+    let mut text = String::from("condition,g1,g2,g3\n");
+    for i in 0..40 {
+        let label = ["control", "=HYPERLINK(\"x\")", "a,\"b\""][i % 3];
+        let label = if label.contains([',', '"']) {
+            format!("\"{}\"", label.replace('"', "\"\""))
+        } else {
+            label.to_string()
+        };
+        text += &format!("{label},{},{},{}\n", i % 5, (i * 7) % 4, (i * 3) % 6);
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = dir.join("o");
+    let o = run(&[
+        "train",
+        "--data",
+        csv.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--genes",
+        "3",
+        "--iwelbo-particles",
+        "2",
+        "--ate-samples",
+        "10",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let scores = std::fs::read_to_string(out.join("scores.csv")).unwrap();
+    let mut reader = csv::ReaderBuilder::new().from_reader(scores.as_bytes());
+    let labels: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[1].to_string())
+        .collect();
+    assert!(
+        labels.iter().any(|l| l == "'=HYPERLINK(\"x\")"),
+        "{labels:?}"
+    );
+    assert!(labels.iter().any(|l| l == "a,\"b\""), "{labels:?}");
+    assert!(
+        !scores
+            .lines()
+            .any(|l| l.split(',').nth(1).is_some_and(|c| c.starts_with('=')))
+    );
+}

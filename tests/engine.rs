@@ -417,7 +417,7 @@ fn lgamma_and_nb_log_probability_match_known_values() {
 #[test]
 fn dosage_encoding_makes_combinations_the_sum_of_singles() {
     let ds = sample();
-    let d = Design::from_dataset(&ds);
+    let d = Design::from_dataset(&ds).unwrap();
     let a = ds.conditions.iter().position(|c| c == "A").unwrap();
     let enc = |label: &str| d.encode(&ds, &[a], Some(label));
     let (ea, eb, eab) = (enc("A"), enc("B"), enc("A+B"));
@@ -498,11 +498,76 @@ fn comparison_keeps_one_row_per_model_and_restarts_when_the_split_changes() {
     // Another seed is another split: the comparison starts over and says why.
     let d = train(sample(), quick(ModelName::Cvae, 1));
     let added = c.add(d);
-    assert_eq!(added.removed, vec!["cvae".to_string(), "cpa".to_string()]);
+    assert_eq!(
+        added.removed,
+        vec!["cpa".to_string()],
+        "cvae's row is replaced, not removed"
+    );
     assert!(
         added.changes.iter().any(|x| x == "the seed (0 → 1)"),
         "{:?}",
         added.changes
     );
     assert_eq!(c.runs().len(), 1);
+}
+
+/// A loss that is not finite loses nothing: the epoch is undone (weights and optimizer), the
+/// run ends saying where, and the model scored is exactly the one from the epoch before.
+#[test]
+fn divergence_rolls_back_to_the_last_good_epoch_and_is_scored() {
+    let device = Device::flex().autodiff();
+    let settings = || Settings {
+        epochs: 6,
+        iwelbo_particles: 5,
+        ate_samples: 50,
+        ..Default::default()
+    };
+    let scored =
+        |s: &Session| pollster::block_on(s.evaluate(0.0, "flex")).expect("evaluation runs");
+    // Three good epochs...
+    let mut good = Session::new(sample(), "sample", settings().check().unwrap(), &device).unwrap();
+    for _ in 0..3 {
+        pollster::block_on(good.step()).unwrap();
+    }
+    let want = scored(&good);
+    // ...then a fourth whose loss is NaN before the optimizer steps.
+    let mut s = Session::new(sample(), "sample", settings().check().unwrap(), &device).unwrap();
+    for _ in 0..3 {
+        pollster::block_on(s.step()).unwrap();
+    }
+    s.trainer.drill_divergence();
+    let err = pollster::block_on(s.step()).expect_err("a NaN loss ends the run");
+    assert!(
+        err.to_string().contains("epoch 4") && err.to_string().contains("the train "),
+        "{err}"
+    );
+    assert!(s.is_done(), "a diverged run is over");
+    let r = scored(&s);
+    assert_eq!(r.train.epochs, 3);
+    assert_eq!(r.train.history.len(), 3);
+    assert!(
+        r.train
+            .diverged
+            .as_deref()
+            .unwrap()
+            .contains("model from epoch 3"),
+        "{:?}",
+        r.train.diverged
+    );
+    assert_eq!(
+        serde_json::to_string(&r.scores).unwrap(),
+        serde_json::to_string(&want.scores).unwrap()
+    );
+    assert!(
+        r.scores["cvae"]
+            .pooled
+            .mean_shift_r
+            .is_some_and(f64::is_finite)
+    );
+    // A run that did not diverge says nothing about it in results.json.
+    assert!(
+        serde_json::to_value(&want).unwrap()["train"]
+            .get("diverged")
+            .is_none()
+    );
 }

@@ -332,7 +332,7 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     assert!(
         rows("cvae")
             .iter()
-            .any(|l| l.starts_with("cvae,\"pooled\",0.123,")),
+            .any(|l| l.starts_with("cvae,pooled,0.123,")),
         "{csv}"
     );
     let sams_r = r["scores"]["sams"]["pooled"]["mean_shift_r"]
@@ -341,7 +341,7 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     assert!(
         rows("sams")
             .iter()
-            .any(|l| l.starts_with(&format!("sams,\"pooled\",{sams_r},"))),
+            .any(|l| l.starts_with(&format!("sams,pooled,{sams_r},"))),
         "{csv}"
     );
     let board = canvas(900, 700);
@@ -352,7 +352,7 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     let mut moved = other.clone();
     moved["config"]["seed"] = 9.into();
     let added = json(compared.add(to_value(&moved)).unwrap());
-    assert_eq!(added["removed"], serde_json::json!(["sams", "cvae"]));
+    assert_eq!(added["removed"], serde_json::json!(["sams"]));
     assert_eq!(added["changes"], serde_json::json!(["the seed (0 → 9)"]));
     assert_eq!(compared.models(), vec!["cvae".to_string()]);
 

@@ -8,12 +8,13 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use cellshift::config::{self, SettingError};
-use cellshift::data;
 use cellshift::masks::MaskTruth;
 use cellshift::pipeline::{RunError, Session};
 use cellshift::results::{JACCARD_KS, RunResults, ScoreSet};
 use cellshift::sample::{self, SampleConfig};
 use cellshift::split;
+use cellshift::train::TrainError;
+use cellshift::{data, datasets};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -40,8 +41,20 @@ fn command() -> Command {
         .about("Train a model, score it beside the baselines and write results.json and the scoreboard.")
         .arg(
             path_arg("data", "CSV or CSV.gz: one row per cell, a condition column, optional covariates, then genes.")
+                .conflicts_with_all(["sample", "dataset"])
+                .required_unless_present_any(["sample", "dataset"]),
+        )
+        .arg(
+            Arg::new("dataset")
+                .long("dataset")
+                .value_name("NAME")
+                .value_parser(datasets::ALL.map(|d| d.name))
                 .conflicts_with("sample")
-                .required_unless_present("sample"),
+                .help(
+                    "A bundled dataset, with its classic task's settings (flags override them): \
+                     kang2018, PBMCs stimulated with interferon-β (Kang et al. 2018), CD14+ \
+                     monocytes held out.",
+                ),
         )
         .arg(Arg::new("sample").long("sample").action(ArgAction::SetTrue).help("Use the built-in synthetic sample instead of a file."))
         .arg(path_arg("out", "Folder for results.json, scores.csv, config.json and the figures [default: results]"))
@@ -185,8 +198,12 @@ fn train(m: &ArgMatches) -> Result<(), CliError> {
         .get_one::<PathBuf>("out")
         .cloned()
         .unwrap_or_else(|| PathBuf::from("results"));
+    let bundled = m
+        .get_one::<String>("dataset")
+        .and_then(|name| datasets::find(name));
+    let base = bundled.map_or_else(config::Settings::default, |d| d.settings());
     // Every setting is checked before any file is read.
-    let cfg = config::cli::settings(m)?.check()?;
+    let cfg = config::cli::settings(m, base)?.check()?;
     let mut truth = match m.get_one::<PathBuf>("truth") {
         Some(p) => {
             let text = String::from_utf8_lossy(&read_file(p)?).into_owned();
@@ -199,12 +216,16 @@ fn train(m: &ArgMatches) -> Result<(), CliError> {
         }
         None => None,
     };
-    let (ds, source) = match m.get_one::<PathBuf>("data") {
-        Some(path) => (
+    let (ds, source) = match (m.get_one::<PathBuf>("data"), bundled) {
+        (Some(path), _) => (
             data::load_path(path, &cfg.load_options())?,
             path.display().to_string(),
         ),
-        None => {
+        (None, Some(d)) => (
+            data::parse_csv(d.bytes(), &cfg.load_options())?,
+            d.name.to_string(),
+        ),
+        (None, None) => {
             let (ds, t) = sample::generate(&SampleConfig::default())?;
             truth.get_or_insert_with(|| MaskTruth::from_sample(&t));
             (ds, "sample".to_string())
@@ -245,7 +266,15 @@ fn train(m: &ArgMatches) -> Result<(), CliError> {
     );
     let started = Instant::now();
     while !session.is_done() {
-        let rec = pollster::block_on(session.step())?;
+        let rec = match pollster::block_on(session.step()) {
+            Ok(rec) => rec,
+            // The trainer has rolled back to the last good epoch: score that model.
+            Err(RunError::Train(e @ TrainError::NonFinite { .. })) => {
+                bar.suspend(|| eprintln!("warning: {e}"));
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let get = |m: &std::collections::BTreeMap<String, f64>, k: &str| {
             m.get(k).copied().unwrap_or(f64::NAN)
         };

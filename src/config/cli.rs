@@ -55,9 +55,10 @@ pub fn args() -> Vec<Arg> {
         .collect()
 }
 
-/// The settings the flags give, over the defaults (not yet checked).
-pub fn settings(matches: &ArgMatches) -> Result<Settings, SettingError> {
-    let mut s = Settings::default();
+/// The settings the flags give, over `base` (the defaults, or a bundled dataset's), not yet
+/// checked.
+pub fn settings(matches: &ArgMatches, base: Settings) -> Result<Settings, SettingError> {
+    let mut s = base;
     for spec in SCHEMA {
         if let Some(values) = matches.get_many::<String>(spec.key) {
             let text = values.map(String::as_str).collect::<Vec<_>>().join(",");

@@ -105,6 +105,14 @@ impl Session {
             seconds,
             backend: backend.to_string(),
             history: self.trainer.history().to_vec(),
+            diverged: self.trainer.diverged().map(|d| {
+                format!(
+                    "the {} loss was not a finite number at epoch {}: the model from epoch {} is scored",
+                    d.term,
+                    d.epoch,
+                    d.epoch - 1
+                )
+            }),
         }
     }
 }

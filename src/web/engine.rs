@@ -11,9 +11,10 @@ use wasm_bindgen::prelude::*;
 use super::{WebError, read_settings, to_js};
 use crate::data::{self, Dataset, LoadOptions};
 use crate::masks::MaskTruth;
-use crate::pipeline::Session;
+use crate::pipeline::{RunError, Session};
 use crate::results::{EpochRecord, RunResults};
 use crate::sample::{self, SampleConfig};
+use crate::train::TrainError;
 
 /// What the page shows about loaded data.
 #[derive(Serialize)]
@@ -28,9 +29,9 @@ struct Summary {
     warnings: Vec<String>,
 }
 
-fn summary(ds: &Dataset, source: &str) -> Summary {
-    let design = crate::design::Design::from_dataset(ds);
-    Summary {
+fn summary(ds: &Dataset, source: &str) -> Result<Summary, WebError> {
+    let design = crate::design::Design::from_dataset(ds)?;
+    Ok(Summary {
         source: source.to_string(),
         cells: ds.n_cells(),
         genes: ds.n_genes(),
@@ -39,7 +40,7 @@ fn summary(ds: &Dataset, source: &str) -> Summary {
         covariates: design.covariates.into_iter().collect(),
         sha256: ds.sha256.clone(),
         warnings: ds.warnings.clone(),
-    }
+    })
 }
 
 #[derive(Serialize, Clone, Default)]
@@ -113,7 +114,7 @@ impl Engine {
             ..Default::default()
         })
         .map_err(WebError::from)?;
-        let out = to_js(&summary(&ds, "sample"))?;
+        let out = to_js(&summary(&ds, "sample")?)?;
         let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
         st.data = Some((ds, "sample".into(), LoadOptions::default()));
         st.truth = Some(MaskTruth::from_sample(&truth));
@@ -136,7 +137,7 @@ impl Engine {
                 .map_err(|e| WebError::LoadOptions(e.to_string()))?
         };
         let ds = data::parse_csv(bytes, &opts).map_err(WebError::from)?;
-        let out = to_js(&summary(&ds, &name))?;
+        let out = to_js(&summary(&ds, &name)?)?;
         let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
         st.data = Some((ds, name, opts));
         // An uploaded table's true effects are unknown.
@@ -249,7 +250,8 @@ impl Engine {
         Ok(to_js(&out)?)
     }
 
-    /// Runs one epoch: `{record, epoch, budget, done, seconds}`.
+    /// Runs one epoch: `{record, diverged, epoch, budget, done, seconds}`. When the loss diverges,
+    /// `record` is null, `diverged` says where, and the run is done (scored as it was before).
     // The state stays borrowed across the epoch on purpose: that borrow is the engine's busy
     // flag, so a call made while a step is in flight is refused (`Busy`) instead of racing it.
     #[allow(clippy::await_holding_refcell_ref)]
@@ -258,16 +260,27 @@ impl Engine {
         let mut st = state.try_borrow_mut().map_err(|_| WebError::Busy)?;
         let t0 = js_sys::Date::now();
         let session = st.session.as_mut().ok_or(WebError::NoRun)?;
-        let record: EpochRecord = session.step().await.map_err(WebError::from)?;
+        let outcome = session.step().await;
         st.elapsed_ms += js_sys::Date::now() - t0;
+        // A loss that is not finite ends the run, rolled back to its last good epoch: that
+        // is a result to score, not a failure.
+        let (record, diverged) = match outcome {
+            Ok(record) => (Some(record), None),
+            Err(RunError::Train(e @ TrainError::NonFinite { .. })) => (None, Some(e.to_string())),
+            Err(e) => return Err(WebError::from(e).into()),
+        };
         #[derive(Serialize)]
         struct Step {
-            record: EpochRecord,
+            /// The epoch's loss terms; null when it diverged.
+            record: Option<EpochRecord>,
+            /// Why the run ended on a loss that was not finite.
+            diverged: Option<String>,
             #[serde(flatten)]
             progress: Progress,
         }
         Ok(to_js(&Step {
             record,
+            diverged,
             progress: st.progress()?,
         })?)
     }
