@@ -1,21 +1,22 @@
-// The page's entry point: loads the engine, restores settings from a link, loads the data,
-// wires the controls to the modules that act on them, restarts a crashed engine, and exposes
-// hooks for the end-to-end tests. The engine trains in worker.js; this thread draws
-// and keeps the page responsive.
+// The page's entry point: loads the engine, builds the settings form from its schema, restores
+// settings from a link, loads the data, wires the controls to the modules that act on them,
+// restarts a crashed engine, and exposes hooks for the end-to-end tests. The engine trains in
+// worker.js; this thread draws and keeps the page responsive.
 
 import { $, el, setStatus, showMessage } from './dom.js';
-import { abandonWorker, loadEngine, post, spawnWorker } from './engine.js';
-import { comparedRuns } from './comparison.js';
+import { abandonWorker, loadEngine, post, spawnWorker, wasm } from './engine.js';
+import { comparedRuns, initComparison, shownResults } from './comparison.js';
 import { downloadFigure, downloadJson, downloadScoreboard, downloadScores } from './figures.js';
-import { DEFAULT_SAMPLE_SEED, applyLink, linkParams, pageUrl, shareLink, updateLink } from './link.js';
+import { buildForm, syncChoiceHints, syncHoldoutBoxes, syncModelFields } from './form.js';
+import { DEFAULT_SAMPLE_SEED, applyLink, linkParams, linkText, pageUrl, shareLink, updateLink } from './link.js';
 import { fillLevels, loadFile, loadSample, loadingGuard, reloadDataset } from './data.js';
-import { drawLiveChart, onBackend, onProgress, onStarted } from './live.js';
+import { drawLiveChart, initLiveCurves, liveEpochs, onBackend, onProgress, onStarted } from './live.js';
 import { modelOf } from './models.js';
 import { Msg } from './protocol.js';
 import { onEvaluating, onResults, onRunError, resumeTraining, startTraining, stopTraining } from './run.js';
 import { clearResults, redrawFigures, showFiguresOf } from './scoreboard.js';
-import { fillDefaults, syncHoldoutBoxes, syncModelFields, validateForm } from './settings.js';
-import { shownResults, state, syncControls } from './state.js';
+import { validateForm } from './settings.js';
+import { state, syncControls } from './state.js';
 
 /** What the page does with each message from the worker (READY and LOADED answer requests). */
 const workerHandlers = {
@@ -43,7 +44,7 @@ async function onEngineCrash(message) {
   showMessage('run-error', `The engine crashed: ${message}`);
   setStatus('The engine crashed; restarting it…', 'error');
   try {
-    state.defaults = await startWorker();
+    await startWorker();
     if (state.dataset) await reloadDataset();
   } catch (e) {
     state.phase = 'failed';
@@ -102,11 +103,17 @@ function bindEvents() {
   $('stop').addEventListener('click', () => stopTraining());
   $('resume').addEventListener('click', () => resumeTraining());
   $('holdout-kind').addEventListener('change', syncHoldoutBoxes);
-  $('model').addEventListener('change', syncModelFields);
-  // The engine's rules are checked as soon as a setting changes, beside the setting.
-  $('settings').addEventListener('change', () => {
-    if (state.phase !== 'booting') validateForm();
+  // The fields are built later, from the engine's schema: their events are caught on the form.
+  $('settings').addEventListener('change', (e) => {
+    if (e.target.id === 'model') syncModelFields();
+    else syncChoiceHints();
   });
+  // The engine's rules are checked as soon as a setting changes, beside the setting.
+  for (const id of ['settings', 'condition-column', 'control-label', 'covariates']) {
+    $(id).addEventListener('change', () => {
+      if (state.phase !== 'booting') validateForm();
+    });
+  }
   $('holdout-covariate').addEventListener('change', () => fillLevels(''));
   $('settings').addEventListener('submit', (e) => e.preventDefault());
   for (const id of ['settings', 'sample-seed', 'condition-column', 'control-label', 'covariates']) {
@@ -162,8 +169,13 @@ function exposeForTests() {
     get summary() {
       return state.summary;
     },
-    get history() {
-      return state.history;
+    /** The number of epochs on the live loss chart. */
+    get liveEpochs() {
+      return liveEpochs();
+    },
+    /** The engine's settings schema, as the form was built from it. */
+    get schema() {
+      return state.schema;
     },
     get backend() {
       return state.backendInfo;
@@ -171,12 +183,13 @@ function exposeForTests() {
     get phase() {
       return state.phase;
     },
+    /** The settings of the run in progress or the last run (the object the engine started). */
     get runConfig() {
-      return state.run?.config ?? null;
+      return state.run?.settings ?? null;
     },
     /** The models on the scoreboard (page order) and the one whose figures are shown. */
     get comparison() {
-      return { models: comparedRuns().map(modelOf), figures: state.figureModel, identity: state.comparison.identity?.key ?? null };
+      return { models: comparedRuns().map(modelOf), figures: state.figureModel };
     },
     get events() {
       return state.events;
@@ -201,14 +214,17 @@ async function boot() {
   }
   try {
     await loadEngine();
-    state.defaults = await startWorker();
+    state.schema = wasm.settings_schema();
+    buildForm();
+    initLiveCurves();
+    initComparison();
+    await startWorker();
   } catch (e) {
     state.phase = 'failed';
     setStatus(`The engine could not be loaded: ${e.message}. Build it with scripts/build-wasm.sh and serve the repository root.`, 'error');
     syncControls();
     return;
   }
-  fillDefaults(state.defaults);
   const wanted = applyLink(location.hash) ?? { kind: 'sample', seed: DEFAULT_SAMPLE_SEED };
   state.phase = 'idle';
   syncControls();
@@ -232,7 +248,7 @@ async function boot() {
   const loaded = await loadSample();
   if (loaded && state.autorun) {
     state.autorun = false;
-    history.replaceState(null, '', `${pageUrl()}#${linkParams().toString()}`);
+    history.replaceState(null, '', `${pageUrl()}#${linkText(linkParams())}`);
     startTraining();
   }
 }

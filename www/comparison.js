@@ -1,82 +1,59 @@
-// The comparison: models trained on the same data and the same split, scored side by side.
-// A run on other data or another split starts a new comparison, and a notice says why the
-// earlier rows left.
+// The comparison: models trained on the same data and the same split, scored side by side. The
+// engine's Comparison keeps the runs and decides what is comparable; this module asks it what to
+// show (the runs in the page's order, the merged scores, the scoreboard image and CSV) and says
+// why earlier rows left when a run on other data or another split replaced them.
 
 import { $, el, listText } from './dom.js';
-import { BASELINE_ORDER, modelLabel, modelOf, modelRank } from './models.js';
-import { shownResults, state } from './state.js';
+import { wasm } from './engine.js';
+import { byRank, modelLabel, modelOf } from './models.js';
+import { state } from './state.js';
 
-/** Compared runs in the page's model order. */
+let comparison = null;
+/** What the engine answered since the last change: `{runs, merged}`. */
+let cache = null;
+/** The data the compared runs were trained on: `{sha256, label}`. */
+let comparedData = null;
+
+/** The engine's comparison, created once its module is loaded. */
+export function initComparison() {
+  comparison = new wasm.Comparison();
+}
+
+/** The compared runs, in the page's model order. */
 export function comparedRuns() {
-  const runs = state.comparison.runs;
-  return [...runs.keys()].sort((a, b) => modelRank(a) - modelRank(b) || a.localeCompare(b)).map((m) => runs.get(m));
-}
-
-/** Every compared model's scores beside the baselines (shared by every run on the split). */
-export function mergedScores() {
-  const out = {};
-  for (const r of comparedRuns()) out[modelOf(r)] = r.scores[modelOf(r)];
-  const latest = state.results;
-  for (const name of BASELINE_ORDER) if (latest?.scores[name]) out[name] = latest.scores[name];
-  return out;
-}
-
-/** Runs for the engine's merged outputs: the shown run last (its figures and baselines are used). */
-export function runsForMerge() {
-  const shown = shownResults();
-  return [...comparedRuns().filter((r) => r !== shown), shown];
-}
-
-/** What makes scores comparable: the same data and the same split of it. */
-function splitIdentity(r) {
-  const c = r.config ?? {};
-  const ds = state.dataset;
-  return {
-    key: {
-      data: r.data.sha256,
-      condition_column: c.condition_column,
-      control_label: c.control_label,
-      covariates: c.covariates ?? [],
-      seed: c.seed,
-      holdout: c.holdout,
-      val_fraction: c.val_fraction,
-      genes: c.genes,
-    },
-    dataLabel: ds?.kind === 'sample' ? `the sample, seed ${ds.seed}` : (ds?.name ?? r.data.source),
-  };
-}
-
-function holdoutText(h) {
-  switch (h?.kind) {
-    case 'fraction':
-      return `${h.fraction} of each condition`;
-    case 'conditions':
-      return `condition${h.conditions.length === 1 ? '' : 's'} ${h.conditions.join(', ')}`;
-    case 'group':
-      return `${h.covariate} = ${h.level}`;
-    default:
-      return h?.kind ?? 'unknown';
+  if (!comparison?.len()) return [];
+  if (!cache) {
+    const runs = comparison.models().sort(byRank).map((m) => comparison.run(m));
+    cache = { runs, merged: null };
   }
+  return cache.runs;
 }
 
-/** What differs between two identities, in words. */
-function describeChange(a, b) {
-  const x = a.key;
-  const y = b.key;
-  const same = (u, v) => JSON.stringify(u) === JSON.stringify(v);
-  const out = [];
-  if (x.data !== y.data) out.push(`the data (${a.dataLabel} → ${b.dataLabel})`);
-  if (x.condition_column !== y.condition_column) out.push(`the condition column (${x.condition_column} → ${y.condition_column})`);
-  if (x.control_label !== y.control_label) out.push(`the control label (${x.control_label} → ${y.control_label})`);
-  if (!same(x.covariates, y.covariates)) out.push(`the covariates (${x.covariates.join(', ') || 'none'} → ${y.covariates.join(', ') || 'none'})`);
-  if (x.seed !== y.seed) out.push(`the seed (${x.seed} → ${y.seed})`);
-  if (!same(x.holdout, y.holdout)) out.push(`the held-out cells (${holdoutText(x.holdout)} → ${holdoutText(y.holdout)})`);
-  if (x.val_fraction !== y.val_fraction) out.push(`the validation fraction (${x.val_fraction} → ${y.val_fraction})`);
-  if (x.genes !== y.genes) out.push(`the panel size (${x.genes} → ${y.genes} genes)`);
-  return out;
+/** The latest results of `model`, if it is compared. */
+export const comparedRun = (model) => comparedRuns().find((r) => modelOf(r) === model);
+
+/** One result with every compared model's scores beside the baselines (the latest run's rest). */
+export function mergedResults() {
+  if (!comparedRuns().length) return null;
+  cache.merged ??= comparison.merged();
+  return cache.merged;
 }
 
-export function showComparisonNotice(text) {
+/** The results whose figures are shown. */
+export function shownResults() {
+  return comparedRun(state.figureModel) ?? state.results;
+}
+
+/** Every compared model's scores beside the baselines, as the engine's CSV. */
+export const scoresCsv = () => comparison.scores_csv();
+
+/** Draws the whole scoreboard of the comparison on `canvas`. */
+export const drawComparison = (canvas, dpr) => comparison.draw(canvas, dpr);
+
+/** How the page names data in notices. */
+const dataLabel = (ds) => (ds?.kind === 'sample' ? `the sample, seed ${ds.seed}` : (ds?.name ?? 'no data'));
+
+function showComparisonNotice(text) {
   const box = $('comparison-notice');
   if (!text) {
     box.hidden = true;
@@ -89,31 +66,35 @@ export function showComparisonNotice(text) {
   box.hidden = false;
 }
 
-/** Adds a run to the comparison; earlier runs on other data or another split leave it. */
-export function accumulate(results) {
-  const c = state.comparison;
-  const identity = splitIdentity(results);
-  const key = JSON.stringify(identity.key);
-  const model = modelOf(results);
-  if (c.key !== null && c.key !== key) {
-    const dropped = [...c.runs.keys()].filter((m) => m !== model).sort((a, b) => modelRank(a) - modelRank(b));
-    if (dropped.length) {
-      const changes = describeChange(c.identity, identity);
-      const rows = listText(dropped.map(modelLabel));
-      showComparisonNotice(
-        `The scores of ${rows} were removed from the comparison because this run changed ${listText(changes) || 'the split'}. ` +
-          'Models are compared only on the same data and the same held-out cells; train them again to see them side by side.',
-      );
-    }
-    c.runs.clear();
+/** Adds scored results; when the engine drops earlier runs (other data or split), says why. */
+export function addRun(results) {
+  const added = comparison.add(results);
+  cache = null;
+  comparedData = { sha256: results.data.sha256, label: dataLabel(state.dataset) };
+  const removed = [...added.removed].sort(byRank);
+  if (removed.length) {
+    showComparisonNotice(
+      `The scores of ${listText(removed.map(modelLabel))} were removed from the comparison because this run changed ${listText(added.changes) || 'the split'}. ` +
+        'Models are compared only on the same data and the same held-out cells; train them again to see them side by side.',
+    );
   }
-  c.key = key;
-  c.identity = identity;
-  // A model trained again replaces its row.
-  c.runs.set(model, results);
+}
+
+/** Loaded data other than the compared runs' ends the comparison, with a notice. */
+export function dataLoaded(sha256, dataset) {
+  if (!comparedData || comparedData.sha256 === sha256) return false;
+  const models = comparedRuns().map(modelOf);
+  if (models.length) {
+    showComparisonNotice(
+      `The scores of ${listText(models.map(modelLabel))} were cleared because other data was loaded (${comparedData.label} → ${dataLabel(dataset)}). Models are compared only on the same data and the same held-out cells.`,
+    );
+  }
+  return true;
 }
 
 export function clearComparison() {
-  state.comparison = { key: null, identity: null, runs: new Map() };
+  comparison?.clear();
+  cache = null;
+  comparedData = null;
   state.figureModel = null;
 }

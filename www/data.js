@@ -1,15 +1,14 @@
 // The data: loading the sample or a CSV file through the worker, the summary of what is
 // loaded, the holdout choices it offers, and a loaded file checked against a shared link.
 
-import { $, el, fmtInt, listText, setStatus, showMessage } from './dom.js';
+import { $, el, fmtInt, setStatus, showMessage } from './dom.js';
 import { request } from './engine.js';
-import { comparedRuns, showComparisonNotice } from './comparison.js';
+import { dataLoaded } from './comparison.js';
 import { updateLink } from './link.js';
-import { modelLabel, modelOf } from './models.js';
 import { Msg } from './protocol.js';
 import { startTraining } from './run.js';
 import { clearResults } from './scoreboard.js';
-import { checkedConditions, parseCovariates, readLoadOptions } from './settings.js';
+import { checkedConditions, parseList, readLoadOptions, runLoadOptions } from './settings.js';
 import { state, syncControls } from './state.js';
 
 /** Offers the loaded data's conditions and covariate groups as holdout choices. */
@@ -18,7 +17,7 @@ function fillHoldoutChoices(summary) {
   const before = new Set(pending?.conditions?.length ? pending.conditions : checkedConditions());
   const box = $('holdout-conditions');
   box.replaceChildren();
-  const control = state.dataset?.kind === 'file' ? state.dataset.options.control_label : state.defaults?.control_label;
+  const control = runLoadOptions().control_label;
   for (const [label, count] of Object.entries(summary.conditions)) {
     if (label === control) continue;
     const input = el('input', { type: 'checkbox', value: label, checked: before.has(label) });
@@ -72,7 +71,7 @@ function renderSummary() {
     ),
   );
   const conds = Object.entries(s.conditions);
-  const control = ds?.kind === 'file' ? ds.options.control_label : 'control';
+  const control = runLoadOptions().control_label;
   box.append(
     el(
       'div',
@@ -114,26 +113,15 @@ export function loadingGuard() {
   return state.phase === 'idle' || state.phase === 'failed';
 }
 
-/** Makes loaded data current; other data than before ends the comparison. */
+/**
+ * Makes loaded data current. Other data than the compared runs' ends the comparison; the same
+ * table read otherwise keeps it until the next run, which the engine judges.
+ */
 function afterLoad(summary, dataset) {
-  const before = state.comparison;
-  const options = dataset.kind === 'file' ? dataset.options : { condition_column: state.defaults.condition_column, control_label: state.defaults.control_label, covariates: state.defaults.covariates ?? [] };
-  const k = before.identity?.key;
-  // The same table read with the same options keeps the comparison; other data ends it.
-  const sameData = k && k.data === summary.sha256 && k.condition_column === options.condition_column && k.control_label === options.control_label && JSON.stringify(k.covariates) === JSON.stringify(options.covariates);
-  const models = comparedRuns().map(modelOf);
+  if (dataLoaded(summary.sha256, dataset)) clearResults();
   state.summary = summary;
   state.dataset = dataset;
   state.sessionAlive = false;
-  if (!sameData) {
-    clearResults();
-    if (models.length) {
-      const now = dataset.kind === 'sample' ? `the sample, seed ${dataset.seed}` : dataset.name;
-      showComparisonNotice(
-        `The scores of ${listText(models.map(modelLabel))} were cleared because other data was loaded (${before.identity.dataLabel} → ${now}). Models are compared only on the same data and the same held-out cells.`,
-      );
-    }
-  }
   renderSummary();
   fillHoldoutChoices(summary);
   showMessage('load-error', null);
@@ -188,7 +176,7 @@ function loadErrorContent(file, message) {
     const column = m[1];
     const fix = el('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'add-covariate' }, `Treat “${column}” as a covariate and reload`);
     fix.addEventListener('click', () => {
-      const covs = parseCovariates($('covariates').value);
+      const covs = parseList($('covariates').value);
       if (!covs.includes(column)) covs.push(column);
       $('covariates').value = covs.join(', ');
       loadFile(file);

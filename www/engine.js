@@ -1,5 +1,6 @@
-// The engine as the page sees it: its wasm exports on this thread (drawing needs the DOM, and
-// settings are checked as they change) and the worker that owns the training Engine.
+// The engine as the page sees it: its wasm exports on this thread (the settings schema and
+// checks, the live curves, the comparison and every chart, which needs the DOM) and the worker
+// that owns the training Engine.
 // A load request is a promise answered by LOADED or a load ERROR; other messages go to the
 // handlers given to `spawnWorker`, and a crashed worker is reported to its `onCrash`.
 
@@ -32,7 +33,7 @@ export async function loadEngine() {
 /**
  * Starts a worker on the compiled module. `on` maps message types (BACKEND, STARTED, PROGRESS,
  * EVALUATING, RESULTS, ERROR) to handlers; `crashed(message)` is called when the engine is gone.
- * Resolves to the engine's default run config.
+ * Resolves when the engine is ready.
  */
 export function spawnWorker(on, crashed) {
   handlers = on;
@@ -78,7 +79,7 @@ function onWorkerMessage(msg) {
   logEvent(msg.type, msg.type === Msg.PROGRESS ? { epoch: msg.record.epoch } : undefined);
   switch (msg.type) {
     case Msg.READY:
-      readyWaiter?.resolve(msg.defaults);
+      readyWaiter?.resolve();
       readyWaiter = null;
       break;
     case Msg.LOADED:

@@ -1,12 +1,12 @@
 // The scoreboard's figures: the engine draws each panel on its canvas, one panel per task so
-// the page answers input between them; and the downloads (panel PNGs, the scoreboard image,
-// the scores CSV, results and config JSON).
+// the page answers input between them; and the downloads (panel PNGs, the comparison's
+// scoreboard image and scores CSV, results and config JSON).
 
 import { $, clearCanvas, saveBlob, showMessage, sizeCanvas } from './dom.js';
 import { wasm } from './engine.js';
-import { mergedScores, runsForMerge } from './comparison.js';
+import { drawComparison, mergedResults, scoresCsv, shownResults } from './comparison.js';
 import { modelOf } from './models.js';
-import { shownResults, state } from './state.js';
+import { state } from './state.js';
 
 export const PANELS = ['shift', 'jaccard', 'pca', 'curves', 'masks'];
 
@@ -18,7 +18,7 @@ function panelInput(r, panel) {
   const f = r.figures;
   return {
     ...r,
-    scores: panel === 'jaccard' ? mergedScores() : {},
+    scores: panel === 'jaccard' ? (mergedResults()?.scores ?? r.scores) : {},
     train: panel === 'curves' ? r.train : { ...r.train, history: [] },
     figures: {
       shift: panel === 'shift' ? f.shift : { ...f.shift, true_shift: [], pred_shift: [] },
@@ -26,11 +26,6 @@ function panelInput(r, panel) {
       masks: panel === 'masks' ? (f.masks ?? null) : null,
     },
   };
-}
-
-/** A run with its scores but without figure data, for the engine's CSV. */
-function scoresOnly(r) {
-  return { ...panelInput(r, 'none'), scores: r.scores };
 }
 
 let figureToken = 0;
@@ -74,7 +69,7 @@ export function downloadScoreboard() {
   canvas.width = 1600;
   canvas.height = 1200;
   try {
-    wasm.draw_compared(canvas, runsForMerge(), 1);
+    drawComparison(canvas, 1);
   } catch (e) {
     showMessage('run-error', `The scoreboard image could not be drawn: ${e.message}`);
     return;
@@ -86,7 +81,7 @@ export function downloadScores() {
   if (!state.results) return;
   let csv;
   try {
-    csv = wasm.compared_scores_csv(runsForMerge().map(scoresOnly));
+    csv = scoresCsv();
   } catch (e) {
     showMessage('run-error', `The scores could not be written: ${e.message}`);
     return;

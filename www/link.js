@@ -1,52 +1,67 @@
-// The shareable link: the data and settings as URL-fragment parameters, kept in the address
-// bar as they change, and applied to the form when the page opens with them.
+// The shareable link: the data and every setting the chosen model uses, as URL-fragment
+// parameters named by the settings' keys (lists comma-joined), kept in the address bar as they
+// change and applied to the form when the page opens with them. Links written before the
+// settings schema (holdout=…, holdout_condition, holdout_covariate/level, covariate) still open.
 
 import { $, showMessage } from './dom.js';
-import { FIELDS, appliesTo, checkedConditions, readLoadOptions, syncHoldoutBoxes, syncModelFields } from './settings.js';
+import { formSpecs, idOf, shownValue, syncHoldoutBoxes, syncModelFields, usedBy } from './form.js';
+import { checkedConditions, parseList, readLoadOptions, runLoadOptions } from './settings.js';
 import { state } from './state.js';
 
 /** `cellshift train --sample` uses this sample seed (SampleConfig::default()). */
 export const DEFAULT_SAMPLE_SEED = '7';
 
+/** Values of old links that the settings now name otherwise. */
+const RENAMED_VALUES = { generation: { encode: 'b', prior: 'a' } };
+
+/** The data settings the link records: the loaded file's, the awaited file's or the sample's. */
+function linkedLoadOptions() {
+  if (!state.dataset && state.expectedFile) return readLoadOptions();
+  return runLoadOptions();
+}
+
+/** The holdout as settings: the controls', or what a link asked for while data is awaited. */
+function linkedHoldout() {
+  const kind = $('holdout-kind').value;
+  const pending = state.pendingHoldout;
+  let conditions = [];
+  let group = '';
+  if (kind === 'conditions') {
+    conditions = checkedConditions();
+    if (!conditions.length && pending) conditions = pending.conditions;
+  } else if (kind === 'group') {
+    const covariate = $('holdout-covariate').value || pending?.covariate || '';
+    const level = $('holdout-level').value || pending?.level || '';
+    if (covariate || level) group = `${covariate}=${level}`;
+  }
+  return { holdout_fraction: $('holdout-fraction').value.trim(), holdout_conditions: conditions, holdout_group: group };
+}
+
 /** Link parameters for the current data and form (without `autorun`). */
 export function linkParams() {
   const p = new URLSearchParams();
   const ds = state.dataset;
-  if (ds?.kind === 'file') {
-    p.set('data', `file:${ds.name}:${ds.sha256}`);
-    p.set('condition_column', ds.options.condition_column);
-    p.set('control_label', ds.options.control_label);
-    for (const c of ds.options.covariates) p.append('covariate', c);
-  } else if (!ds && state.expectedFile) {
-    p.set('data', `file:${state.expectedFile.name}:${state.expectedFile.sha256}`);
-    const o = readLoadOptions();
-    p.set('condition_column', o.condition_column);
-    p.set('control_label', o.control_label);
-    for (const c of o.covariates) p.append('covariate', c);
+  const file = ds?.kind === 'file' ? ds : !ds ? state.expectedFile : null;
+  if (file) {
+    p.set('data', `file:${file.name}:${file.sha256}`);
   } else {
     p.set('data', 'sample');
     p.set('sample_seed', ds?.kind === 'sample' ? String(ds.seed) : $('sample-seed').value.trim() || DEFAULT_SAMPLE_SEED);
   }
   const model = $('model').value;
-  for (const f of FIELDS) {
-    if (f.key === 'holdout_fraction' && $('holdout-kind').value !== 'fraction') continue;
+  const values = { ...linkedLoadOptions(), ...linkedHoldout() };
+  for (const s of state.schema) {
     // Settings of other models stay out of the link (the link holds what the run uses).
-    if (!appliesTo(f, model)) continue;
-    const v = $(f.id).value.trim();
-    if (f.optional && v === '') continue;
-    p.set(f.key, v);
+    if (!usedBy(s, model)) continue;
+    const v = s.key in values ? values[s.key] : $(idOf(s.key)).value.trim();
+    p.set(s.key, Array.isArray(v) ? v.join(',') : v);
   }
-  const kind = $('holdout-kind').value;
-  if (kind === 'conditions') {
-    const wanted = checkedConditions();
-    const list = wanted.length || !state.pendingHoldout ? wanted : state.pendingHoldout.conditions ?? [];
-    for (const c of list) p.append('holdout_condition', c);
-  } else if (kind === 'group') {
-    p.set('holdout_covariate', $('holdout-covariate').value || state.pendingHoldout?.covariate || '');
-    p.set('holdout_level', $('holdout-level').value || state.pendingHoldout?.level || '');
-  }
+  p.set('backend', $('backend').value);
   return p;
 }
+
+/** The parameters as link text (commas, which join lists, are left as they are). */
+export const linkText = (p) => p.toString().replaceAll('%2C', ',');
 
 export function pageUrl() {
   return `${location.origin}${location.pathname}`;
@@ -55,38 +70,51 @@ export function pageUrl() {
 export function shareLink() {
   const p = linkParams();
   p.set('autorun', '1');
-  return `${pageUrl()}#${p.toString()}`;
+  return `${pageUrl()}#${linkText(p)}`;
 }
 
 export function updateLink() {
   if (state.phase === 'booting') return;
-  const p = linkParams();
-  history.replaceState(null, '', `${pageUrl()}#${p.toString()}`);
+  history.replaceState(null, '', `${pageUrl()}#${linkText(linkParams())}`);
   $('share-link').value = shareLink();
+}
+
+/** Sets a control from a link value; a choice the page does not offer keeps the default. */
+function setFromLink(key, control, value) {
+  const v = RENAMED_VALUES[key]?.[value] ?? value;
+  if (control.tagName === 'SELECT' && ![...control.options].some((o) => o.value === v)) {
+    showMessage('settings-error', `The link sets ${key} to “${value}”, which this page does not offer; the default is kept.`);
+    return;
+  }
+  control.value = v;
+}
+
+/** The holdout a link asks for, in its current or its old form. */
+function holdoutFromLink(p) {
+  const conditions = p.has('holdout_conditions') ? parseList(p.get('holdout_conditions')) : p.getAll('holdout_condition');
+  let group = p.get('holdout_group') ?? '';
+  if (!group && (p.has('holdout_covariate') || p.has('holdout_level'))) group = `${p.get('holdout_covariate') ?? ''}=${p.get('holdout_level') ?? ''}`;
+  const cut = group.indexOf('=');
+  const covariate = cut >= 0 ? group.slice(0, cut).trim() : group.trim();
+  const level = cut >= 0 ? group.slice(cut + 1).trim() : '';
+  const kind = p.get('holdout') ?? (group ? 'group' : conditions.length ? 'conditions' : 'fraction');
+  return { kind, conditions, covariate, level };
 }
 
 /** Applies link parameters to the form; returns what the link asks to load. */
 export function applyLink(hash) {
   const p = new URLSearchParams(hash.replace(/^#/, ''));
   if (![...p.keys()].length) return null;
-  for (const f of FIELDS) {
-    if (!p.has(f.key)) continue;
-    const input = $(f.id);
-    const v = p.get(f.key);
-    if (input.tagName === 'SELECT' && ![...input.options].some((o) => o.value === v)) {
-      showMessage('settings-error', `The link sets ${f.key} to “${v}”, which this page does not offer; the default is kept.`);
-      continue;
-    }
-    input.value = v;
-  }
+  for (const s of formSpecs()) if (p.has(s.key)) setFromLink(s.key, $(idOf(s.key)), p.get(s.key));
+  if (p.has('backend')) setFromLink('backend', $('backend'), p.get('backend'));
   if (p.has('condition_column')) $('condition-column').value = p.get('condition_column');
   if (p.has('control_label')) $('control-label').value = p.get('control_label');
-  if (p.has('covariate')) $('covariates').value = p.getAll('covariate').join(', ');
-  state.pendingHoldout = {
-    conditions: p.getAll('holdout_condition'),
-    covariate: p.get('holdout_covariate') ?? '',
-    level: p.get('holdout_level') ?? '',
-  };
+  if (p.has('covariates')) $('covariates').value = shownValue(parseList(p.get('covariates')));
+  else if (p.has('covariate')) $('covariates').value = p.getAll('covariate').join(', ');
+  if (p.has('holdout_fraction')) $('holdout-fraction').value = p.get('holdout_fraction');
+  const { kind, ...pending } = holdoutFromLink(p);
+  setFromLink('holdout', $('holdout-kind'), kind);
+  state.pendingHoldout = pending;
   syncHoldoutBoxes();
   syncModelFields();
   state.autorun = p.get('autorun') === '1';

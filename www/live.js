@@ -1,10 +1,23 @@
 // The live panel during a run: the backend in use, the progress bar and epoch statistics with
-// an ETA, and the loss chart. The engine draws the chart; redraws are spaced out while epochs
-// arrive, and the end of a run always gets its own draw.
+// an ETA, and the loss chart. The engine reports each epoch and keeps the chart's curves (a
+// LiveCurves); redraws are spaced out while epochs arrive, and the end of a run always gets its
+// own draw.
 
 import { $, clearCanvas, fmtDuration, fmtInt, fmtNum, setStatus, showMessage, sizeCanvas } from './dom.js';
 import { wasm } from './engine.js';
+import { showNotes } from './settings.js';
 import { state } from './state.js';
+
+/** The loss curves of the run in progress, kept by the engine. */
+let curves = null;
+
+/** Creates the live curves once the engine's module is loaded. */
+export function initLiveCurves() {
+  curves = new wasm.LiveCurves();
+}
+
+/** How many epochs the live chart shows. */
+export const liveEpochs = () => curves?.len() ?? 0;
 
 /**
  * While a run reports epochs, a live-chart draw waits this many milliseconds after the last one,
@@ -32,50 +45,56 @@ export function resetProgress() {
   $('progress').max = 1;
   $('progress-text').textContent = '0 / 0';
   for (const id of ['stat-epoch', 'stat-eta', 'stat-loss', 'stat-recon', 'stat-kl', 'stat-beta', 'stat-val']) $(id).textContent = '—';
+  state.progress = null;
+  curves?.clear();
   redrawLiveChart();
 }
 
 /** The epoch loop begins, for a new run or a resumed one (STARTED). */
-export function onStarted(msg) {
-  const now = performance.now();
-  state.timing = { segmentStart: now, lastAt: now, perEpoch: null, epochsInSegment: 0 };
-  if (msg.plan) {
-    state.run.plan = msg.plan;
-    state.budget = msg.plan.epochs;
+export function onStarted({ plan, progress }) {
+  if (plan) {
+    state.run.plan = plan;
+    state.progress = { epoch: 0, budget: plan.epochs, done: false, seconds: 0 };
     state.sessionAlive = true;
-    const p = msg.plan;
-    $('stat-split').textContent = `${fmtInt(p.train_cells)} train · ${fmtInt(p.val_cells)} val · ${fmtInt(p.test_cells)} test cells · ${fmtInt(p.genes)} genes`;
-    setStatus(`Training on ${state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}: ${p.epochs} epochs at most.${state.backendInfo?.backend === 'webgpu' ? ' The first epoch also compiles the GPU kernels.' : ''}`);
+    $('stat-split').textContent = `${fmtInt(plan.train_cells)} train · ${fmtInt(plan.val_cells)} val · ${fmtInt(plan.test_cells)} test cells · ${fmtInt(plan.genes)} genes`;
+    showNotes(plan.notes);
+    setStatus(`Training on ${state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}: ${plan.epochs} epochs at most.${state.backendInfo?.backend === 'webgpu' ? ' The first epoch also compiles the GPU kernels.' : ''}`);
   } else {
-    state.budget = msg.epochs;
-    setStatus(`Resuming from epoch ${msg.from} (up to epoch ${msg.epochs}).`);
+    state.progress = progress;
+    setStatus(`Resuming from epoch ${progress.epoch + 1} (up to epoch ${progress.budget}).`);
   }
-  $('progress').max = state.budget;
+  state.timing = { lastSeconds: state.progress.seconds, perEpoch: null, epochsInSegment: 0 };
+  $('progress').max = state.progress.budget;
 }
 
-/** One epoch finished (PROGRESS). */
-export function onProgress({ record, epochs, done }) {
-  state.history.push(record);
-  state.budget = epochs;
-  const now = performance.now();
-  const dt = (now - state.timing.lastAt) / 1000;
-  state.timing.lastAt = now;
+/** One epoch finished, as the engine reports it (PROGRESS). */
+export function onProgress({ record, diverged, epoch, budget, done, seconds }) {
+  state.progress = { epoch, budget, done, seconds };
+  // The loss was not finite: the engine undid the epoch and ends the run; there is no record.
+  if (!record) {
+    setStatus(`Training diverged: ${diverged}. Scoring that model…`, 'error');
+    return;
+  }
+  curves.push(record);
+  // The engine's clock: the time spent in this epoch's training step.
+  const dt = seconds - state.timing.lastSeconds;
+  state.timing.lastSeconds = seconds;
   state.timing.epochsInSegment += 1;
   // The first epoch of a segment may include kernel compilation: let later epochs dominate.
   if (state.timing.perEpoch === null) state.timing.perEpoch = dt;
   else state.timing.perEpoch = state.timing.epochsInSegment === 2 ? dt : 0.7 * state.timing.perEpoch + 0.3 * dt;
-  const remaining = Math.max(0, epochs - record.epoch);
-  $('progress').max = epochs;
-  $('progress').value = record.epoch;
-  $('progress-text').textContent = `${record.epoch} / ${epochs}`;
-  $('stat-epoch').textContent = String(record.epoch);
+  const remaining = Math.max(0, budget - epoch);
+  $('progress').max = budget;
+  $('progress').value = epoch;
+  $('progress-text').textContent = `${epoch} / ${budget}`;
+  $('stat-epoch').textContent = String(epoch);
   $('stat-eta').textContent = done ? 'done' : fmtDuration(state.timing.perEpoch * remaining);
   $('stat-loss').textContent = fmtNum(record.train.loss);
   $('stat-recon').textContent = fmtNum(record.train.recon);
   $('stat-kl').textContent = fmtNum(record.train.kl);
   $('stat-beta').textContent = fmtNum(record.beta, 2);
   $('stat-val').textContent = record.val && 'loss' in record.val ? fmtNum(record.val.loss) : '—';
-  if (state.phase === 'training') setStatus(`Epoch ${record.epoch} of ${epochs}: train loss ${fmtNum(record.train.loss)}, validation loss ${fmtNum(record.val?.loss)}.`);
+  if (state.phase === 'training') setStatus(`Epoch ${epoch} of ${budget}: train loss ${fmtNum(record.train.loss)}, validation loss ${fmtNum(record.val?.loss)}.`);
   scheduleLiveChart();
 }
 
@@ -119,12 +138,12 @@ function queueChartFrame() {
 export function drawLiveChart() {
   const start = performance.now();
   const canvas = $('live-curves');
-  if (!state.history.length || !wasm) {
+  if (!curves?.len()) {
     clearCanvas(canvas);
   } else {
     const dpr = sizeCanvas(canvas);
     try {
-      wasm.draw_curves(canvas, state.history, dpr);
+      curves.draw(canvas, dpr);
     } catch (e) {
       console.error('drawing the loss chart failed', e);
     }

@@ -9,34 +9,45 @@ export const Msg = Object.freeze({
   LOAD_SAMPLE: 'load-sample',
   /** `{bytes: ArrayBuffer, name, options}`: parse a CSV / CSV.gz. Answered by LOADED or ERROR. */
   LOAD_CSV: 'load-csv',
-  /** `{config, backend}`: choose the backend, start a run and train until done or stopped. */
+  /**
+   * `{settings, backend}`: choose the backend (`auto`, `webgpu` or `cpu`), start a run with the
+   * flat settings object (every key of the settings schema) and train until done or stopped.
+   */
   TRAIN: 'train',
   /** `{}`: stop after the current epoch and score the model as it is. */
   STOP: 'stop',
-  /** `{epochs}`: continue the current run (`epochs` more if its budget is spent). */
+  /** `{epochs}`: continue the current run; the engine adds `epochs` to a spent budget. */
   RESUME: 'resume',
   /** `{kind}`: make the next training step fail like a crashed engine (for fault drills). */
   FAULT: 'fault',
 
   // worker → page
-  /** `{defaults}`: the engine is ready; `defaults` is the engine's default run config. */
+  /** `{}`: the engine is ready. */
   READY: 'ready',
   /** `{summary}`: data loaded and current. */
   LOADED: 'loaded',
   /** `{info: {backend, adapter, notice}}`: the device the run uses. */
   BACKEND: 'backend',
-  /** `{plan: {train_cells, val_cells, test_cells, genes, epochs}, resumed}`: the loop begins. */
+  /**
+   * The loop begins: a new run is `{plan: {train_cells, val_cells, test_cells, genes, epochs,
+   * notes}, resumed: false}` (`notes`: what the run does differently from its settings); a
+   * resumed one is `{plan: null, resumed: true, progress: {epoch, budget, done, seconds}}`.
+   */
   STARTED: 'started',
-  /** `{record, epochs, done, seconds}`: one epoch finished (`epochs`: current budget). */
+  /**
+   * `{record, diverged, epoch, budget, done, seconds}`: one epoch finished, as the engine reports
+   * it (`budget`: the epochs allowed; `seconds`: training time of the run so far). When the loss
+   * was not finite, `record` is null, `diverged` says where, and the run is done.
+   */
   PROGRESS: 'progress',
-  /** `{reason: 'finished' | 'stopped'}`: the loop ended; the model is being scored. */
+  /** `{reason: 'finished' | 'stopped' | 'diverged'}`: the loop ended; the model is being scored. */
   EVALUATING: 'evaluating',
   /** `{results, reason}`: scores of the model as trained so far. */
   RESULTS: 'results',
   /**
    * `{stage, message, fatal, field}`: something failed; `fatal` means the engine cannot be used
-   * any more; `field`, when not null, is the run-config path of the setting the engine refused
-   * (e.g. `sams.mask_prior`), so the page can show the message beside that control.
+   * any more; `field`, when not null, is the key of the setting the engine refused (e.g.
+   * `mask_prior`, `holdout_conditions`), so the page can show the message beside its control.
    */
   ERROR: 'error',
 });

@@ -3,13 +3,13 @@
 
 import { $, fmtDuration, setStatus, showMessage } from './dom.js';
 import { post } from './engine.js';
-import { accumulate } from './comparison.js';
+import { addRun, comparedRuns } from './comparison.js';
 import { updateLink } from './link.js';
 import { redrawLiveChart, resetProgress } from './live.js';
 import { modelLabel, modelOf } from './models.js';
 import { Msg, Stage } from './protocol.js';
 import { markResultsStale, renderScoreboard } from './scoreboard.js';
-import { buildConfig, controlFor, labelOf, setFieldError, validateForm } from './settings.js';
+import { labelOf, setFieldError, validateForm } from './settings.js';
 import { state, syncControls } from './state.js';
 
 /** Starts a run with the form's settings (`backendOverride`: another backend than the form's). */
@@ -21,11 +21,8 @@ export function startTraining({ backendOverride, fallback } = {}) {
     showMessage('run-error', null);
     showMessage('backend-notice', null);
   }
-  const config = buildConfig(settings);
-  const pref = backendOverride ?? settings.backend;
-  state.run = { config, pref, backend: null, plan: null, fallback: Boolean(fallback) };
-  state.history = [];
-  state.budget = config.train.epochs;
+  const pref = backendOverride ?? $('backend').value;
+  state.run = { settings, pref, backend: null, plan: null, fallback: Boolean(fallback) };
   state.phase = 'training';
   state.sessionAlive = false;
   markResultsStale();
@@ -33,7 +30,7 @@ export function startTraining({ backendOverride, fallback } = {}) {
   syncControls();
   setStatus(pref === 'cpu' ? 'Starting the run on the CPU…' : 'Starting the run (setting up the backend)…');
   updateLink();
-  post({ type: Msg.TRAIN, config, backend: pref });
+  post({ type: Msg.TRAIN, settings, backend: pref });
 }
 
 /** Asks the worker to stop after the current epoch; the model is then scored as it is. */
@@ -45,7 +42,7 @@ export function stopTraining() {
   post({ type: Msg.STOP });
 }
 
-/** Continues the last run (`resume-epochs` more epochs if its budget is spent). */
+/** Continues the last run (the engine adds `resume-epochs` epochs if its budget is spent). */
 export function resumeTraining() {
   if (state.phase !== 'idle' || !state.sessionAlive) return;
   const raw = Number($('resume-epochs').value);
@@ -60,7 +57,11 @@ export function resumeTraining() {
 /** The loop ended and the engine is scoring the model (EVALUATING). */
 export function onEvaluating({ reason }) {
   state.phase = 'evaluating';
-  setStatus(reason === 'stopped' ? 'Stopped; scoring the model as it is beside the baselines…' : 'Training finished; scoring the model beside the baselines…');
+  const text = {
+    stopped: 'Stopped; scoring the model as it is beside the baselines…',
+    diverged: 'Training diverged; scoring the model from the last good epoch beside the baselines…',
+  };
+  setStatus(text[reason] ?? 'Training finished; scoring the model beside the baselines…');
   syncControls();
 }
 
@@ -69,16 +70,22 @@ export function onResults({ results, reason }) {
   state.results = results;
   state.phase = 'idle';
   state.sessionAlive = true;
-  accumulate(results);
+  try {
+    addRun(results);
+  } catch (e) {
+    showMessage('run-error', `The scores could not be added to the scoreboard: ${e.message}`);
+  }
   state.figureModel = modelOf(results);
-  // The engine's history is the authority (it covers every segment of a resumed run).
-  state.history = results.train.history.slice();
   redrawLiveChart();
   renderScoreboard();
   syncControls();
   const backend = state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
-  const what = reason === 'stopped' ? `Stopped at epoch ${results.train.epochs}; scored the model as trained so far` : results.train.stopped_early ? `Early stop at epoch ${results.train.epochs} (best epoch ${results.train.best_epoch})` : `Trained ${results.train.epochs} epochs`;
-  const n = state.comparison.runs.size;
+  const what = results.train.diverged
+    ? `Training diverged (${results.train.diverged})`
+    : reason === 'stopped'
+      ? `Stopped at epoch ${results.train.epochs}; scored the model as trained so far`
+      : results.train.stopped_early ? `Early stop at epoch ${results.train.epochs} (best epoch ${results.train.best_epoch})` : `Trained ${results.train.epochs} epochs`;
+  const n = comparedRuns().length;
   const compared = n > 1 ? ` ${n} models are compared on this split.` : '';
   setStatus(`${what} of ${modelLabel(modelOf(results))} on ${backend} in ${fmtDuration(results.train.seconds)}. Scores are below.${compared}`, 'done');
   $('stat-eta').textContent = 'done';
@@ -89,9 +96,8 @@ export function onResults({ results, reason }) {
 export function onRunError({ stage, message, field }) {
   // Settings rejected before a run could start: the message goes beside the setting too.
   if (stage === Stage.START || stage === Stage.BACKEND) {
-    const control = field ? controlFor(field) : null;
-    if (control) setFieldError(control, message);
-    const label = field ? labelOf(field) : null;
+    if (field) setFieldError(field, message);
+    const label = labelOf(field);
     showMessage('settings-error', `The run could not start: ${label ? `${label}: ` : ''}${message}`);
     setStatus('The run could not start: see the message under the settings.', 'error');
     state.phase = 'idle';
@@ -99,7 +105,9 @@ export function onRunError({ stage, message, field }) {
     syncControls();
     return;
   }
-  const at = state.history.length ? ` at epoch ${state.history.at(-1).epoch + (stage === Stage.TRAIN ? 1 : 0)}` : '';
+  const epoch = state.progress?.epoch ?? 0;
+  const at = epoch ? ` at epoch ${epoch + (stage === Stage.TRAIN ? 1 : 0)}` : '';
+  redrawLiveChart();
   showMessage('run-error', `${stage === Stage.EVALUATE ? 'Scoring failed' : 'Training failed'}${at}: ${message}`);
   setStatus('The run failed: see the message above.', 'error');
   state.phase = 'idle';

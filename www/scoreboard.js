@@ -1,12 +1,13 @@
 // The scoreboard: the pooled and per-condition score tables of every compared model beside the
-// baselines, cells that say why a metric is undefined, the masks panel's caption or note, and
-// which model's figures are shown.
+// baselines (all from the engine's comparison), cells that say why a metric is undefined, the
+// masks panel's caption or note, and which model's figures are shown.
 
 import { $, clearCanvas, el, fmtDuration, fmtInt, fmtNum } from './dom.js';
-import { clearComparison, comparedRuns } from './comparison.js';
+import { clearComparison, comparedRun, comparedRuns, mergedResults, shownResults } from './comparison.js';
 import { PANELS, cancelFigures, drawFigures } from './figures.js';
-import { BASELINE_ORDER, MASK_MODELS, MODELS, modelColour, modelLabel, modelOf } from './models.js';
-import { shownResults, state, syncControls } from './state.js';
+import { spec } from './form.js';
+import { BASELINE_ORDER, modelColour, modelLabel, modelOf } from './models.js';
+import { state, syncControls } from './state.js';
 
 const JACCARD_KS = ['25', '50', '100'];
 
@@ -51,7 +52,7 @@ function syncMasksPanel(results) {
   const model = modelOf(results);
   canvas.hidden = true;
   $('masks-caption').textContent = `Latent masks: none for ${modelLabel(model)}`;
-  const withMasks = comparedRuns().map(modelOf).filter((m) => MASK_MODELS.includes(m));
+  const withMasks = comparedRuns().filter((r) => r.figures.masks).map(modelOf);
   const parts = [
     el('p', { text: `${modelLabel(model)} learns no latent masks, so there is no heatmap for it. SAMS-VAE, SAMS-VAE (mean-field) and SVAE+ learn which latent dimensions each perturbation acts on; on the sample, their masks are drawn beside the true effects.` }),
   ];
@@ -70,7 +71,7 @@ function syncMasksPanel(results) {
 }
 
 export function showFiguresOf(model) {
-  if (!state.comparison.runs.has(model)) return;
+  if (!comparedRun(model)) return;
   state.figureModel = model;
   $('figure-model').value = model;
   renderScoreboard();
@@ -118,11 +119,11 @@ function modelHeader(r, names) {
   const scored = conds.filter((s) => !s.undefined).length;
   const bits = [`${t.epochs} epoch${t.epochs === 1 ? '' : 's'}`];
   if (t.stopped_early) bits.push('early stop');
-  else if (r.config?.train?.epochs && t.epochs < r.config.train.epochs) bits.push('stopped');
+  else if (t.epochs < r.config.epochs) bits.push('stopped');
   if (scored && scored < conds.length) bits.push(`pooled over ${scored} of ${conds.length} conditions`);
   return el(
     'th',
-    { scope: 'row', class: 'model-name', title: MODELS[name]?.hint ?? name },
+    { scope: 'row', class: 'model-name', title: spec('model').choices.find((c) => c.value === name)?.hint || name },
     el('span', { class: 'swatch', style: `background:${modelColour(name, names)}`, 'aria-hidden': 'true' }),
     el('span', { class: 'model-label', text: modelLabel(name) }),
     el('span', { class: 'tag', text: 'model' }),
@@ -131,10 +132,11 @@ function modelHeader(r, names) {
 }
 
 export function renderScoreboard() {
-  const latest = state.results;
   const runs = comparedRuns();
   if (!runs.length) return;
-  if (!state.comparison.runs.has(state.figureModel)) state.figureModel = modelOf(latest);
+  // The baselines, scored once on the split, and the latest run's split.
+  const latest = mergedResults();
+  if (!comparedRun(state.figureModel)) state.figureModel = modelOf(state.results);
   const shown = shownResults();
   const names = runs.map(modelOf);
   const baselines = BASELINE_ORDER.filter((n) => latest.scores[n]);

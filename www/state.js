@@ -1,12 +1,14 @@
-// The page's shared state: the phase, the loaded data, the run and its results, and the
-// comparison of runs. Also which controls each phase enables.
+// The page's shared state: the phase, the settings schema, the loaded data, the run and its
+// latest results. Also which controls each phase enables. (The engine keeps the run's progress,
+// the live curves and the compared runs.)
 
 import { $ } from './dom.js';
 
 export const state = {
   /** `booting` | `idle` | `loading` | `training` | `stopping` | `evaluating` | `recovering` | `failed` */
   phase: 'booting',
-  defaults: null,
+  /** The engine's settings schema: every setting, in order (see `settings_schema`). */
+  schema: [],
   summary: null,
   /** The current data: `{kind: 'sample', seed}` or `{kind: 'file', file, name, options, sha256}`. */
   dataset: null,
@@ -15,35 +17,26 @@ export const state = {
   /** A file a shared link asks for: `{name, sha256}`. */
   expectedFile: null,
   autorun: false,
-  /** Holdout choices waiting for data to offer them (from a link). */
+  /** Holdout choices waiting for data to offer them (from a link): `{conditions, covariate, level}`. */
   pendingHoldout: null,
-  /** The run in progress or last run: `{config, pref, backend, plan}`. */
+  /** The run in progress or last run: `{settings, pref, backend, plan}`. */
   run: null,
   sessionAlive: false,
-  history: [],
-  budget: 0,
+  /** The engine's last report on the run: `{epoch, budget, done, seconds}`. */
+  progress: null,
   /** The latest results (the run just scored). */
   results: null,
-  /**
-   * Models compared on one data set and split: `key` identifies them (see `splitIdentity`),
-   * `runs` maps a model name to its latest results.
-   */
-  comparison: { key: null, identity: null, runs: new Map() },
   /** The model whose figures are shown. */
   figureModel: null,
   backendInfo: null,
-  timing: { segmentStart: 0, lastAt: 0, perEpoch: null, epochsInSegment: 0 },
+  /** For the ETA: the engine's training seconds at the last report and per epoch (smoothed). */
+  timing: { lastSeconds: 0, perEpoch: null, epochsInSegment: 0 },
   events: [],
 };
 
 export function logEvent(type, detail) {
   state.events.push({ type, t: performance.now(), ...(detail ?? {}) });
   if (state.events.length > 2000) state.events.splice(0, 500);
-}
-
-/** The results whose figures are shown. */
-export function shownResults() {
-  return state.comparison.runs.get(state.figureModel) ?? state.results;
 }
 
 /** Enables the buttons the current phase allows. */
@@ -60,7 +53,8 @@ export function syncControls() {
   $('drop-zone').classList.toggle('is-disabled', !idle);
   $('train').textContent = running ? 'Training…' : 'Train';
   for (const b of document.querySelectorAll('.downloads .btn, [data-download-panel]')) b.disabled = !state.results || !idle;
+  // The masks panel has a heatmap to download only for a model with masks.
   const masksButton = document.querySelector('[data-download-panel="masks"]');
-  if (masksButton && !shownResults()?.figures?.masks) masksButton.disabled = true;
+  if (masksButton && $('masks-figure').dataset.state !== 'drawn') masksButton.disabled = true;
   document.body.dataset.phase = p;
 }

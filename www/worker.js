@@ -1,5 +1,6 @@
-// The training worker: owns the engine, runs one epoch per step and reports after each, so the
-// page never waits on the engine and a Stop message is handled between two epochs.
+// The training worker: owns the engine, runs one epoch per step and passes on the engine's
+// report of each (epoch, budget, done, training time), so the page never waits on the engine and
+// a Stop message is handled between two epochs. The engine keeps the run's state; this keeps none.
 
 import init, { Engine } from '../pkg/cellshift.js';
 import { Msg, Stage } from './protocol.js';
@@ -8,11 +9,6 @@ let engine = null;
 /** True while the epoch loop runs (and until its results are posted). */
 let busy = false;
 let stopRequested = false;
-/** The current run's epoch budget and the epoch reached. */
-let budget = 0;
-let epochReached = 0;
-/** Seconds spent in training steps for the current run. */
-let trainSeconds = 0;
 /** Set by a FAULT drill: the next step fails the way a crashed engine does. */
 let pendingFault = null;
 /** The last panic message the engine printed (its panic hook writes to console.error). */
@@ -40,7 +36,7 @@ function fail(stage, e) {
   if (fatal) {
     message = lastPanic ? `the engine stopped with an internal error: ${lastPanic}` : `the engine crashed (${e?.name ?? 'Error'}: ${message})`;
   }
-  // The engine names the setting to blame, when one is (`sams.mask_prior`, `train.lr`, ...).
+  // The engine names the setting to blame by its key, when one is (`mask_prior`, `lr`, ...).
   const field = !fatal && typeof e?.field === 'string' ? e.field : null;
   post(Msg.ERROR, { stage, message, fatal, field });
 }
@@ -51,7 +47,7 @@ async function handleInit({ module }) {
   try {
     await init({ module_or_path: module });
     engine = new Engine();
-    post(Msg.READY, { defaults: engine.default_config() });
+    post(Msg.READY);
   } catch (e) {
     fail(Stage.INIT, e);
   }
@@ -81,7 +77,7 @@ function handleLoadCsv({ bytes, name, options }) {
   }
 }
 
-async function handleTrain({ config, backend }) {
+async function handleTrain({ settings, backend }) {
   if (refuseWhileBusy(Stage.START)) return;
   busy = true;
   stopRequested = false;
@@ -96,14 +92,11 @@ async function handleTrain({ config, backend }) {
     post(Msg.BACKEND, { info });
     let plan;
     try {
-      plan = engine.start(config);
+      plan = engine.start(settings);
     } catch (e) {
       fail(Stage.START, e);
       return;
     }
-    budget = plan.epochs;
-    epochReached = 0;
-    trainSeconds = 0;
     post(Msg.STARTED, { plan, resumed: false });
     await runLoop();
   } finally {
@@ -116,16 +109,14 @@ async function handleResume({ epochs }) {
   busy = true;
   stopRequested = false;
   try {
+    let progress;
     try {
-      if (engine.is_done()) {
-        engine.extend(epochs);
-        budget = Math.max(budget, epochReached + epochs);
-      }
+      progress = engine.extend(epochs);
     } catch (e) {
       fail(Stage.TRAIN, e);
       return;
     }
-    post(Msg.STARTED, { plan: null, resumed: true, epochs: budget, from: epochReached + 1 });
+    post(Msg.STARTED, { plan: null, resumed: true, progress });
     await runLoop();
   } finally {
     busy = false;
@@ -133,17 +124,20 @@ async function handleResume({ epochs }) {
 }
 
 async function runLoop() {
+  let done;
+  /** Why the run ended on a loss that was not finite (the engine rolled it back). */
+  let diverged = null;
   try {
-    while (!engine.is_done() && !stopRequested) {
+    done = engine.progress().done;
+    while (!done && !stopRequested) {
       if (pendingFault) {
         pendingFault = null;
         throw new WebAssembly.RuntimeError('unreachable executed (fault drill)');
       }
-      const t0 = performance.now();
-      const record = await engine.step();
-      trainSeconds += (performance.now() - t0) / 1000;
-      epochReached = record.epoch;
-      post(Msg.PROGRESS, { record, epochs: budget, done: engine.is_done(), seconds: trainSeconds });
+      const report = await engine.step();
+      done = report.done;
+      diverged = report.diverged ?? null;
+      post(Msg.PROGRESS, report);
       // Let queued messages (Stop) run before the next epoch.
       await nextTask();
     }
@@ -151,7 +145,7 @@ async function runLoop() {
     fail(Stage.TRAIN, e);
     return;
   }
-  const reason = engine.is_done() ? 'finished' : 'stopped';
+  const reason = diverged ? 'diverged' : done ? 'finished' : 'stopped';
   post(Msg.EVALUATING, { reason });
   try {
     const results = await engine.evaluate();

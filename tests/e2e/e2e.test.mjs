@@ -266,9 +266,9 @@ async function cliTrain(args) {
   return results;
 }
 
-/** The same run with the page's engine in Node (no browser): see reference.mjs. */
-async function wasmReference(config, sampleSeed = '7') {
-  const { stdout } = await run(process.execPath, [join(HERE, 'reference.mjs'), JSON.stringify(config), sampleSeed], {
+/** The same run (the page's flat settings) with the page's engine in Node (no browser): see reference.mjs. */
+async function wasmReference(settings, sampleSeed = '7') {
+  const { stdout } = await run(process.execPath, [join(HERE, 'reference.mjs'), JSON.stringify(settings), sampleSeed], {
     cwd: ROOT,
     timeout: 180_000,
     maxBuffer: 64 * 1024 * 1024,
@@ -467,10 +467,10 @@ describe('cellshift page', () => {
       runs[model] = results;
       assert.equal(results.config.model, model);
       if (model !== 'cvae') {
-        assert.equal(results.config.sams.particles, 1);
+        assert.equal(results.config.particles, 1);
       }
-      assert.equal(results.config.sams.ate_samples, 40);
-      assert.equal(results.config.sams.iwelbo_particles, 8);
+      assert.equal(results.config.ate_samples, 40);
+      assert.equal(results.config.iwelbo_particles, 8);
 
       // Every model trained so far keeps its row; the baselines are listed once.
       const rows = await pooledRows(page);
@@ -579,10 +579,10 @@ describe('cellshift page', () => {
     await page.locator(tid('mask-prior')).blur();
     const fieldError = page.locator(tid('field-error-mask-prior'));
     await fieldError.waitFor({ state: 'visible' });
-    assert.equal(await fieldError.innerText(), 'the mask prior probability must be strictly between 0 and 1 (got 1.5)');
+    assert.equal(await fieldError.innerText(), 'the mask prior probability must be a number above 0 and below 1 (got 1.5)');
     assert.equal(await page.locator(tid('mask-prior')).getAttribute('aria-invalid'), 'true');
     await page.locator(tid('train')).click();
-    assert.match(await page.locator(tid('settings-error')).innerText(), /Mask prior π: the mask prior probability must be strictly between 0 and 1/);
+    assert.match(await page.locator(tid('settings-error')).innerText(), /Mask prior π: the mask prior probability must be a number above 0 and below 1/);
     assert.equal(await page.evaluate(() => window.__cellshift.phase), 'idle');
     assert.equal(await page.evaluate(() => window.__cellshift.runConfig), null, 'no run started');
     // The page's own check beside another field; the engine's message stays beside its own.
@@ -633,6 +633,73 @@ describe('cellshift page', () => {
     assert.ok(await old.locator(tid('settings-error')).isHidden());
     assertGuards(old);
     await old.close();
+  });
+
+  test('the settings form is the engine\'s schema', async () => {
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    const schema = await page.evaluate(() => window.__cellshift.schema);
+    assert.ok(Array.isArray(schema) && schema.length > 0, 'the page exposes the engine\'s schema');
+    const idOf = (key) => key.replaceAll('_', '-');
+    const shown = (v) => (v === null ? '' : Array.isArray(v) ? v.join(',') : String(v));
+    const holdoutKeys = ['holdout_fraction', 'holdout_conditions', 'holdout_group'];
+    const own = schema.filter((s) => s.room !== 'data' && !holdoutKeys.includes(s.key));
+    const modelSpec = schema.find((s) => s.key === 'model');
+    const uses = (s, model) => s.models === null || s.models.includes(model);
+
+    // Every setting has its control, labelled and described, at the engine's default.
+    for (const s of own) {
+      const control = page.locator(`#${idOf(s.key)}`);
+      assert.equal(await control.count(), 1, `${s.key}: one control #${idOf(s.key)}`);
+      assert.equal(await control.getAttribute('data-testid'), idOf(s.key));
+      assert.equal(await control.inputValue(), shown(s.default), `${s.key}: the default`);
+      const label = await control.evaluate((n) => n.labels?.[0]?.querySelector('span')?.textContent ?? null);
+      assert.equal(label, s.label, `${s.key}: the label`);
+      const description = await control.evaluate((n) => (n.getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' '));
+      assert.ok(description.includes(s.help), `${s.key}: the help describes the control`);
+      assert.equal(await control.evaluate((n) => Boolean(n.closest('details'))), s.advanced, `${s.key}: advanced settings are behind a disclosure`);
+      if (s.kind === 'choice') {
+        const options = await control.locator('option').evaluateAll((os) => os.map((o) => ({ value: o.value, label: o.textContent })));
+        assert.deepEqual(options, s.choices.map((c) => ({ value: c.value, label: c.label })), `${s.key}: the choices`);
+      } else {
+        assert.equal(await control.getAttribute('type'), s.kind === 'int' || s.kind === 'float' || s.kind === 'optionalfloat' ? 'number' : 'text', `${s.key}: the input type`);
+      }
+      if (s.kind === 'int' || s.kind === 'float' || s.kind === 'optionalfloat') {
+        assert.equal(await control.getAttribute('step'), s.kind === 'int' ? '1' : 'any', `${s.key}: the step`);
+        assert.equal(await control.getAttribute('min'), s.bounds.min ? String(s.bounds.min.value) : null, `${s.key}: the minimum`);
+        assert.equal(await control.getAttribute('max'), s.bounds.max ? String(s.bounds.max.value) : null, `${s.key}: the maximum`);
+      }
+    }
+    // The data settings and the holdout start at their defaults too.
+    for (const key of ['condition_column', 'control_label']) assert.equal(await page.locator(`#${idOf(key)}`).inputValue(), shown(schema.find((s) => s.key === key).default));
+    assert.equal(await page.locator(tid('covariates')).inputValue(), '');
+    assert.equal(await page.locator(tid('holdout-kind')).inputValue(), 'fraction');
+    assert.equal(await page.locator(tid('holdout-fraction')).inputValue(), shown(schema.find((s) => s.key === 'holdout_fraction').default));
+
+    // A share link of the default form holds every setting the default model uses, at its default.
+    const params = new URLSearchParams(new URL(await page.locator(tid('share-link')).inputValue()).hash.slice(1));
+    for (const s of schema) {
+      if (uses(s, modelSpec.default)) assert.equal(params.get(s.key), shown(s.default), `the link holds ${s.key}`);
+      else assert.equal(params.has(s.key), false, `the link leaves out ${s.key}, which ${modelSpec.default} does not use`);
+    }
+    assert.ok(await page.locator(tid('settings-notes')).isHidden(), 'the defaults need no note');
+
+    // Each model shows exactly the settings it uses, with its hint.
+    await page.evaluate(() => {
+      for (const d of document.querySelectorAll('#settings details')) d.open = true;
+    });
+    for (const choice of modelSpec.choices) {
+      await page.locator(tid('model')).selectOption(choice.value);
+      assert.equal(await page.locator(tid('model-hint')).innerText(), choice.hint, `${choice.value}: its hint`);
+      for (const s of own) {
+        const control = page.locator(`#${idOf(s.key)}`);
+        const on = uses(s, choice.value);
+        assert.equal(await control.isVisible(), on, `${choice.value}: ${s.key} is ${on ? 'shown' : 'hidden'}`);
+        assert.equal(await control.isEnabled(), on, `${choice.value}: ${s.key} is ${on ? 'enabled' : 'disabled'}`);
+      }
+    }
+    assertGuards(page);
+    await page.close();
   });
 
   test('five malformed CSVs each show their specific error and keep the data usable', async () => {
@@ -714,14 +781,16 @@ describe('cellshift page', () => {
     await page.locator(tid('holdout-level')).selectOption('CD14+Mono');
     const results = await train(page, 180_000);
     assert.equal(results.data.source, 'kang2018_pbmc_ifnb.csv');
-    assert.deepEqual(results.config.holdout, { kind: 'group', covariate: 'cell_type', level: 'CD14+Mono' });
+    assert.equal(results.config.holdout_group, 'cell_type=CD14+Mono');
+    assert.deepEqual(results.config.holdout_conditions, []);
     assert.ok('group_shift' in results.scores, 'the group baseline is scored');
     assert.ok(results.scores.cvae.pooled.energy_distance !== null);
     assertCanvasesDrawn(await canvasInk(page));
     const link = await page.locator(tid('share-link')).inputValue();
     const params = new URLSearchParams(new URL(link).hash.slice(1));
     assert.equal(params.get('data'), `file:kang2018_pbmc_ifnb.csv:${results.data.sha256}`);
-    assert.deepEqual(params.getAll('covariate'), ['cell_type']);
+    assert.equal(params.get('covariates'), 'cell_type');
+    assert.equal(params.get('holdout_group'), 'cell_type=CD14+Mono');
     kangRun = { results, link };
     await screenshot(page, 'kang-scoreboard');
     assertGuards(page);
@@ -744,7 +813,7 @@ describe('cellshift page', () => {
     const mismatch = await page.locator(tid('load-error')).innerText();
     assert.ok(mismatch.includes(kangRun.results.data.sha256), mismatch);
     assert.equal(await page.locator(tid('scoreboard')).getAttribute('data-state'), 'empty');
-    assert.equal(await page.evaluate(() => window.__cellshift.history.length), 0);
+    assert.equal(await page.evaluate(() => window.__cellshift.liveEpochs), 0);
     // The right file: accepted, and the run reproduces.
     await page.locator(tid('file-input')).setInputFiles(KANG);
     const results = await waitForScores(page, 180_000);
@@ -763,7 +832,7 @@ describe('cellshift page', () => {
     // One uninterrupted run of the same configuration with the same engine, outside the page.
     await page.waitForFunction(() => window.__cellshift.runConfig !== null);
     const referencePromise = wasmReference(await page.evaluate(() => window.__cellshift.runConfig));
-    await page.waitForFunction(() => window.__cellshift.history.length >= 3, null, { timeout: 120_000, polling: 50 });
+    await page.waitForFunction(() => window.__cellshift.liveEpochs >= 3, null, { timeout: 120_000, polling: 50 });
     await page.locator(tid('stop')).click();
     const stopped = await waitForScores(page, 120_000);
     const k = stopped.train.epochs;
@@ -800,8 +869,8 @@ describe('cellshift page', () => {
     await waitIdleWithData(page);
     await setSettings(page, { epochs: 60, hidden: 64, backend: 'cpu' });
     await page.locator(tid('train')).click();
-    await page.waitForFunction(() => window.__cellshift.history.length >= 1, null, { timeout: 60_000, polling: 50 });
-    const before = await page.evaluate(() => window.__cellshift.history.length);
+    await page.waitForFunction(() => window.__cellshift.liveEpochs >= 1, null, { timeout: 60_000, polling: 50 });
+    const before = await page.evaluate(() => window.__cellshift.liveEpochs);
 
     // Main-thread probe: gaps between zero-delay timers and between animation frames.
     const probe = await page.evaluate(
@@ -849,7 +918,7 @@ describe('cellshift page', () => {
     await page.locator(tid('latent')).fill('12');
     assert.match(await page.locator(tid('share-link')).inputValue(), /latent=12/);
 
-    const during = await page.evaluate(() => ({ phase: window.__cellshift.phase, epochs: window.__cellshift.history.length }));
+    const during = await page.evaluate(() => ({ phase: window.__cellshift.phase, epochs: window.__cellshift.liveEpochs }));
     assert.equal(during.phase, 'training');
     assert.ok(during.epochs > before, 'training progressed during the probe');
     await screenshot(page, 'training-live');
@@ -878,7 +947,7 @@ describe('cellshift page', () => {
     // Auto: the same notice as soon as the backend is chosen, and training proceeds on the CPU.
     await setSettings(page, { epochs: 3, backend: 'auto' });
     await page.locator(tid('train')).click();
-    await page.waitForFunction(() => window.__cellshift.history.length >= 1, null, { timeout: 120_000 });
+    await page.waitForFunction(() => window.__cellshift.liveEpochs >= 1, null, { timeout: 120_000 });
     assert.ok(await notice.isVisible(), 'auto: the fallback notice is visible');
     assert.match(await notice.innerText(), /CPU/);
     assert.equal(await page.evaluate(() => window.__cellshift.backend.backend), 'cpu');
