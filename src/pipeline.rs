@@ -88,6 +88,8 @@ pub struct Session {
     pub n_obs: Vec<usize>,
     /// The true sparse effects, when the data is simulated: drawn beside the learned masks.
     pub truth: Option<MaskTruth>,
+    /// Single perturbations the model was trained on, gathered once: what it can compose.
+    pub(crate) trained: BTreeSet<String>,
     pub(crate) device: Device,
 }
 
@@ -178,6 +180,11 @@ impl Session {
             ),
         };
         let trainer = Trainer::new(model, cfg.train(), &train, &val, device)?;
+        let trained = split
+            .train
+            .iter()
+            .flat_map(|&i| design.members(&ds.conditions[i]))
+            .collect();
         Ok(Self {
             cfg,
             source: source.to_string(),
@@ -190,6 +197,7 @@ impl Session {
             conditioning,
             n_obs,
             truth: None,
+            trained,
             device: device.clone(),
         })
     }

@@ -384,3 +384,24 @@ fn scores_csv_cells_are_escaped_and_never_formulas() {
             .any(|l| l.split(',').nth(1).is_some_and(|c| c.starts_with('=')))
     );
 }
+
+/// Side files (truth, split) are read no further than the input limit: an endless stream is
+/// refused instead of filling memory.
+#[test]
+fn side_files_are_read_within_the_input_limit() {
+    let dir = tempdir("cli-side");
+    let o = run(&[
+        "train",
+        "--sample",
+        "--truth",
+        "/dev/zero",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/dev/zero") && err.contains("input limit"),
+        "{err}"
+    );
+}

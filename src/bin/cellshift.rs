@@ -152,11 +152,26 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     })
 }
 
+/// Reads a small input file (a split file, a truth file), never more than the input limit.
 fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|e| CliError::Read {
+    use std::io::Read;
+    let err = |message: String| CliError::Read {
         path: path.display().to_string(),
-        message: e.to_string(),
-    })
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let mut bytes = Vec::new();
+    let limit = data::MAX_INPUT_BYTES as u64;
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| err(e.to_string()))?;
+    if bytes.len() as u64 > limit {
+        return Err(err(format!(
+            "larger than the {} MiB input limit",
+            limit >> 20
+        )));
+    }
+    Ok(bytes)
 }
 
 fn to_json<T: serde::Serialize>(v: &T, path: &Path) -> Result<String, CliError> {

@@ -1,7 +1,7 @@
 //! Which held-out conditions are scored, against which seen controls, and which of them the
 //! model can predict at all.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::weighted_mean;
 use crate::design::Conditioning;
@@ -104,17 +104,11 @@ impl Session {
                 self.cfg.model()
             ));
         }
-        let trained: BTreeSet<String> = self
-            .split
-            .train
-            .iter()
-            .flat_map(|&i| self.design.members(&self.ds.conditions[i]))
-            .collect();
         let missing: Vec<String> = self
             .design
             .members(label)
             .into_iter()
-            .filter(|m| !trained.contains(m))
+            .filter(|m| !self.trained.contains(m))
             .collect();
         (!missing.is_empty()).then(|| {
             format!(

@@ -48,8 +48,10 @@ struct BackendInfo {
     /// `webgpu` or `cpu`.
     backend: String,
     adapter: Option<BTreeMap<String, String>>,
-    /// Why the backend differs from the one asked for, if it does.
+    /// Why the backend differs from the one asked for, if it does, in words for people.
     notice: Option<String>,
+    /// The technical reason behind the notice (the graphics stack's own message).
+    detail: Option<String>,
 }
 
 /// The WebGPU device and its adapter's description, or why there is none.
@@ -179,7 +181,7 @@ impl Engine {
                 BackendInfo {
                     backend: "webgpu".into(),
                     adapter: Some(adapter),
-                    notice: None,
+                    ..BackendInfo::default()
                 }
             }
             (true, Some(Err(why))) => {
@@ -187,17 +189,20 @@ impl Engine {
                 BackendInfo {
                     backend: "cpu".into(),
                     adapter: None,
-                    notice: Some(format!(
-                        "WebGPU is not available here ({why}); training on the CPU instead."
-                    )),
+                    notice: Some(
+                        "WebGPU is not available here: this browser offers no WebGPU graphics \
+                         adapter, so the model trains on the CPU instead (slower on large \
+                         panels)."
+                            .into(),
+                    ),
+                    detail: Some(why),
                 }
             }
             _ => {
                 st.device = Some(Device::flex().autodiff());
                 BackendInfo {
                     backend: "cpu".into(),
-                    adapter: None,
-                    notice: None,
+                    ..BackendInfo::default()
                 }
             }
         };

@@ -16,7 +16,7 @@ mod settings;
 
 pub use charts::{Comparison, LiveCurves, draw, scores_csv};
 pub use engine::Engine;
-pub use settings::{check_settings, settings_schema};
+pub use settings::{bundled_datasets, check_settings, settings_schema};
 
 use serde::Serialize;
 use thiserror::Error;

@@ -65,3 +65,31 @@ pub fn check_settings(settings: JsValue) -> Result<JsValue, JsValue> {
     let cfg = read_settings(settings)?.check().map_err(WebError::from)?;
     Ok(to_js(&cfg.notes())?)
 }
+
+/// The datasets that ship with the page: `{name, title, description, citation, file, settings}`
+/// each, where `file` is under `assets/` and `settings` are the dataset's task, flat like the
+/// page's (data columns and holdout over the defaults).
+#[wasm_bindgen]
+pub fn bundled_datasets() -> Result<JsValue, JsValue> {
+    #[derive(Serialize)]
+    struct View {
+        name: &'static str,
+        title: &'static str,
+        description: &'static str,
+        citation: &'static str,
+        file: &'static str,
+        settings: Settings,
+    }
+    let views: Vec<View> = crate::datasets::ALL
+        .iter()
+        .map(|d| View {
+            name: d.name,
+            title: d.title,
+            description: d.description,
+            citation: d.citation,
+            file: d.file,
+            settings: d.settings(),
+        })
+        .collect();
+    Ok(to_js(&views)?)
+}
