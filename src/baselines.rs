@@ -20,6 +20,18 @@ pub const ALL: [&str; 5] = [
     GROUP_SHIFT,
 ];
 
+/// A baseline's name in a sentence ("the perturbation mean"); other names as they are.
+pub fn label(name: &str) -> &str {
+    match name {
+        CONTROL_MEAN => "the control mean",
+        PERTURBATION_MEAN => "the perturbation mean",
+        PERTURBED_MEAN => "the perturbed mean",
+        ADDITIVE => "the additive baseline",
+        GROUP_SHIFT => "the group shift",
+        other => other,
+    }
+}
+
 /// True when `name` is a baseline's (and not a model's).
 pub fn is_baseline(name: &str) -> bool {
     ALL.contains(&name)

@@ -32,5 +32,6 @@ pub mod sample;
 pub mod split;
 pub mod tensor;
 pub mod train;
+pub mod verdict;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

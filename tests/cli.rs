@@ -19,6 +19,8 @@ fn train_writes_results_config_and_scoreboard_figures() {
     assert!(
         stdout.contains("scoreboard") && stdout.contains("control_mean") && stdout.contains("cvae")
     );
+    // The verdict against the best baseline is printed, whichever way it goes.
+    assert!(stdout.contains("verdict: cvae "), "{stdout}");
     let r = read_json(&out.join("results.json"));
     for key in ["config", "data", "train", "scores", "split", "figures"] {
         assert!(r.get(key).is_some(), "results.json lacks {key}");

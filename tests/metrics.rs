@@ -532,3 +532,50 @@ fn energy_distance_undefined_cases() {
     assert_eq!(energy_distance(&a, &a, 0), None);
     assert_eq!(energy_distance(&a, &matrix(&[&[1.0, 2.0]]), 10), None);
 }
+
+/// The verdict names the best baseline per metric with both numbers, and says a loss plainly.
+#[test]
+fn verdict_compares_with_the_best_baseline_on_each_metric() {
+    let set = |r: Option<f64>, j: Option<f64>, e: Option<f64>| serde_json::json!({"mean_shift_r": r, "jaccard": {"25": j, "50": j, "100": j}, "energy_distance": e});
+    let scores = serde_json::json!({
+        "cvae": {"pooled": set(Some(0.896), Some(0.5), Some(1.9)), "conditions": {}},
+        "control_mean": {"pooled": set(None, None, Some(17.0)), "conditions": {}},
+        "perturbation_mean": {"pooled": set(Some(0.930), Some(0.4), Some(2.5)), "conditions": {}},
+        "additive": {"pooled": set(Some(0.912), Some(0.45), Some(2.2)), "conditions": {}},
+    });
+    let results = serde_json::json!({
+        "cellshift_version": "0", "config": {},
+        "data": {"cells": 0, "genes": 0, "genes_in_file": 0, "sha256": "", "source": "", "values": "counts",
+                 "covariates": [], "conditions": {}, "warnings": []},
+        "split": {"kind": "fraction", "train_cells": 0, "val_cells": 0, "test_cells": 0, "test_conditions": [],
+                  "unpredictable": {}},
+        "train": {"epochs": 0, "best_epoch": 0, "stopped_early": false, "seconds": 0.0, "backend": "", "history": []},
+        "scores": scores,
+        "figures": {"shift": {"model": "cvae", "true_shift": [], "pred_shift": [], "r": null},
+                    "pca": {"model": "cvae", "explained_variance_ratio": [], "control": [], "truth": [], "predicted": []}}
+    });
+    let r: cellshift::results::RunResults = serde_json::from_value(results).unwrap();
+    let v = cellshift::verdict::verdict(&r, "cvae").expect("a verdict");
+    let by = |m: &str| v.metrics.iter().find(|x| x.metric == m).unwrap().clone();
+    let r_v = by("r");
+    assert_eq!(
+        (r_v.baseline.as_str(), r_v.baseline_value, r_v.beats),
+        ("perturbation_mean", 0.930, false)
+    );
+    let j = by("J@25");
+    assert_eq!((j.baseline.as_str(), j.beats), ("additive", true));
+    let e = by("energy");
+    assert_eq!(
+        (e.baseline.as_str(), e.baseline_value, e.beats),
+        ("additive", 2.2, true)
+    );
+    assert!(
+        v.sentence.starts_with("cvae does not beat the best baseline on r: 0.896 vs 0.930 for the perturbation mean; it does on J@25"),
+        "{}",
+        v.sentence
+    );
+    assert!(
+        cellshift::verdict::verdict(&r, "sams").is_none(),
+        "no scores, no verdict"
+    );
+}

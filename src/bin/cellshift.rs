@@ -384,6 +384,9 @@ fn scoreboard_table(r: &RunResults) -> String {
     for n in names {
         out += &row(n, &r.scores[n].pooled);
     }
+    if let Some(v) = cellshift::verdict::verdict(r, model) {
+        out += &format!("verdict: {}\n", v.sentence);
+    }
     for (c, why) in &r.split.unpredictable {
         out += &format!("note: `{c}` cannot be predicted by {model}: {why}\n");
     }

@@ -178,6 +178,19 @@ impl Comparison {
         Ok(to_js(&self.inner.merged().ok_or(WebError::NoRuns)?)?)
     }
 
+    /// Each compared model against the best baseline on every headline metric:
+    /// `[{model, metrics: [{metric, model, baseline, baseline_value, beats}], sentence}]`.
+    pub fn verdicts(&self) -> Result<JsValue, JsValue> {
+        let merged = self.inner.merged().ok_or(WebError::NoRuns)?;
+        let all: Vec<_> = self
+            .inner
+            .runs()
+            .iter()
+            .filter_map(|r| crate::verdict::verdict(&merged, r.model().name()))
+            .collect();
+        Ok(to_js(&all)?)
+    }
+
     /// The merged scores as CSV (for one run, exactly [`scores_csv`] of it).
     pub fn scores_csv(&self) -> Result<String, JsValue> {
         Ok(crate::results::scores_csv(
