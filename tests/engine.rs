@@ -571,3 +571,35 @@ fn divergence_rolls_back_to_the_last_good_epoch_and_is_scored() {
             .is_none()
     );
 }
+
+/// The baselines can be scored before anything is trained, and their scores are exactly the
+/// ones the full evaluation gives them.
+#[test]
+fn baselines_alone_score_exactly_as_beside_a_model() {
+    let device = Device::flex().autodiff();
+    let settings = Settings {
+        epochs: 1,
+        holdout_conditions: vec!["A+B".into(), "C".into()],
+        iwelbo_particles: 2,
+        ate_samples: 20,
+        ..Default::default()
+    };
+    let mut s = Session::new(sample(), "sample", settings.check().unwrap(), &device).unwrap();
+    let before = pollster::block_on(s.evaluate_baselines()).unwrap();
+    assert!(
+        !before.scores.contains_key("cvae"),
+        "no model row before training"
+    );
+    assert!(before.figures.masks.is_none() && before.figures.pca.predicted.is_empty());
+    pollster::block_on(s.step()).unwrap();
+    let full = pollster::block_on(s.evaluate(0.0, "flex")).unwrap();
+    for (name, scores) in &before.scores {
+        assert!(cellshift::baselines::is_baseline(name), "{name}");
+        assert_eq!(
+            serde_json::to_string(scores).unwrap(),
+            serde_json::to_string(&full.scores[name]).unwrap(),
+            "{name}"
+        );
+    }
+    assert_eq!(before.scores.len() + 1, full.scores.len());
+}

@@ -407,3 +407,20 @@ fn refused_settings_name_their_field() {
     assert_eq!(field.as_deref(), Some("holdout_conditions"));
     assert!(msg.contains("`Z`"), "{msg}");
 }
+
+#[wasm_bindgen_test]
+async fn baselines_are_scored_before_anything_is_trained() {
+    let e = Engine::new();
+    e.load_sample(7).unwrap();
+    let r = json(e.preview(small_config(1)).await.unwrap());
+    yield_to_browser().await;
+    assert!(r["scores"]["perturbation_mean"]["pooled"]["mean_shift_r"].is_number());
+    assert!(r["scores"]["additive"]["pooled"]["mean_shift_r"].is_number());
+    assert!(
+        r["scores"].get("cvae").is_none(),
+        "no model row before training"
+    );
+    // No run was started by it.
+    assert!(e.is_done());
+    assert!(e.progress().is_err());
+}

@@ -34,9 +34,24 @@ pub const FIGURE_MAX_POINTS: usize = 1500;
 impl Session {
     /// Predicts every held-out condition with the model and the baselines and scores them.
     pub async fn evaluate(&self, seconds: f64, backend: &str) -> Result<RunResults, RunError> {
+        self.evaluate_predictors(seconds, backend, true).await
+    }
+
+    /// The baselines alone, scored on this split before anything is trained: the scoreboard
+    /// a model will have to beat. The model has no row; its figures are empty.
+    pub async fn evaluate_baselines(&self) -> Result<RunResults, RunError> {
+        self.evaluate_predictors(0.0, "", false).await
+    }
+
+    async fn evaluate_predictors(
+        &self,
+        seconds: f64,
+        backend: &str,
+        with_model: bool,
+    ) -> Result<RunResults, RunError> {
         let plans = self.plans();
         let pca = self.fit_pca(&plans);
-        let predicted = self.predict_conditions(&plans, &pca).await?;
+        let predicted = self.predict_conditions(&plans, &pca, with_model).await?;
         let (scores, shift) = self.score_predictors(&plans, &predicted.per).await?;
         let pca_fig = self.pca_figure(&plans, &pca, &predicted.model_cells);
         let split = self.split_summary(&plans, predicted.unpredictable);
@@ -50,7 +65,11 @@ impl Session {
             figures: Figures {
                 shift,
                 pca: pca_fig,
-                masks: self.mask_figure().await?,
+                masks: if with_model {
+                    self.mask_figure().await?
+                } else {
+                    None
+                },
             },
         })
     }

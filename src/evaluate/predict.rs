@@ -41,8 +41,11 @@ pub(super) struct Predictions {
 
 impl Session {
     /// The model first, then the baselines that apply to these conditions and this split.
-    fn predictor_names(&self, plans: &[ConditionPlan]) -> Vec<String> {
-        let mut names: Vec<String> = vec![self.cfg.model().name().to_string()];
+    fn predictor_names(&self, plans: &[ConditionPlan], with_model: bool) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        if with_model {
+            names.push(self.cfg.model().name().to_string());
+        }
         names.extend(
             [
                 baselines::CONTROL_MEAN,
@@ -69,6 +72,7 @@ impl Session {
         &self,
         plans: &[ConditionPlan],
         pca: &metrics::Pca,
+        with_model: bool,
     ) -> Result<Predictions, RunError> {
         let lognorm = &self.prep.lognorm;
         let model = self.trainer.model();
@@ -81,7 +85,7 @@ impl Session {
             seen: &seen,
             group: self.group(),
         };
-        let names = self.predictor_names(plans);
+        let names = self.predictor_names(plans, with_model);
         let mut out = Predictions {
             per: BTreeMap::new(),
             unpredictable: BTreeMap::new(),

@@ -255,6 +255,31 @@ impl Engine {
         Ok(to_js(&out)?)
     }
 
+    /// Scores the baselines on the split these settings make, on the current data, before
+    /// anything is trained: the scoreboard a model will have to beat. Runs on the CPU and
+    /// leaves the current run alone. The results have no model row.
+    pub async fn preview(&self, settings: JsValue) -> Result<JsValue, JsValue> {
+        let mut settings = read_settings(settings)?;
+        let (ds, name, truth) = {
+            let st = self.state.try_borrow().map_err(|_| WebError::Busy)?;
+            let Some((ds, name, opts)) = st.data.clone() else {
+                return Err(WebError::NoData.into());
+            };
+            settings.condition_column = opts.condition_column;
+            settings.control_label = opts.control_label;
+            settings.covariates = opts.covariates;
+            (ds, name, st.truth.clone())
+        };
+        let cfg = settings.check().map_err(WebError::from)?;
+        let mut session =
+            Session::new(ds, &name, cfg, &Device::flex().autodiff()).map_err(WebError::from)?;
+        if let Some(t) = truth {
+            session = session.with_truth(t);
+        }
+        let r = session.evaluate_baselines().await.map_err(WebError::from)?;
+        Ok(to_js(&r)?)
+    }
+
     /// Runs one epoch: `{record, diverged, epoch, budget, done, seconds}`. When the loss diverges,
     /// `record` is null, `diverged` says where, and the run is done (scored as it was before).
     // The state stays borrowed across the epoch on purpose: that borrow is the engine's busy
