@@ -1,9 +1,10 @@
-// The page's entry point: loads the engine, builds the settings form from its schema, restores
-// settings from a link, loads the data, wires the controls to the modules that act on them,
-// restarts a crashed engine, and exposes hooks for the end-to-end tests. The engine trains in
-// worker.js; this thread draws and keeps the page responsive.
+// The page's entry point: loads the engine, builds the settings form from its schema, lists the
+// bundled datasets, restores settings from a link, loads the data, wires the controls to the
+// modules that act on them, restarts a crashed engine, and exposes hooks for the end-to-end
+// tests. The engine trains in worker.js; this thread draws and keeps the page responsive.
 
 import { $, el, setStatus, showMessage } from './dom.js';
+import { initBundled, loadBundled } from './bundled.js';
 import { abandonWorker, loadEngine, post, spawnWorker, wasm } from './engine.js';
 import { comparedRuns, initComparison, shownResults } from './comparison.js';
 import { downloadFigure, downloadJson, downloadScoreboard, downloadScores } from './figures.js';
@@ -194,7 +195,14 @@ function exposeForTests() {
     get events() {
       return state.events;
     },
+    /** The current data's kind and name (`sample`, `file` or `bundled`). */
+    get dataset() {
+      const d = state.dataset;
+      return d && { kind: d.kind, name: d.name ?? null };
+    },
     shareLink,
+    /** Loads a File (or a stand-in with `name`, `size` and `arrayBuffer`) as if it were chosen. */
+    loadFile,
     /** Fault drill: the next training step fails the way a crashed engine does. */
     injectFault(kind = 'crash') {
       post({ type: Msg.FAULT, kind });
@@ -215,7 +223,9 @@ async function boot() {
   try {
     await loadEngine();
     state.schema = wasm.settings_schema();
+    state.datasets = wasm.bundled_datasets();
     buildForm();
+    initBundled();
     initLiveCurves();
     initComparison();
     await startWorker();
@@ -245,7 +255,19 @@ async function boot() {
     setStatus(`Waiting for ${wanted.name}: the shared settings are restored.`);
     return;
   }
-  const loaded = await loadSample();
+  let loaded;
+  if (wanted.kind === 'bundled' && wanted.dataset) {
+    state.wantedDataset = wanted.name;
+    updateLink();
+    loaded = await loadBundled(wanted.name, { fromLink: true });
+  } else {
+    loaded = await loadSample();
+    if (wanted.kind === 'bundled') {
+      state.autorun = false;
+      const names = state.datasets.map((d) => d.name).join(', ');
+      showMessage('load-error', `This link asks for the dataset “${wanted.name}”, which this page does not ship (it has: ${names || 'none'}). The sample dataset was loaded instead, and nothing was trained.`);
+    }
+  }
   if (loaded && state.autorun) {
     state.autorun = false;
     history.replaceState(null, '', `${pageUrl()}#${linkText(linkParams())}`);

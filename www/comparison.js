@@ -51,7 +51,11 @@ export const scoresCsv = () => comparison.scores_csv();
 export const drawComparison = (canvas, dpr) => comparison.draw(canvas, dpr);
 
 /** How the page names data in notices. */
-const dataLabel = (ds) => (ds?.kind === 'sample' ? `the sample, seed ${ds.seed}` : (ds?.name ?? 'no data'));
+export function dataLabel(ds) {
+  if (ds?.kind === 'sample') return `the sample, seed ${ds.seed}`;
+  if (ds?.kind === 'bundled') return ds.title;
+  return ds?.name ?? 'no data';
+}
 
 function showComparisonNotice(text) {
   const box = $('comparison-notice');

@@ -1,15 +1,23 @@
-// The data: loading the sample or a CSV file through the worker, the summary of what is
-// loaded, the holdout choices it offers, and a loaded file checked against a shared link.
+// The data: loading the sample or a CSV file through the worker (a file's size is checked
+// before it is read), the summary of what is loaded, the holdout choices it offers, and a loaded
+// file checked against a shared link. Bundled datasets are fetched by bundled.js and made
+// current here too.
 
 import { $, el, fmtInt, setStatus, showMessage } from './dom.js';
 import { request } from './engine.js';
-import { dataLoaded } from './comparison.js';
+import { dataLabel, dataLoaded } from './comparison.js';
 import { updateLink } from './link.js';
 import { Msg } from './protocol.js';
 import { startTraining } from './run.js';
 import { clearResults } from './scoreboard.js';
 import { checkedConditions, parseList, readLoadOptions, runLoadOptions } from './settings.js';
 import { state, syncControls } from './state.js';
+
+/** The largest file the engine reads (`MAX_INPUT_BYTES`): 256 MiB. */
+const MAX_INPUT_BYTES = 256 * 2 ** 20;
+
+/** A size in MiB as people read it: `300 MiB`, `256.5 MiB`. */
+const mib = (bytes) => `${Number((bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)).toLocaleString('en-US')} MiB`;
 
 /** Offers the loaded data's conditions and covariate groups as holdout choices. */
 function fillHoldoutChoices(summary) {
@@ -56,20 +64,32 @@ function renderSummary() {
     return;
   }
   const ds = state.dataset;
-  const source = ds?.kind === 'sample' ? `sample dataset (seed ${ds.seed})` : s.source;
-  const item = (label, value, testid, title) =>
-    el('div', { class: 'kv' }, el('dt', { text: label }), el('dd', { 'data-testid': testid, title }, value));
+  const source = ds?.kind === 'sample' ? `sample dataset (seed ${ds.seed})` : ds?.kind === 'bundled' ? ds.title : s.source;
+  const item = (label, value, testid, title, cls = 'kv') =>
+    el('div', { class: cls }, el('dt', { text: label }), el('dd', { 'data-testid': testid, title }, value));
   box.append(
     el(
       'dl',
       { class: 'summary-grid' },
-      item('Source', source, 'summary-source'),
+      // A bundled dataset's title may take two lines; file names are cut short (the tooltip has them).
+      item('Source', source, 'summary-source', source, ds?.kind === 'bundled' ? 'kv kv-wrap' : 'kv'),
       item('Cells', fmtInt(s.cells), 'summary-cells'),
       item('Genes', fmtInt(s.genes), 'summary-genes'),
       item('Values', s.values === 'counts' ? 'counts' : 'continuous', 'summary-values', s.values === 'counts' ? 'non-negative integer counts' : 'continuous (e.g. log-normalised) values'),
       item('SHA-256', `${s.sha256.slice(0, 12)}…`, 'summary-sha', s.sha256),
     ),
   );
+  if (ds?.kind === 'bundled') {
+    box.append(
+      el(
+        'div',
+        { class: 'summary-provenance', 'data-testid': 'summary-provenance' },
+        el('p', { text: ds.description }),
+        el('p', { class: 'provenance-cite' }, el('span', { class: 'summary-label', text: 'Cite: ' }), ds.citation),
+        el('p', { class: 'muted' }, 'Shipped with this page as ', el('code', { text: s.source }), '.'),
+      ),
+    );
+  }
   const conds = Object.entries(s.conditions);
   const control = runLoadOptions().control_label;
   box.append(
@@ -117,10 +137,11 @@ export function loadingGuard() {
  * Makes loaded data current. Other data than the compared runs' ends the comparison; the same
  * table read otherwise keeps it until the next run, which the engine judges.
  */
-function afterLoad(summary, dataset) {
+export function afterLoad(summary, dataset) {
   if (dataLoaded(summary.sha256, dataset)) clearResults();
   state.summary = summary;
   state.dataset = dataset;
+  state.wantedDataset = null;
   state.sessionAlive = false;
   renderSummary();
   fillHoldoutChoices(summary);
@@ -183,11 +204,15 @@ function loadErrorContent(file, message) {
     });
     box.append(el('p', { class: 'message-hint' }, `“${column}” holds text, so it cannot be a gene. If it is a category such as a cell type, declare it a covariate: `, fix));
   }
-  if (state.dataset) {
-    const what = state.dataset.kind === 'sample' ? 'the sample dataset' : state.dataset.name;
-    box.append(el('p', { class: 'message-hint', text: `The data loaded before (${what}) is still the current data.` }));
-  }
+  const kept = keptDataHint();
+  if (kept) box.append(kept);
   return box;
+}
+
+/** After a failed load: says that the data loaded before is still current, if there is any. */
+export function keptDataHint() {
+  if (!state.dataset) return null;
+  return el('p', { class: 'message-hint', text: `The data loaded before (${dataLabel(state.dataset)}) is still the current data.` });
 }
 
 /** Reads a CSV / CSV.gz with the form's column options; returns whether it loaded. */
@@ -195,6 +220,14 @@ export async function loadFile(file) {
   if (!file) return false;
   if (!loadingGuard()) {
     setStatus('Stop the run before loading other data.', 'error');
+    return false;
+  }
+  // Refused before a byte is read: reading would hold the whole file in this tab's memory.
+  if (file.size > MAX_INPUT_BYTES) {
+    const size = mib(file.size) === mib(MAX_INPUT_BYTES) ? `${fmtInt(file.size)} bytes` : mib(file.size);
+    const message = `${file.name} is ${size}; files up to ${mib(MAX_INPUT_BYTES)} can be read in the browser, because the whole table has to fit in this tab's memory. Use fewer cells or genes (for example the most variable genes), or split the cells over several files.`;
+    showMessage('load-error', loadErrorContent(file, message));
+    setStatus(`${file.name} was not loaded: it is larger than ${mib(MAX_INPUT_BYTES)}.`, 'error');
     return false;
   }
   state.lastFile = file;
@@ -250,7 +283,8 @@ export async function reloadDataset() {
   if (ds.kind === 'sample') {
     state.summary = await request({ type: Msg.LOAD_SAMPLE, seed: String(ds.seed) });
   } else {
+    // A file, or a bundled dataset's bytes as fetched.
     const bytes = await ds.file.arrayBuffer();
-    state.summary = await request({ type: Msg.LOAD_CSV, bytes, name: ds.name, options: ds.options }, [bytes]);
+    state.summary = await request({ type: Msg.LOAD_CSV, bytes, name: ds.file.name, options: ds.options }, [bytes]);
   }
 }

@@ -1,7 +1,9 @@
 // The shareable link: the data and every setting the chosen model uses, as URL-fragment
 // parameters named by the settings' keys (lists comma-joined), kept in the address bar as they
-// change and applied to the form when the page opens with them. Links written before the
-// settings schema (holdout=…, holdout_condition, holdout_covariate/level, covariate) still open.
+// change and applied to the form when the page opens with them. The data is `sample` (with
+// `sample_seed`), `file:<name>:<sha256>` or a bundled dataset's name (`kang2018`), whose own
+// settings fill in what the link leaves out. Links written before the settings schema
+// (holdout=…, holdout_condition, holdout_covariate/level, covariate) still open.
 
 import { $, showMessage } from './dom.js';
 import { formSpecs, idOf, shownValue, syncHoldoutBoxes, syncModelFields, usedBy } from './form.js';
@@ -14,9 +16,17 @@ export const DEFAULT_SAMPLE_SEED = '7';
 /** Values of old links that the settings now name otherwise. */
 const RENAMED_VALUES = { generation: { encode: 'b', prior: 'a' } };
 
-/** The data settings the link records: the loaded file's, the awaited file's or the sample's. */
+const DATA_KEYS = ['condition_column', 'control_label', 'covariates'];
+const HOLDOUT_KEYS = ['holdout_fraction', 'holdout_conditions', 'holdout_group'];
+/** Link keys that say something about the holdout, old ones included. */
+const HOLDOUT_LINK_KEYS = [...HOLDOUT_KEYS, 'holdout', 'holdout_condition', 'holdout_covariate', 'holdout_level'];
+
+/** The bundled dataset called `name`, if the page has one. */
+export const bundledDataset = (name) => state.datasets.find((d) => d.name === name) ?? null;
+
+/** The data settings the link records: the loaded data's, or the form's while data is awaited. */
 function linkedLoadOptions() {
-  if (!state.dataset && state.expectedFile) return readLoadOptions();
+  if (!state.dataset && (state.expectedFile || state.wantedDataset)) return readLoadOptions();
   return runLoadOptions();
 }
 
@@ -42,8 +52,11 @@ export function linkParams() {
   const p = new URLSearchParams();
   const ds = state.dataset;
   const file = ds?.kind === 'file' ? ds : !ds ? state.expectedFile : null;
+  const bundled = ds?.kind === 'bundled' ? ds.name : !ds ? state.wantedDataset : null;
   if (file) {
     p.set('data', `file:${file.name}:${file.sha256}`);
+  } else if (bundled) {
+    p.set('data', bundled);
   } else {
     p.set('data', 'sample');
     p.set('sample_seed', ds?.kind === 'sample' ? String(ds.seed) : $('sample-seed').value.trim() || DEFAULT_SAMPLE_SEED);
@@ -101,10 +114,23 @@ function holdoutFromLink(p) {
   return { kind, conditions, covariate, level };
 }
 
-/** Applies link parameters to the form; returns what the link asks to load. */
-export function applyLink(hash) {
-  const p = new URLSearchParams(hash.replace(/^#/, ''));
-  if (![...p.keys()].length) return null;
+/**
+ * A dataset's task as link parameters: its data columns and holdout, and every other setting
+ * where it differs from the default.
+ */
+export function datasetParams(dataset) {
+  const p = new URLSearchParams();
+  for (const s of state.schema) {
+    const v = dataset.settings[s.key];
+    const task = DATA_KEYS.includes(s.key) || HOLDOUT_KEYS.includes(s.key);
+    if (v === undefined || (!task && JSON.stringify(v) === JSON.stringify(s.default))) continue;
+    p.set(s.key, v === null ? '' : Array.isArray(v) ? v.join(',') : String(v));
+  }
+  return p;
+}
+
+/** Sets the form from settings given as link parameters (only those present). */
+export function applyParams(p) {
   for (const s of formSpecs()) if (p.has(s.key)) setFromLink(s.key, $(idOf(s.key)), p.get(s.key));
   if (p.has('backend')) setFromLink('backend', $('backend'), p.get('backend'));
   if (p.has('condition_column')) $('condition-column').value = p.get('condition_column');
@@ -112,13 +138,30 @@ export function applyLink(hash) {
   if (p.has('covariates')) $('covariates').value = shownValue(parseList(p.get('covariates')));
   else if (p.has('covariate')) $('covariates').value = p.getAll('covariate').join(', ');
   if (p.has('holdout_fraction')) $('holdout-fraction').value = p.get('holdout_fraction');
-  const { kind, ...pending } = holdoutFromLink(p);
-  setFromLink('holdout', $('holdout-kind'), kind);
-  state.pendingHoldout = pending;
+  if (HOLDOUT_LINK_KEYS.some((k) => p.has(k))) {
+    const { kind, ...pending } = holdoutFromLink(p);
+    setFromLink('holdout', $('holdout-kind'), kind);
+    state.pendingHoldout = pending;
+  }
   syncHoldoutBoxes();
   syncModelFields();
-  state.autorun = p.get('autorun') === '1';
+}
+
+/** Applies link parameters to the form; returns what the link asks to load. */
+export function applyLink(hash) {
+  const p = new URLSearchParams(hash.replace(/^#/, ''));
+  if (![...p.keys()].length) return null;
   const data = p.get('data') ?? 'sample';
+  const dataset = bundledDataset(data);
+  if (dataset) {
+    // The dataset's own settings fill in what the link leaves out (the holdout as a whole).
+    const holdoutGiven = HOLDOUT_LINK_KEYS.some((k) => p.has(k));
+    for (const [key, value] of datasetParams(dataset)) {
+      if (!p.has(key) && !(holdoutGiven && HOLDOUT_KEYS.includes(key))) p.set(key, value);
+    }
+  }
+  applyParams(p);
+  state.autorun = p.get('autorun') === '1';
   if (data.startsWith('file:')) {
     const rest = data.slice(5);
     const cut = rest.lastIndexOf(':');
@@ -126,6 +169,7 @@ export function applyLink(hash) {
     const sha256 = cut >= 0 ? rest.slice(cut + 1).toLowerCase() : '';
     return { kind: 'file', name, sha256 };
   }
+  if (data !== 'sample') return { kind: 'bundled', name: data, dataset };
   const seed = p.get('sample_seed') ?? DEFAULT_SAMPLE_SEED;
   $('sample-seed').value = seed;
   return { kind: 'sample', seed };

@@ -3,7 +3,7 @@
 // LiveCurves); redraws are spaced out while epochs arrive, and the end of a run always gets its
 // own draw.
 
-import { $, clearCanvas, fmtDuration, fmtInt, fmtNum, setStatus, showMessage, sizeCanvas } from './dom.js';
+import { $, clearCanvas, el, fmtDuration, fmtInt, fmtNum, setStatus, showMessage, sizeCanvas } from './dom.js';
 import { wasm } from './engine.js';
 import { showNotes } from './settings.js';
 import { state } from './state.js';
@@ -36,7 +36,16 @@ export function onBackend(info) {
   const a = info.adapter;
   $('adapter-info').textContent = a ? `${a.name || 'unnamed adapter'}${a.vendor ? ` · vendor ${a.vendor}` : ''}${a.device_type ? ` · ${a.device_type}` : ''}${a.backend ? ` · ${a.backend}` : ''}${a.driver ? ` · ${a.driver}` : ''}` : '';
   $('adapter-info').title = a ? Object.entries(a).map(([k, v]) => `${k}: ${v}`).join('\n') : '';
-  if (info.notice) showMessage('backend-notice', info.notice);
+  if (info.notice) showMessage('backend-notice', backendNotice(info));
+}
+
+/** Why the backend differs from the one asked for: a sentence, and the graphics stack's own words behind a disclosure. */
+function backendNotice({ notice, detail }) {
+  const box = el('div', { class: 'notice-body' }, el('p', { 'data-testid': 'backend-notice-text', text: notice }));
+  if (detail) {
+    box.append(el('details', { class: 'notice-detail', 'data-testid': 'backend-notice-detail' }, el('summary', { text: 'Technical detail' }), el('pre', { text: detail })));
+  }
+  return box;
 }
 
 /** Empties the progress bar, the statistics and the chart for a new run. */

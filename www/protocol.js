@@ -26,7 +26,10 @@ export const Msg = Object.freeze({
   READY: 'ready',
   /** `{summary}`: data loaded and current. */
   LOADED: 'loaded',
-  /** `{info: {backend, adapter, notice}}`: the device the run uses. */
+  /**
+   * `{info: {backend, adapter, notice, detail}}`: the device the run uses; `notice` says in words
+   * why it is not the one asked for, `detail` is the graphics stack's own message (or null).
+   */
   BACKEND: 'backend',
   /**
    * The loop begins: a new run is `{plan: {train_cells, val_cells, test_cells, genes, epochs,

@@ -111,7 +111,7 @@ export function readLoadOptions() {
 /** The data settings the next run uses: those the current data was read with. */
 export function runLoadOptions() {
   const ds = state.dataset;
-  if (ds?.kind === 'file') return { ...ds.options, covariates: [...ds.options.covariates] };
+  if (ds?.options) return { ...ds.options, covariates: [...ds.options.covariates] };
   return { condition_column: spec('condition_column').default, control_label: spec('control_label').default, covariates: [...spec('covariates').default] };
 }
 

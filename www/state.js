@@ -9,13 +9,20 @@ export const state = {
   phase: 'booting',
   /** The engine's settings schema: every setting, in order (see `settings_schema`). */
   schema: [],
+  /** The datasets that ship with the page (see `bundled_datasets`). */
+  datasets: [],
   summary: null,
-  /** The current data: `{kind: 'sample', seed}` or `{kind: 'file', file, name, options, sha256}`. */
+  /**
+   * The current data: `{kind: 'sample', seed}`, `{kind: 'file', file, name, options, sha256}` or
+   * `{kind: 'bundled', name, title, description, citation, file, options, sha256}`.
+   */
   dataset: null,
   /** The last file chosen, loaded or not, for "reload with these options". */
   lastFile: null,
   /** A file a shared link asks for: `{name, sha256}`. */
   expectedFile: null,
+  /** The name of a bundled dataset a shared link asks for, until data is loaded. */
+  wantedDataset: null,
   autorun: false,
   /** Holdout choices waiting for data to offer them (from a link): `{conditions, covariate, level}`. */
   pendingHoldout: null,
@@ -48,6 +55,7 @@ export function syncControls() {
   $('stop').disabled = p !== 'training';
   $('resume').disabled = !(idle && state.sessionAlive);
   $('load-sample').disabled = !idle && p !== 'failed';
+  for (const b of document.querySelectorAll('[data-dataset]')) b.disabled = !idle && p !== 'failed';
   $('file-input').disabled = !idle;
   $('reload-file').disabled = !(idle && state.lastFile);
   $('drop-zone').classList.toggle('is-disabled', !idle);

@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,8 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 // The CLI built by `cargo build --release --features cli`, wherever cargo puts its build output.
 const CLI = join(process.env.CARGO_TARGET_DIR || join(ROOT, 'target'), 'release/cellshift');
 const KANG = resolve(ROOT, '../shared/data/kang2018_pbmc_ifnb.csv');
+// The bundled copy the page fetches with one click (gzip-compressed, as shipped).
+const KANG_BUNDLED = join(ROOT, 'assets/kang2018_pbmc_ifnb.csv.gz');
 const PANELS = ['shift', 'jaccard', 'pca', 'curves'];
 const run = promisify(execFile);
 
@@ -997,5 +1000,179 @@ describe('cellshift page', () => {
     } finally {
       await context.close();
     }
+  });
+
+  /** Results and share link of the one-click Kang run. */
+  let bundledRun = null;
+
+  test('bundled data: one click loads Kang 2018 with its provenance and task, and it trains', async () => {
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    // The button tells what the data is and where it comes from; the citation is one click away.
+    const card = page.locator(tid('dataset-kang2018'));
+    const button = page.locator(tid('load-dataset-kang2018'));
+    assert.match(await button.innerText(), /Kang et al\. 2018.*interferon-β/);
+    const about = await card.innerText();
+    assert.ok(about.includes('GSE96583') && about.includes('scGen') && about.includes('1,975'), about);
+    assert.match(await card.locator('details').textContent(), /Kang et al\..*Nature Biotechnology.*2018/s);
+
+    await button.click();
+    await page.waitForFunction(() => window.__cellshift.dataset?.kind === 'bundled' && window.__cellshift.phase === 'idle', null, { timeout: 60_000 });
+    assert.ok(await page.locator(tid('load-error')).isHidden());
+    assert.equal(await page.locator(tid('summary-cells')).innerText(), '1,975');
+    assert.match(await page.locator(tid('summary-source')).innerText(), /^Kang et al\. 2018/);
+    const provenance = await page.locator(tid('summary-provenance')).innerText();
+    assert.ok(provenance.includes('GEO GSE96583') && provenance.includes('Nature Biotechnology') && provenance.includes('scGen'), provenance);
+    assert.match(await page.locator(tid('summary-covariates')).innerText(), /cell_type.*CD14\+Mono/s);
+    // The dataset's task is on the form: cell_type read as a covariate, CD14+ monocytes held out.
+    assert.equal(await page.locator(tid('covariates')).inputValue(), 'cell_type');
+    assert.equal(await page.locator(tid('holdout-kind')).inputValue(), 'group');
+    assert.equal(await page.locator(tid('holdout-covariate')).inputValue(), 'cell_type');
+    assert.equal(await page.locator(tid('holdout-level')).inputValue(), 'CD14+Mono');
+
+    await page.locator('#advanced > summary').click();
+    await setSettings(page, { epochs: 2, hidden: 16, backend: 'cpu', 'iwelbo-particles': 5, 'ate-samples': 50 });
+    const results = await train(page, 180_000);
+    assert.equal(results.data.source, 'kang2018_pbmc_ifnb.csv.gz');
+    // Named like the CLI names it: the SHA-256 of the shipped bytes.
+    assert.equal(results.data.sha256, createHash('sha256').update(await readFile(KANG_BUNDLED)).digest('hex'));
+    assert.deepEqual(results.config.covariates, ['cell_type']);
+    assert.equal(results.config.holdout_group, 'cell_type=CD14+Mono');
+    assert.equal(results.config.iwelbo_particles, 5);
+    assert.equal(results.config.ate_samples, 50);
+    assert.equal(results.train.epochs, 2);
+    assert.ok('group_shift' in results.scores, 'the group baseline is scored');
+    const rows = await pooledRows(page);
+    assert.ok(rows.some((r) => r.predictor === 'group_shift'), `the scoreboard shows group_shift: ${rows.map((r) => r.predictor)}`);
+
+    const link = await page.locator(tid('share-link')).inputValue();
+    const params = new URLSearchParams(new URL(link).hash.slice(1));
+    assert.equal(params.get('data'), 'kang2018');
+    assert.equal(params.has('sample_seed'), false);
+    assert.equal(params.get('covariates'), 'cell_type');
+    assert.equal(params.get('holdout_group'), 'cell_type=CD14+Mono');
+    bundledRun = { results, link };
+    await screenshot(page, 'kang-bundled');
+    assertGuards(page);
+    await page.close();
+
+    // The link made after loading it loads it again, and the run reproduces.
+    const again = await openPage(browser, link);
+    const reproduced = await waitForScores(again, 180_000);
+    assert.equal(await again.evaluate(() => window.__cellshift.dataset.name), 'kang2018');
+    assert.ok(await again.locator(tid('file-request')).isHidden(), 'no file is asked for');
+    assertSameScores(reproduced, results, 'bundled-data link vs original');
+    assert.deepEqual(reproduced.config, results.config);
+    assertGuards(again);
+    await again.close();
+  });
+
+  test('bundled data: a link naming kang2018 loads and trains it in a fresh page, no file asked for', async () => {
+    const context = await launch();
+    try {
+      const page = await openPage(context, `${baseUrl}#data=kang2018&autorun=1&epochs=2&iwelbo_particles=5&ate_samples=50`);
+      const chooser = [];
+      page.on('filechooser', (c) => chooser.push(c));
+      const results = await waitForScores(page, 180_000);
+      assert.ok(await page.locator(tid('file-request')).isHidden(), 'no file is asked for');
+      assert.deepEqual(chooser, []);
+      assert.equal(await page.locator(tid('summary-cells')).innerText(), '1,975');
+      assert.equal(results.data.source, 'kang2018_pbmc_ifnb.csv.gz');
+      // What the link leaves out comes from the dataset's task; what it says wins.
+      assert.deepEqual(results.config.covariates, ['cell_type']);
+      assert.equal(results.config.holdout_group, 'cell_type=CD14+Mono');
+      assert.equal(results.config.epochs, 2);
+      assert.equal(results.config.iwelbo_particles, 5);
+      assert.equal(results.config.ate_samples, 50);
+      assert.equal(results.train.epochs, 2);
+      assert.ok('group_shift' in results.scores);
+      if (bundledRun) assert.equal(results.data.sha256, bundledRun.results.data.sha256);
+      const address = new URLSearchParams(new URL(page.url()).hash.slice(1));
+      assert.equal(address.get('data'), 'kang2018');
+      assert.equal(address.has('autorun'), false, 'the address bar does not retrain on reload');
+      // Without a WebGPU adapter, auto falls back to the CPU, and the graphics stack may log why.
+      const fellBack = Boolean(await page.evaluate(() => window.__cellshift.backend?.notice));
+      assertGuards(page, { allowConsoleErrors: fellBack });
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('data that cannot be read keeps the data loaded before: a file over 256 MiB, a failed fetch', async () => {
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    const before = await page.locator(tid('summary')).innerText();
+    // A file of 300 MiB (its size, as the browser reports it) is refused before a byte is read.
+    const outcome = await page.evaluate(async () => {
+      const file = new File([new Uint8Array(10)], 'big.csv', { type: 'text/csv' });
+      Object.defineProperty(file, 'size', { value: 300 * 2 ** 20 });
+      const reads = [];
+      for (const method of ['arrayBuffer', 'text', 'stream', 'slice', 'bytes']) {
+        file[method] = () => {
+          reads.push(method);
+          throw new Error('read');
+        };
+      }
+      const loaded = await window.__cellshift.loadFile(file);
+      return { loaded, reads, phase: window.__cellshift.phase };
+    });
+    assert.deepEqual(outcome, { loaded: false, reads: [], phase: 'idle' });
+    const text = await page.locator(tid('load-error')).innerText();
+    assert.ok(text.includes('big.csv is 300 MiB; files up to 256 MiB can be read in the browser'), text);
+    assert.match(text, /still the current data/);
+    assert.equal(await page.locator(tid('summary')).innerText(), before);
+    assert.equal(await page.evaluate(() => window.__cellshift.dataset.kind), 'sample');
+    assert.equal(await page.locator(tid('status')).getAttribute('data-tone'), 'error');
+    assertGuards(page);
+    await page.close();
+
+    // The bundled file cannot be fetched: a clear message, and the sample stays loaded.
+    const offline = await openPage(browser);
+    await waitIdleWithData(offline);
+    await offline.route('**/assets/kang2018_pbmc_ifnb.csv.gz', (route) => route.fulfill({ status: 503, body: 'unavailable' }));
+    await offline.locator(tid('load-dataset-kang2018')).click();
+    const fetchError = await loadError(offline);
+    assert.ok(fetchError.includes('Could not load Kang et al. 2018') && fetchError.includes('503') && fetchError.includes('assets/kang2018_pbmc_ifnb.csv.gz'), fetchError);
+    assert.match(fetchError, /still the current data/);
+    assert.equal(await offline.locator(tid('summary')).innerText(), before);
+    assert.equal(await offline.locator(tid('holdout-kind')).inputValue(), 'fraction', 'the form keeps its settings');
+    assert.equal(new URLSearchParams(new URL(offline.url()).hash.slice(1)).get('data'), 'sample');
+    // The browser logs the failed response itself; nothing else may fail.
+    assert.ok(offline.guard.console.every((m) => /503/.test(m)), offline.guard.console.join('; '));
+    assertGuards(offline, { allowConsoleErrors: true });
+    await offline.close();
+  });
+
+  test('the WebGPU fallback notice is a sentence, with the technical detail behind a disclosure', async (t) => {
+    const page = await openPage(browser);
+    await waitIdleWithData(page);
+    const hasAdapter = await page.evaluate(async () => Boolean(navigator.gpu && (await navigator.gpu.requestAdapter().catch(() => null))));
+    if (hasAdapter) {
+      t.skip('this browser exposes a WebGPU adapter without flags');
+      await page.close();
+      return;
+    }
+    await setSettings(page, { epochs: 1, hidden: 16, genes: 50, backend: 'webgpu' });
+    await train(page, 120_000);
+    const info = await page.evaluate(() => window.__cellshift.backend);
+    assert.equal(info.backend, 'cpu');
+    assert.ok(info.notice && info.detail, `the engine gives a notice and its detail: ${JSON.stringify(info)}`);
+    const notice = page.locator(tid('backend-notice'));
+    assert.ok(await notice.isVisible());
+    const sentence = await notice.locator(tid('backend-notice-text')).innerText();
+    assert.equal(sentence, info.notice);
+    assert.match(sentence, /WebGPU is not available.*CPU/s);
+    assert.ok(!sentence.includes(info.detail), 'the technical message is not in the sentence');
+    const disclosure = notice.locator(tid('backend-notice-detail'));
+    assert.equal(await disclosure.evaluate((d) => d.tagName), 'DETAILS');
+    assert.equal(await disclosure.evaluate((d) => d.open), false, 'closed until asked for');
+    assert.equal(await disclosure.locator('summary').innerText(), 'Technical detail');
+    assert.equal(await disclosure.locator('pre').textContent(), info.detail);
+    assert.ok(!(await notice.innerText()).includes(info.detail), 'hidden while closed');
+    await disclosure.locator('summary').click();
+    assert.ok((await notice.innerText()).includes(info.detail), 'shown once opened');
+    await screenshot(page, 'webgpu-notice-detail');
+    assertGuards(page, { allowConsoleErrors: true });
+    await page.close();
   });
 });
