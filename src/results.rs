@@ -16,8 +16,9 @@ pub struct RunResults {
     pub data: DataSummary,
     pub split: SplitSummary,
     pub train: TrainSummary,
-    /// Keyed by model name (`cvae`, ...) or baseline name (`control_mean`, `perturbation_mean`,
-    /// `perturbed_mean`, `additive`, `group_shift`).
+    /// Keyed by model name (`cvae`, ...), baseline name (`control_mean`, `perturbation_mean`,
+    /// `perturbed_mean`, `additive`, `group_shift`, `linear`, `matching_mean`) or `ceiling`
+    /// (held-out cells predicting the other half of their condition's: the noise ceiling).
     pub scores: BTreeMap<String, Scores>,
     pub figures: Figures,
 }
@@ -118,9 +119,109 @@ pub struct ScoreSet {
     /// Keyed by K as a string ("25", "50", "100"); K is clipped to the panel size.
     pub jaccard: BTreeMap<String, Option<f64>>,
     pub energy_distance: Option<f64>,
+    /// Mean absolute error of the predicted against the true pseudobulk (mean expression)
+    /// profile, over genes; pooled: over every condition × gene.
+    #[serde(default)]
+    pub mae: Option<f64>,
+    #[serde(default)]
+    pub systema: SystemaScores,
+    #[serde(default)]
+    pub de: DeScores,
+    #[serde(default)]
+    pub discrimination: DiscriminationScores,
+    /// Pearson r across held-out conditions between the predicted and the true cells' energy
+    /// distance to their matched controls, in the PCA space of `energy_distance` (cell-eval's
+    /// `edistance` metric); undefined with fewer than 3 conditions. Pooled only (null per
+    /// condition).
+    #[serde(default)]
+    pub energy_r: Option<f64>,
+    /// The baseline-normalised overall score (see `verdict::normalised_score`). Pooled only,
+    /// for models and the ceiling (null for baselines, which it is measured against).
+    #[serde(default)]
+    pub normalised_score: Option<f64>,
+    /// Why a metric of a prediction that exists is null here (or what its pooled value leaves
+    /// out), keyed by the metric's path: `mae`, `systema.r`, `systema.r_top20`, `de.overlap`,
+    /// `de.top20_mse`, `de.top20_sign`, `discrimination.l1`, `discrimination.rank`,
+    /// `discrimination.centroid`, `energy_r`, `normalised_score`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notes: BTreeMap<String, String>,
     /// Why this predictor has no prediction here, when it has none.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub undefined: Option<String>,
+}
+
+/// The columns of the newer metrics in `scores.csv`, in order (see [`ScoreSet::newer_values`]).
+pub const NEWER_COLUMNS: [&str; 11] = [
+    "mae",
+    "systema_r",
+    "systema_r_top20",
+    "de_overlap",
+    "de_top20_mse",
+    "de_top20_sign",
+    "discrimination_l1",
+    "discrimination_rank",
+    "centroid_accuracy",
+    "energy_r",
+    "normalised_score",
+];
+
+impl ScoreSet {
+    /// The newer metrics' values in the order of [`NEWER_COLUMNS`].
+    pub fn newer_values(&self) -> [Option<f64>; 11] {
+        [
+            self.mae,
+            self.systema.r,
+            self.systema.r_top20,
+            self.de.overlap,
+            self.de.top20_mse,
+            self.de.top20_sign,
+            self.discrimination.l1,
+            self.discrimination.rank,
+            self.discrimination.centroid,
+            self.energy_r,
+            self.normalised_score,
+        ]
+    }
+}
+
+/// Systema's correlations (Viñas Torné et al., Nature Biotechnology 2025): Pearson r between
+/// the predicted and the true profile, both taken against the mean of every perturbed seen cell
+/// (the perturbed centroid) instead of the controls, so that what all perturbations share does
+/// not count. Pooled: mean over conditions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SystemaScores {
+    /// On every gene of the panel.
+    pub r: Option<f64>,
+    /// On the condition's 20 genes of largest |true shift against the controls|.
+    pub r_top20: Option<f64>,
+}
+
+/// Scores on differentially expressed genes (Wilcoxon rank-sum against the reference controls,
+/// Benjamini–Hochberg FDR < 0.05). Pooled: mean over conditions where defined.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DeScores {
+    /// The Virtual Cell Challenge's DE score: |predicted DEGs ∩ true DEGs| / |true DEGs|, the
+    /// predicted set trimmed to |true DEGs| genes by |log fold change| when larger.
+    pub overlap: Option<f64>,
+    /// Mean squared error of the predicted against the true mean shift on the 20 true DEGs
+    /// of smallest adjusted p (GEARS).
+    pub top20_mse: Option<f64>,
+    /// Fraction of those 20 genes whose shift the prediction gets the sign of (GEARS).
+    pub top20_sign: Option<f64>,
+}
+
+/// Whether a prediction singles out its own condition among all held-out conditions.
+/// Pooled: mean over conditions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DiscriminationScores {
+    /// Virtual Cell Challenge: 1 − rank/N of the right true profile by L1 distance (1 best).
+    pub l1: Option<f64>,
+    /// PerturBench: normalised rank of the condition's own prediction by cosine similarity of
+    /// shifts (0 best, 0.5 random).
+    pub rank: Option<f64>,
+    /// Systema's centroid accuracy: the fraction of other true profiles farther away than the
+    /// right one (1 best, 0.5 random).
+    pub centroid: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -192,7 +293,8 @@ fn csv_text(text: &str) -> String {
 }
 
 /// The scores as CSV, one row per predictor × (pooled | condition); undefined values are empty
-/// cells and the reason is in the last column. Written by the `csv` crate, so labels with commas,
+/// cells, why a metric is null is in `notes` (`metric: reason; …`) and why a predictor has no
+/// prediction at all in the last column, `undefined`. Written by the `csv` crate, so labels with commas,
 /// quotes or line breaks stay one cell.
 pub fn scores_csv(r: &RunResults) -> String {
     let mut w = csv::WriterBuilder::new()
@@ -206,8 +308,10 @@ pub fn scores_csv(r: &RunResults) -> String {
         "jaccard_50",
         "jaccard_100",
         "energy_distance",
-        "undefined",
-    ];
+    ]
+    .into_iter()
+    .chain(NEWER_COLUMNS)
+    .chain(["notes", "undefined"]);
     // Writing into memory cannot fail.
     let _ = w.write_record(header);
     for (name, s) in &r.scores {
@@ -215,7 +319,8 @@ pub fn scores_csv(r: &RunResults) -> String {
             .chain(s.conditions.iter().map(|(c, v)| (c.as_str(), v)));
         for (cond, set) in rows {
             let j = |k: &str| csv_num(set.jaccard.get(k).copied().flatten());
-            let _ = w.write_record([
+            let notes: Vec<String> = set.notes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let record = [
                 csv_text(name),
                 csv_text(cond),
                 csv_num(set.mean_shift_r),
@@ -223,8 +328,14 @@ pub fn scores_csv(r: &RunResults) -> String {
                 j("50"),
                 j("100"),
                 csv_num(set.energy_distance),
+            ]
+            .into_iter()
+            .chain(set.newer_values().map(csv_num))
+            .chain([
+                csv_text(&notes.join("; ")),
                 csv_text(set.undefined.as_deref().unwrap_or("")),
             ]);
+            let _ = w.write_record(record);
         }
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()

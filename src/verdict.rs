@@ -1,22 +1,26 @@
-//! Whether a model beats the simple baselines, said plainly: for each headline metric, the
-//! model's pooled score against the best baseline's on that same metric, both numbers named.
-//! Deep models often lose to a baseline; a verdict never hides that.
+//! Whether a model beats the simple baselines, said plainly: for each pooled metric with a clear
+//! direction, the model's score against the best baseline's on that same metric, both numbers
+//! named; and the baseline-normalised score that sums this up in one number. Deep models often
+//! lose to a baseline; a verdict never hides that. The noise ceiling is not a baseline here.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::baselines;
-use crate::results::{JACCARD_KS, RunResults, ScoreSet};
+use crate::results::{JACCARD_KS, RunResults, ScoreSet, Scores};
 
 /// The model against the best baseline on one metric.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricVerdict {
-    /// The metric as the scoreboard names it (`r`, `J@25`, `energy`).
+    /// The metric as the scoreboard names it (`r`, `J@25`, `energy`, `MAE`, …).
     pub metric: String,
     pub model: f64,
     /// The baseline that does best on this metric, and its score.
     pub baseline: String,
     pub baseline_value: f64,
-    /// Strictly better than that baseline (higher r and J@K, lower energy distance).
+    /// Strictly better than that baseline (higher correlations, overlaps and accuracies; lower
+    /// distances, errors and rank).
     pub beats: bool,
 }
 
@@ -28,19 +32,41 @@ pub struct Verdict {
     pub sentence: String,
 }
 
-/// A headline metric of the scoreboard.
+/// A pooled metric with a clear direction.
 #[derive(Debug, Clone, Copy)]
 enum Metric {
     R,
     Jaccard(usize),
     Energy,
+    Mae,
+    SystemaR,
+    SystemaRTop20,
+    DeOverlap,
+    DeTop20Mse,
+    DeTop20Sign,
+    DiscriminationL1,
+    PerturbenchRank,
+    CentroidAccuracy,
+    EnergyR,
 }
 
 impl Metric {
     fn all() -> impl Iterator<Item = Metric> {
         std::iter::once(Metric::R)
             .chain(JACCARD_KS.into_iter().map(Metric::Jaccard))
-            .chain(std::iter::once(Metric::Energy))
+            .chain([
+                Metric::Energy,
+                Metric::Mae,
+                Metric::SystemaR,
+                Metric::SystemaRTop20,
+                Metric::DeOverlap,
+                Metric::DeTop20Mse,
+                Metric::DeTop20Sign,
+                Metric::DiscriminationL1,
+                Metric::PerturbenchRank,
+                Metric::CentroidAccuracy,
+                Metric::EnergyR,
+            ])
     }
 
     fn name(self) -> String {
@@ -48,6 +74,16 @@ impl Metric {
             Metric::R => "r".into(),
             Metric::Jaccard(k) => format!("J@{k}"),
             Metric::Energy => "energy".into(),
+            Metric::Mae => "MAE".into(),
+            Metric::SystemaR => "Systema r".into(),
+            Metric::SystemaRTop20 => "Systema r (top 20)".into(),
+            Metric::DeOverlap => "DE overlap".into(),
+            Metric::DeTop20Mse => "top-20 DE MSE".into(),
+            Metric::DeTop20Sign => "top-20 DE sign".into(),
+            Metric::DiscriminationL1 => "discrimination".into(),
+            Metric::PerturbenchRank => "rank".into(),
+            Metric::CentroidAccuracy => "centroid accuracy".into(),
+            Metric::EnergyR => "energy r".into(),
         }
     }
 
@@ -57,13 +93,82 @@ impl Metric {
             Metric::R => s.mean_shift_r,
             Metric::Jaccard(k) => s.jaccard.get(&k.to_string()).copied().flatten(),
             Metric::Energy => s.energy_distance,
+            Metric::Mae => s.mae,
+            Metric::SystemaR => s.systema.r,
+            Metric::SystemaRTop20 => s.systema.r_top20,
+            Metric::DeOverlap => s.de.overlap,
+            Metric::DeTop20Mse => s.de.top20_mse,
+            Metric::DeTop20Sign => s.de.top20_sign,
+            Metric::DiscriminationL1 => s.discrimination.l1,
+            Metric::PerturbenchRank => s.discrimination.rank,
+            Metric::CentroidAccuracy => s.discrimination.centroid,
+            Metric::EnergyR => s.energy_r,
         };
         v.filter(|v| v.is_finite())
     }
 
+    /// Lower is better for distances and errors (and PerturBench's rank); higher for
+    /// correlations, overlaps and accuracies, whose best value is 1.
     fn higher_is_better(self) -> bool {
-        !matches!(self, Metric::Energy)
+        !matches!(
+            self,
+            Metric::Energy | Metric::Mae | Metric::DeTop20Mse | Metric::PerturbenchRank
+        )
     }
+
+    /// The best baseline's pooled value and name (the noise ceiling is not a baseline).
+    fn best_baseline(self, scores: &BTreeMap<String, Scores>) -> Option<(&String, f64)> {
+        let higher = self.higher_is_better();
+        scores
+            .iter()
+            .filter(|(name, _)| baselines::counts_as_baseline(name))
+            .filter_map(|(name, s)| self.read(&s.pooled).map(|v| (name, v)))
+            .max_by(|a, b| {
+                let order = a.1.total_cmp(&b.1);
+                if higher { order } else { order.reverse() }
+            })
+    }
+}
+
+/// The baseline-normalised overall score of `name`, as cell-eval computes the Virtual Cell
+/// Challenge's (Roohani et al., Cell 2025): on each pooled metric above, against the best
+/// baseline b on that metric, a model value m scores
+///
+/// - lower is better (energy, MAE, top-20 DE MSE, PerturBench rank): 1 − m/b,
+/// - higher is better (the correlations, overlaps and accuracies, at most 1): (m − b)/(1 − b),
+///
+/// clipped below at 0, so 0 is "no better than the best baseline" and 1 is perfect; the score
+/// is the mean over the metrics. A metric no baseline has, or whose best baseline is already
+/// perfect (b = 0, resp. b = 1), is left out; a metric the baselines have but `name` does not
+/// counts 0. Err with the reason when no metric is left.
+pub fn normalised_score(scores: &BTreeMap<String, Scores>, name: &str) -> Result<f64, String> {
+    let mine = &scores
+        .get(name)
+        .ok_or_else(|| format!("no scores of `{name}`"))?
+        .pooled;
+    let mut parts = Vec::new();
+    for metric in Metric::all() {
+        let Some((_, b)) = metric.best_baseline(scores) else {
+            continue;
+        };
+        let m = metric.read(mine);
+        let part = if metric.higher_is_better() {
+            if b >= 1.0 {
+                continue;
+            }
+            m.map_or(0.0, |m| (m - b) / (1.0 - b))
+        } else {
+            if b <= 0.0 {
+                continue;
+            }
+            m.map_or(0.0, |m| 1.0 - m / b)
+        };
+        parts.push(part.max(0.0));
+    }
+    if parts.is_empty() {
+        return Err("no metric has a baseline value with room for improvement".into());
+    }
+    Ok(parts.iter().sum::<f64>() / parts.len() as f64)
 }
 
 fn fmt(v: f64) -> String {
@@ -79,16 +184,7 @@ pub fn verdict(results: &RunResults, model: &str) -> Option<Verdict> {
         let Some(value) = metric.read(mine) else {
             continue;
         };
-        let best = results
-            .scores
-            .iter()
-            .filter(|(name, _)| baselines::is_baseline(name))
-            .filter_map(|(name, s)| metric.read(&s.pooled).map(|v| (name, v)))
-            .max_by(|a, b| {
-                let order = a.1.total_cmp(&b.1);
-                if higher { order } else { order.reverse() }
-            });
-        if let Some((name, b)) = best {
+        if let Some((name, b)) = metric.best_baseline(&results.scores) {
             let beats = if higher { value > b } else { value < b };
             out.push(MetricVerdict {
                 metric: metric.name(),

@@ -41,7 +41,7 @@ fn score(r: Option<f64>, j: [Option<f64>; 3], e: Option<f64>) -> Scores {
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
         energy_distance: e,
-        undefined: None,
+        ..Default::default()
     };
     Scores {
         pooled: set.clone(),

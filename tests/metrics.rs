@@ -579,3 +579,320 @@ fn verdict_compares_with_the_best_baseline_on_each_metric() {
         "no scores, no verdict"
     );
 }
+
+// ------------------------------------------- differential expression and its scores
+
+use cellshift::metrics::{
+    DeTest, LinearFit, RankReference, benjamini_hochberg, centroid_accuracy, de_overlap,
+    discrimination_l1, mean_absolute_error, mse_on, normal_two_sided_p, perturbench_rank,
+    sign_accuracy, wilcoxon_rank_sum,
+};
+
+#[test]
+fn normal_tail_matches_known_values() {
+    // 2·(1 − Φ(z)) to double precision (scipy.stats.norm.sf, doubled).
+    for (z, p) in [
+        (0.0, 1.0),
+        (0.5, 0.6170750774519738),
+        (1.0, 0.31731050786291415),
+        (1.959963984540054, 0.05),
+        (3.0, 0.0026997960632601866),
+        (5.0, 5.733031437583866e-07),
+        (8.0, 1.244192114854348e-15),
+        (12.0, 3.552964224155306e-33),
+        (30.0, 9.813427854295816e-198),
+    ] {
+        let got = normal_two_sided_p(z);
+        assert!(((got - p) / p).abs() < 1e-12, "z = {z}: {got} vs {p}");
+        assert_eq!(got, normal_two_sided_p(-z), "two-sided");
+    }
+    assert_eq!(normal_two_sided_p(f64::NAN), 1.0);
+}
+
+#[test]
+fn wilcoxon_rank_sum_with_ties_by_hand() {
+    // Cells 1, 2, 2, 4 against controls 0, 2, 3, 3, 5. Pooled and ranked: 0→1, 1→2,
+    // 2 2 2→4 each, 3 3→6.5 each, 4→8, 5→9. R₁ = 2 + 4 + 4 + 8 = 18, U = 18 − 4·5/2 = 8.
+    // Ties: Σ(t³ − t) = (27 − 3) + (8 − 2) = 30; N = 9.
+    let (n1, n2, n) = (4.0f64, 5.0f64, 9.0f64);
+    let var = n1 * n2 / 12.0 * ((n + 1.0) - 30.0 / (n * (n - 1.0)));
+    let z = (8.0 - n1 * n2 / 2.0) / var.sqrt();
+    let reference = RankReference::new(&column(&[0.0, 2.0, 3.0, 3.0, 5.0]));
+    let p = wilcoxon_rank_sum(&column(&[1.0, 2.0, 2.0, 4.0]), &reference);
+    assert_close(p[0], normal_two_sided_p(z), 1e-15);
+    // scipy.stats.mannwhitneyu(..., use_continuity=False, method="asymptotic").
+    assert_close(p[0], 0.6167690999347494, 1e-13);
+    // Zeros tie heavily, as in log-normalised counts: cells 0 0 0 1.5 2 against
+    // 0 0 0 0 0 0 0.5 1.5. Nine zeros share rank 5; 0.5→10; 1.5 1.5→11.5; 2→13.
+    // R₁ = 3·5 + 11.5 + 13 = 39.5, U = 39.5 − 15 = 24.5; Σ(t³ − t) = 720 + 6 = 726.
+    let (n1, n2, n) = (5.0f64, 8.0f64, 13.0f64);
+    let var = n1 * n2 / 12.0 * ((n + 1.0) - 726.0 / (n * (n - 1.0)));
+    let z = (24.5 - n1 * n2 / 2.0) / var.sqrt();
+    let reference = RankReference::new(&column(&[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.5]));
+    let p = wilcoxon_rank_sum(&column(&[0.0, 0.0, 0.0, 1.5, 2.0]), &reference);
+    assert_close(p[0], normal_two_sided_p(z), 1e-15);
+    assert_close(p[0], 0.42011267955064, 1e-12);
+}
+
+#[test]
+fn wilcoxon_rank_sum_per_gene_and_degenerate_cases() {
+    // Two genes: the first is the case above, the second all equal (p = 1).
+    let cells = matrix(&[&[1.0, 7.0], &[2.0, 7.0], &[2.0, 7.0], &[4.0, 7.0]]);
+    let controls = matrix(&[
+        &[0.0, 7.0],
+        &[2.0, 7.0],
+        &[3.0, 7.0],
+        &[3.0, 7.0],
+        &[5.0, 7.0],
+    ]);
+    let reference = RankReference::new(&controls);
+    let p = wilcoxon_rank_sum(&cells, &reference);
+    assert_close(p[0], 0.6167690999347494, 1e-13);
+    assert_eq!(p[1], 1.0);
+    // Swapping the groups gives the same two-sided p.
+    let swapped = wilcoxon_rank_sum(&controls, &RankReference::new(&cells));
+    assert_close(swapped[0], p[0], 1e-14);
+    // Complete separation: 2 cells above 6 controls, U = 12: z = 6/3 = 2.
+    let p = wilcoxon_rank_sum(
+        &column(&[10.0, 11.0]),
+        &RankReference::new(&column(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0])),
+    );
+    assert_close(p[0], normal_two_sided_p(2.0), 1e-15);
+    // An empty side tests nothing.
+    assert_eq!(
+        wilcoxon_rank_sum(&Matrix::zeros(0, 1), &RankReference::new(&column(&[1.0]))),
+        vec![1.0]
+    );
+}
+
+#[test]
+fn benjamini_hochberg_by_hand() {
+    // Sorted 0.01, 0.03, 0.04, 0.2 → m·p/rank = 0.04, 0.06, 0.0533, 0.2 → running minimum
+    // from the top: 0.04, 0.0533, 0.0533, 0.2 (scipy.stats.false_discovery_control agrees).
+    let adj = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.2]);
+    assert_vec_close(&adj, &[0.04, 0.16 / 3.0, 0.16 / 3.0, 0.2], 1e-15);
+    let adj = benjamini_hochberg(&[0.5, 0.001, 0.02, 0.02, 0.9, 0.04]);
+    assert_vec_close(&adj, &[0.6, 0.006, 0.04, 0.04, 0.9, 0.06], 1e-15);
+    // Capped at 1; NaN counts as 1.
+    assert_vec_close(&benjamini_hochberg(&[0.9, f64::NAN]), &[1.0, 1.0], 0.0);
+}
+
+fn de(adjusted: &[f64], lfc: &[f64]) -> DeTest {
+    DeTest {
+        adjusted: adjusted.to_vec(),
+        lfc: lfc.to_vec(),
+    }
+}
+
+#[test]
+fn de_overlap_trims_the_predicted_set_by_fold_change() {
+    // True DEGs (adjusted p < 0.05): genes 0, 2, 3.
+    let truth = de(&[0.01, 0.2, 0.001, 0.04, 0.5], &[1.0, 0.0, -1.0, 1.0, 0.0]);
+    // Predicted DEGs 0, 1, 3, 4: one too many, so the 3 of largest |LFC| stay: 1, 4, 0.
+    let pred = de(&[0.01, 0.02, 0.5, 0.001, 0.03], &[0.5, -2.0, 0.1, 0.3, 1.0]);
+    assert_close(de_overlap(&truth, &pred, 0.05).unwrap(), 1.0 / 3.0, 1e-15);
+    // A smaller predicted set is not trimmed: {0, 2} of {0, 2, 3}.
+    let pred = de(&[0.01, 0.2, 0.01, 0.3, 0.3], &[1.0; 5]);
+    assert_close(de_overlap(&truth, &pred, 0.05).unwrap(), 2.0 / 3.0, 1e-15);
+    // The truth itself scores 1.
+    assert_eq!(de_overlap(&truth, &truth, 0.05), Ok(1.0));
+    // No true DEG: undefined, and the reason says so.
+    let none = de(&[0.5; 5], &[0.0; 5]);
+    assert!(
+        de_overlap(&none, &pred, 0.05)
+            .unwrap_err()
+            .contains("no gene")
+    );
+}
+
+#[test]
+fn top_degs_mse_and_sign_accuracy_by_hand() {
+    // Smallest adjusted p first (gene 3), then the tie at 0.01 by |LFC|: 1 before 0.
+    let t = de(&[0.01, 0.01, 0.5, 0.001], &[0.2, -0.9, 3.0, 0.1]);
+    assert_eq!(t.top(2), vec![3, 1]);
+    assert_eq!(t.top(10), vec![3, 1, 0, 2]);
+    assert_eq!(t.degs(0.05), vec![0, 1, 3]);
+    let truth = [1.0, -2.0, 0.5, 0.0];
+    let pred = [0.5, -1.0, -0.5, 0.0];
+    // (0.25 + 1 + 1) / 3.
+    assert_close(mse_on(&truth, &pred, &[0, 1, 2]).unwrap(), 0.75, 1e-15);
+    // Signs right on genes 0 and 1, wrong on 2; sign(0) = 0 matches on gene 3.
+    assert_close(
+        sign_accuracy(&truth, &pred, &[0, 1, 2]).unwrap(),
+        2.0 / 3.0,
+        1e-15,
+    );
+    assert_eq!(sign_accuracy(&truth, &pred, &[3]), Some(1.0));
+    // A prediction of no change gets no sign right where the truth changes.
+    assert_eq!(sign_accuracy(&truth, &[0.0; 4], &[0, 1, 2]), Some(0.0));
+    assert_eq!(mse_on(&truth, &pred, &[]), None);
+    // The truth scores best.
+    assert_eq!(mse_on(&truth, &truth, &[0, 1, 2, 3]), Some(0.0));
+    assert_eq!(sign_accuracy(&truth, &truth, &[0, 1, 2, 3]), Some(1.0));
+}
+
+#[test]
+fn pseudobulk_mae_by_hand() {
+    assert_close(
+        mean_absolute_error(&[1.0, 2.0, 3.0], &[1.5, 2.0, 2.0]).unwrap(),
+        0.5,
+        1e-15,
+    );
+    assert_eq!(mean_absolute_error(&[1.0, 2.0], &[1.0, 2.0]), Some(0.0));
+    assert_eq!(mean_absolute_error(&[], &[]), None);
+}
+
+// ------------------------------------------------------------ discrimination
+
+fn truths() -> Vec<Vec<f64>> {
+    vec![vec![0.0, 0.0], vec![1.0, 0.0], vec![0.0, 3.0]]
+}
+
+#[test]
+fn discrimination_scores_by_hand() {
+    let t = truths();
+    // L1 distances from (0.9, 0) to the truths: 0.9, 0.1, 3.9: one other is closer.
+    assert_close(
+        discrimination_l1(&[0.9, 0.0], &t, 0).unwrap(),
+        1.0 - 1.0 / 3.0,
+        1e-15,
+    );
+    // A tie with another condition counts half: (0.5, 0) is 0.5 from both 0 and 1.
+    assert_close(
+        discrimination_l1(&[0.5, 0.0], &t, 0).unwrap(),
+        1.0 - 0.5 / 3.0,
+        1e-15,
+    );
+    // Euclidean distances from (0.9, 0): 0.9, 0.1, √9.81: one of the two others is farther.
+    assert_close(centroid_accuracy(&[0.9, 0.0], &t, 0).unwrap(), 0.5, 1e-15);
+    // Systema counts strictly farther: the tie at (0.5, 0) does not count.
+    assert_close(centroid_accuracy(&[0.5, 0.0], &t, 0).unwrap(), 0.5, 1e-15);
+    assert_close(centroid_accuracy(&[0.0, 2.9], &t, 2).unwrap(), 1.0, 1e-15);
+    // PerturBench: cosine similarities of the predicted shifts (1, 0), (1, 1), (0, 1) to
+    // the true shift (1, 0.2): 0.981, 0.832, 0.196. Condition 0's own is the most similar:
+    // rank 0; condition 2's own is the least: 2 of 3.
+    let preds = vec![vec![1.0, 0.0], vec![1.0, 1.0], vec![0.0, 1.0]];
+    assert_eq!(perturbench_rank(&preds, &[1.0, 0.2], 0), Some(0.0));
+    assert_close(
+        perturbench_rank(&preds, &[1.0, 0.2], 2).unwrap(),
+        2.0 / 3.0,
+        1e-15,
+    );
+    // A zero predicted shift has no cosine similarity.
+    let zero = vec![vec![0.0, 0.0], vec![1.0, 1.0]];
+    assert_eq!(perturbench_rank(&zero, &[1.0, 0.2], 0), None);
+    // One condition cannot be told apart from others.
+    assert_eq!(discrimination_l1(&[0.0, 0.0], &t[..1], 0), None);
+    assert_eq!(centroid_accuracy(&[0.0, 0.0], &t[..1], 0), None);
+    assert_eq!(perturbench_rank(&preds[..1], &[1.0, 0.2], 0), None);
+}
+
+#[test]
+fn the_truth_discriminates_perfectly() {
+    let t = truths();
+    for own in 0..t.len() {
+        assert_eq!(discrimination_l1(&t[own], &t, own), Some(1.0));
+        assert_eq!(centroid_accuracy(&t[own], &t, own), Some(1.0));
+    }
+    // PerturBench compares shifts by cosine similarity (a zero shift has none).
+    let shifts = vec![vec![1.0, 0.0], vec![1.0, 2.0], vec![-1.0, 3.0]];
+    for own in 0..shifts.len() {
+        assert_eq!(perturbench_rank(&shifts, &shifts[own], own), Some(0.0));
+    }
+}
+
+/// A predictor that says the same profile for every condition carries no information about
+/// it: over the N conditions the right one's L1 rank takes every value 0..N−1 once (the
+/// distances from one point to N distinct truths), so the mean score is exactly
+/// 1 − (N−1)/(2N) = (N+1)/(2N), the VCC's chance level; Systema's centroid accuracy is exactly
+/// 1/2; PerturBench's rank, where every prediction ties, exactly (N−1)/(2N).
+#[test]
+fn a_constant_predictor_discriminates_at_chance() {
+    let t = vec![
+        vec![0.0, 0.0, 1.0],
+        vec![2.0, 0.5, 0.0],
+        vec![-1.0, 3.0, 0.5],
+        vec![0.3, -0.2, -2.0],
+        vec![4.0, 4.0, 4.0],
+    ];
+    let n = t.len() as f64;
+    let constant = [0.1, 0.2, 0.3];
+    let preds = vec![constant.to_vec(); t.len()];
+    let mean = |f: &dyn Fn(usize) -> f64| (0..t.len()).map(f).sum::<f64>() / n;
+    assert_close(
+        mean(&|c| discrimination_l1(&constant, &t, c).unwrap()),
+        (n + 1.0) / (2.0 * n),
+        1e-15,
+    );
+    assert_close(
+        mean(&|c| centroid_accuracy(&constant, &t, c).unwrap()),
+        0.5,
+        1e-15,
+    );
+    assert_close(
+        mean(&|c| perturbench_rank(&preds, &t[c], c).unwrap()),
+        (n - 1.0) / (2.0 * n),
+        1e-15,
+    );
+}
+
+// ------------------------------------------------------------ the linear baseline
+
+/// Control (0, 0) and A (2, 0). Genes as observations: the centred columns are (0, 0) and
+/// (1, −1), so G = ±(1, −1). Conditions as observations: control (−1, 0), A (1, 0), so
+/// P_A − P_control = ±2. Changes: gene 0 (0, 2), gene 1 (0, 0); their means b = (1, 0); the
+/// centred changes (−1, 1), (0, 0). K = (GᵀG + λ)⁻¹ Gᵀ(Y − b) P (PᵀP + λ)⁻¹
+/// = 2 / ((2 + λ)(4 + λ)), and the predicted change of A is G·K·2 + b.
+#[test]
+fn linear_model_by_hand() {
+    let profiles = vec![vec![0.0, 0.0], vec![2.0, 0.0]];
+    for ridge in [0.1, 1.0] {
+        let fit = LinearFit::fit(&profiles, 0, 10, ridge);
+        let k = 2.0 / ((2.0 + ridge) * (4.0 + ridge));
+        assert_vec_close(
+            &fit.change(fit.embedding(1)),
+            &[1.0 + 2.0 * k, -2.0 * k],
+            1e-12,
+        );
+        // The control sits at the origin: its predicted change is b.
+        assert_eq!(fit.embedding(0), &[0.0]);
+        assert_vec_close(&fit.change(fit.embedding(0)), &[1.0, 0.0], 1e-12);
+    }
+    // Embeddings are linear in the profiles: a profile halfway embeds halfway.
+    let fit = LinearFit::fit(
+        &[
+            vec![0.0, 0.0, 0.0],
+            vec![2.0, 0.0, 1.0],
+            vec![1.0, 0.0, 0.5],
+        ],
+        0,
+        10,
+        0.1,
+    );
+    let (a, half) = (fit.embedding(1), fit.embedding(2));
+    assert_vec_close(&a.iter().map(|x| x / 2.0).collect::<Vec<_>>(), half, 1e-12);
+}
+
+// ------------------------------------------------------------ the normalised score
+
+#[test]
+fn normalised_score_by_hand() {
+    let set = |r: Option<f64>, mae: Option<f64>, e: Option<f64>| serde_json::json!({"mean_shift_r": r, "jaccard": {}, "energy_distance": e, "mae": mae});
+    let scores: std::collections::BTreeMap<String, cellshift::results::Scores> =
+        serde_json::from_value(serde_json::json!({
+            "cvae": {"pooled": set(Some(0.9), Some(0.1), Some(3.0)), "conditions": {}},
+            "perturbation_mean": {"pooled": set(Some(0.8), Some(0.25), Some(2.0)), "conditions": {}},
+            "additive": {"pooled": set(Some(0.7), Some(0.2), Some(4.0)), "conditions": {}},
+            "ceiling": {"pooled": set(Some(0.99), Some(0.01), Some(0.1)), "conditions": {}},
+        }))
+        .unwrap();
+    // r: (0.9 − 0.8)/(1 − 0.8) = 0.5; MAE: 1 − 0.1/0.2 = 0.5; energy: 1 − 3/2 < 0 → 0.
+    // The ceiling is not a baseline; metrics nobody has are left out.
+    let s = cellshift::verdict::normalised_score(&scores, "cvae").unwrap();
+    assert_close(s, (0.5 + 0.5 + 0.0) / 3.0, 1e-15);
+    // The best baseline scores 0 against itself.
+    assert_eq!(
+        cellshift::verdict::normalised_score(&scores, "perturbation_mean").map(|v| v < 0.5),
+        Ok(true)
+    );
+}

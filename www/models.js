@@ -11,7 +11,8 @@ const SHORT_LABELS = {
   'svae-plus': 'SVAE+',
 };
 const MODEL_ORDER = Object.keys(SHORT_LABELS);
-export const BASELINE_ORDER = ['control_mean', 'perturbation_mean', 'perturbed_mean', 'additive', 'group_shift'];
+/** The engine's baselines (baselines::ALL), then the split-half noise ceiling. */
+export const BASELINE_ORDER = ['control_mean', 'perturbation_mean', 'perturbed_mean', 'additive', 'group_shift', 'linear', 'matching_mean', 'ceiling'];
 /** Colours of models in the engine's charts (charts::Theme): by rank among the models, by name. */
 const MODEL_COLOURS = ['#0072b2', '#d55e00', '#7552a0', '#141414', '#8c5a28'];
 

@@ -352,24 +352,37 @@ fn fmt(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |x| format!("{x:.3}"))
 }
 
-fn row(name: &str, s: &ScoreSet) -> String {
-    let mut line = format!("{name:<20} {:>7}", fmt(s.mean_shift_r));
-    for k in JACCARD_KS {
-        line += &format!(
-            " {:>7}",
-            fmt(s.jaccard.get(&k.to_string()).copied().flatten())
-        );
+/// A pooled row of the headline table (`extra` false) or of the second table's metrics.
+fn row(name: &str, s: &ScoreSet, extra: bool) -> String {
+    let mut line = format!("{name:<20}");
+    let cells: Vec<Option<f64>> = if extra {
+        s.newer_values().to_vec()
+    } else {
+        std::iter::once(s.mean_shift_r)
+            .chain(
+                JACCARD_KS
+                    .iter()
+                    .map(|k| s.jaccard.get(&k.to_string()).copied().flatten()),
+            )
+            .collect()
+    };
+    for v in cells {
+        line += &format!(" {:>7}", fmt(v));
     }
-    line += &format!(" {:>9}", fmt(s.energy_distance));
+    if !extra {
+        line += &format!(" {:>9}", fmt(s.energy_distance));
+    }
     if let Some(why) = &s.undefined {
         line += &format!("  ({why})");
     }
     line + "\n"
 }
 
-/// The scoreboard as text: the model first, then the baselines, pooled over held-out conditions.
+/// The scoreboard as text: the model first, then the baselines, then the noise ceiling, pooled
+/// over held-out conditions; the headline metrics, then the newer ones in a second table.
 fn scoreboard_table(r: &RunResults) -> String {
     let model = r.model().name();
+    let ceiling = cellshift::baselines::CEILING;
     let mut out = format!(
         "\nscoreboard — {} held-out cells in {} condition(s); shifts against matched controls\n",
         r.split.test_cells,
@@ -380,10 +393,24 @@ fn scoreboard_table(r: &RunResults) -> String {
         "predictor", "r", "J@25", "J@50", "J@100", "energy"
     );
     let mut names: Vec<&String> = r.scores.keys().collect();
-    names.sort_by_key(|n| (n.as_str() != model, (*n).clone()));
-    for n in names {
-        out += &row(n, &r.scores[n].pooled);
+    names.sort_by_key(|n| (n.as_str() != model, n.as_str() == ceiling, (*n).clone()));
+    for n in &names {
+        out += &row(n, &r.scores[*n].pooled, false);
     }
+    out += &format!("\n{:<20}", "predictor");
+    for h in [
+        "MAE", "Sys r", "Sys r20", "DE", "MSE20", "sign20", "discr", "rank", "centr", "E r",
+        "score",
+    ] {
+        out += &format!(" {h:>7}");
+    }
+    out += "\n";
+    for n in &names {
+        out += &row(n, &r.scores[*n].pooled, true);
+    }
+    out += "(pseudobulk MAE; Systema r vs the perturbed mean, all and top-20 genes; DE overlap; \
+            top-20 DE MSE, sign; discrimination: VCC L1, PerturBench rank (lower is better), \
+            Systema centroid; energy r across conditions; baseline-normalised score)\n";
     if let Some(v) = cellshift::verdict::verdict(r, model) {
         out += &format!("verdict: {}\n", v.sentence);
     }

@@ -25,6 +25,10 @@ pub struct Theme {
     pub perturbed_mean: RGBColor,
     pub additive: RGBColor,
     pub group_shift: RGBColor,
+    pub linear: RGBColor,
+    pub matching_mean: RGBColor,
+    /// The split-half noise ceiling: what a perfect model could reach.
+    pub ceiling: RGBColor,
     /// Cells in the PCA panel.
     pub control_cells: RGBColor,
     pub truth_cells: RGBColor,
@@ -59,6 +63,9 @@ impl Default for Theme {
             perturbed_mean: RGBColor(204, 121, 167),
             additive: RGBColor(0, 158, 115),
             group_shift: RGBColor(86, 180, 233),
+            linear: RGBColor(166, 118, 29),
+            matching_mean: RGBColor(231, 41, 138),
+            ceiling: RGBColor(150, 150, 150),
             control_cells: RGBColor(165, 165, 165),
             truth_cells: RGBColor(230, 159, 0),
             predicted_cells: RGBColor(0, 114, 178),
@@ -126,6 +133,9 @@ impl Theme {
             "perturbed_mean" => self.perturbed_mean,
             "additive" => self.additive,
             "group_shift" => self.group_shift,
+            "linear" => self.linear,
+            "matching_mean" => self.matching_mean,
+            "ceiling" => self.ceiling,
             _ if model_rank == 0 || self.extra_models.is_empty() => self.model,
             _ => self.extra_models[(model_rank - 1) % self.extra_models.len()],
         }

@@ -3,8 +3,13 @@
 //!
 //! - `plans`: the held-out conditions, their matched seen controls and reference means, and
 //!   which of them the model can predict;
-//! - `predict`: the model's and each baseline's prediction per condition;
-//! - `scores`: scores per predictor, the held-out likelihood bounds and the ATE;
+//! - `predict`: the model's, each baseline's and the ceiling's prediction per condition;
+//! - `truth`: what one condition's predictions are scored against, computed once, and the
+//!   scores of one prediction;
+//! - `pooled`: one predictor's scores per condition and pooled, discrimination among
+//!   conditions;
+//! - `scores`: scores per predictor, the normalised score, the held-out likelihood bounds and
+//!   the ATE;
 //! - `figures`: the PCA and mask figures.
 
 use std::collections::BTreeMap;
@@ -16,14 +21,20 @@ use crate::results::{DataSummary, Figures, RunResults, SplitSummary, TrainSummar
 
 mod figures;
 mod plans;
+mod pooled;
 mod predict;
 mod scores;
+mod truth;
 
 pub use plans::ConditionPlan;
 pub use scores::LikelihoodBounds;
 
 /// Genes per condition in the top-gene ATE correlation.
 pub const ATE_TOP_GENES: usize = 20;
+/// Top DE genes (smallest adjusted p) per condition for the MSE and sign accuracy (GEARS).
+pub const DE_TOP_GENES: usize = 20;
+/// Genes of largest |true shift| per condition in Systema's top-gene correlation.
+pub const SYSTEMA_TOP_GENES: usize = 20;
 /// Principal components used for the energy distance.
 pub const PCA_COMPONENTS: usize = 20;
 /// Cap on points per set in the energy distance (pairs grow quadratically).

@@ -1,38 +1,34 @@
 //! Predictions per held-out condition: the model decodes the seen controls under the
-//! condition, each baseline moves them by the shift it declares, and every prediction is set
-//! beside the held-out cells it stands for.
+//! condition, each baseline moves them by the shift it declares, half of the held-out cells
+//! stand in for the other half (the noise ceiling), and every prediction is scored against the
+//! held-out cells it stands for.
 
 use std::collections::BTreeMap;
 
 use super::plans::ConditionPlan;
-use super::{ENERGY_MAX_POINTS, weighted_mean};
+use super::truth::{ConditionTruth, Prediction, Shared};
+use super::weighted_mean;
 use crate::baselines::{self, BaselineContext};
 use crate::generate::{self, Scale, Sources};
 use crate::matrix::Matrix;
-use crate::metrics;
+use crate::metrics::{self, RankReference};
 use crate::model::Model;
 use crate::pipeline::{RunError, Session};
 use crate::rng::Rng;
 
-/// Cells to compare with the truth (one per test cell) and the predicted mean shift.
-enum Generated {
-    Model(Matrix, Vec<f64>),
-    Baseline(Matrix, Vec<f64>),
+/// One predictor's row for one held-out condition: the true profile it is told apart from
+/// the others by, and its scored prediction or why there is none.
+pub(super) struct Row {
+    pub(super) label: String,
+    /// The mean profile of the true cells (for the ceiling: of the half it predicts).
+    pub(super) truth_profile: Vec<f64>,
+    pub(super) pred: Result<Prediction, String>,
 }
-
-pub(super) struct Prediction {
-    pub(super) true_shift: Vec<f64>,
-    pub(super) pred_shift: Vec<f64>,
-    pub(super) energy: Option<f64>,
-}
-
-/// A condition label and a predictor's prediction of it, or why there is none.
-pub(super) type LabelledPrediction = (String, Result<Prediction, String>);
 
 /// Every predictor's prediction per held-out condition.
 pub(super) struct Predictions {
     /// Per predictor name, in plan order.
-    pub(super) per: BTreeMap<String, Vec<LabelledPrediction>>,
+    pub(super) per: BTreeMap<String, Vec<Row>>,
     /// Why the model cannot predict a condition, per label.
     pub(super) unpredictable: BTreeMap<String, String>,
     /// The model's cells (one per test cell) of each condition it predicted, for the PCA figure.
@@ -51,6 +47,7 @@ impl Session {
                 baselines::CONTROL_MEAN,
                 baselines::PERTURBATION_MEAN,
                 baselines::PERTURBED_MEAN,
+                baselines::LINEAR,
             ]
             .map(String::from),
         );
@@ -59,6 +56,7 @@ impl Session {
             .any(|p| self.design.members(&p.label).len() > 1)
         {
             names.push(baselines::ADDITIVE.into());
+            names.push(baselines::MATCHING_MEAN.into());
         }
         if self.group().is_some() {
             names.push(baselines::GROUP_SHIFT.into());
@@ -66,8 +64,9 @@ impl Session {
         names
     }
 
-    /// Predicts every condition with the model and each baseline; `pca` (fitted on true
-    /// cells) places predicted and true cells for the energy distance.
+    /// Predicts every condition with the model, each baseline and the ceiling, and scores each
+    /// prediction; `pca` (fitted on true cells) places predicted and true cells for the energy
+    /// distances.
     pub(super) async fn predict_conditions(
         &self,
         plans: &[ConditionPlan],
@@ -77,13 +76,13 @@ impl Session {
         let lognorm = &self.prep.lognorm;
         let model = self.trainer.model();
         let mut rng = Rng::derive(self.cfg.seed(), "generation");
+        let mut halves = Rng::derive(self.cfg.seed(), "ceiling");
         let seen = self.seen();
-        let ctx = BaselineContext {
-            ds: &self.ds,
-            design: &self.design,
-            lognorm,
-            seen: &seen,
-            group: self.group(),
+        let ctx = BaselineContext::new(&self.ds, &self.design, lognorm, &seen, self.group());
+        let centroid = ctx.perturbed_centroid();
+        let shared = Shared {
+            pca,
+            centroid: centroid.as_deref(),
         };
         let names = self.predictor_names(plans, with_model);
         let mut out = Predictions {
@@ -91,11 +90,21 @@ impl Session {
             unpredictable: BTreeMap::new(),
             model_cells: Vec::new(),
         };
+        // The reference controls of each pool, ranked once for the Wilcoxon tests.
+        let mut ranked: BTreeMap<&[usize], RankReference> = BTreeMap::new();
         for plan in plans {
-            let truth = lognorm.select_rows(&plan.test);
+            let controls: &RankReference = ranked
+                .entry(plan.pool.as_slice())
+                .or_insert_with(|| RankReference::new(&lognorm.select_rows(&plan.pool)));
             let src = lognorm.select_rows(&plan.sources);
-            let true_shift = metrics::mean_shift(&truth, &plan.reference);
-            let true_pcs = pca.transform(&truth);
+            let control_pcs = pca.transform(&src);
+            let truth = ConditionTruth::new(
+                &lognorm.select_rows(&plan.test),
+                &plan.reference,
+                &control_pcs,
+                controls,
+                &shared,
+            );
             for name in &names {
                 let pred = if name == self.cfg.model().name() {
                     match self.unpredictable(&plan.label) {
@@ -106,7 +115,7 @@ impl Session {
                         None => {
                             let (cells, shift) = self.predict_model(&model, plan, &mut rng).await?;
                             out.model_cells.push(cells.clone());
-                            Ok(Generated::Model(cells, shift))
+                            Ok((cells, shift))
                         }
                     }
                 } else {
@@ -114,25 +123,19 @@ impl Session {
                 };
                 // A baseline's shift is what it declares (exactly zero for control_mean); a
                 // model's is measured on all the cells it generated from the reference pool.
-                let scored = pred.map(|p| {
-                    let (Generated::Model(cells, pred_shift)
-                    | Generated::Baseline(cells, pred_shift)) = p;
-                    let energy = metrics::energy_distance(
-                        &true_pcs,
-                        &pca.transform(&cells),
-                        ENERGY_MAX_POINTS,
-                    );
-                    Prediction {
-                        true_shift: true_shift.clone(),
-                        pred_shift,
-                        energy,
-                    }
+                let scored =
+                    pred.map(|(cells, shift)| truth.score(&cells, shift, controls, &shared));
+                out.per.entry(name.clone()).or_default().push(Row {
+                    label: plan.label.clone(),
+                    truth_profile: truth.profile.clone(),
+                    pred: scored,
                 });
-                out.per
-                    .entry(name.clone())
-                    .or_default()
-                    .push((plan.label.clone(), scored));
             }
+            let ceiling = ceiling_row(plan, lognorm, &control_pcs, controls, &shared, &mut halves);
+            out.per
+                .entry(baselines::CEILING.to_string())
+                .or_default()
+                .push(ceiling);
         }
         Ok(out)
     }
@@ -186,7 +189,7 @@ fn baseline_cells(
     name: &str,
     plan: &ConditionPlan,
     src: &Matrix,
-) -> Result<Generated, String> {
+) -> Result<(Matrix, Vec<f64>), String> {
     ctx.shift(name, &plan.label, &plan.reference).map(|shift| {
         let mut cells = src.clone();
         for i in 0..cells.rows {
@@ -194,6 +197,42 @@ fn baseline_cells(
                 *v += *s as f32;
             }
         }
-        Generated::Baseline(cells, shift)
+        (cells, shift)
     })
+}
+
+/// The noise ceiling of one condition: its held-out cells shuffled (by `rng`) and split in
+/// two, the first ⌊n/2⌋ predicting the other ⌈n/2⌉ with every metric (their mean shift
+/// against the same reference, their cells as the predicted cells). A condition with a
+/// single held-out cell has no ceiling.
+fn ceiling_row(
+    plan: &ConditionPlan,
+    lognorm: &Matrix,
+    control_pcs: &Matrix,
+    controls: &RankReference,
+    shared: &Shared,
+    rng: &mut Rng,
+) -> Row {
+    let mut cells = plan.test.clone();
+    rng.shuffle(&mut cells);
+    let (pred, truth) = cells.split_at(cells.len() / 2);
+    let truth = ConditionTruth::new(
+        &lognorm.select_rows(truth),
+        &plan.reference,
+        control_pcs,
+        controls,
+        shared,
+    );
+    let scored = if pred.is_empty() {
+        Err("a single held-out cell cannot be split in two".to_string())
+    } else {
+        let pred = lognorm.select_rows(pred);
+        let shift = metrics::mean_shift(&pred, &plan.reference);
+        Ok(truth.score(&pred, shift, controls, shared))
+    };
+    Row {
+        label: plan.label.clone(),
+        truth_profile: truth.profile,
+        pred: scored,
+    }
 }

@@ -1,6 +1,6 @@
-//! Scores per predictor: per condition and pooled over conditions (mean-shift correlation,
-//! top-K Jaccard, energy distance), and for the model also its held-out likelihood bounds and
-//! average treatment effects.
+//! Scores per predictor (per condition and pooled, see `pooled`), the baseline-normalised
+//! score of the models and the ceiling, and for the model also its held-out likelihood bounds
+//! and average treatment effects.
 
 use std::collections::BTreeMap;
 
@@ -8,15 +8,18 @@ use burn::tensor::{Tensor, TensorData};
 
 use super::ATE_TOP_GENES;
 use super::plans::ConditionPlan;
-use super::predict::{LabelledPrediction, Prediction};
+use super::pooled::score_rows;
+use super::predict::Row;
+use crate::baselines;
 use crate::generate::{self, Mode, Scale, Sources};
 use crate::metrics;
 use crate::model::{Batch, Likelihood, Model};
 use crate::pipeline::{RunError, Session, cell_set};
 use crate::preprocess;
-use crate::results::{AteScores, JACCARD_KS, ScoreSet, Scores, ShiftFigure};
+use crate::results::{AteScores, Scores, ShiftFigure};
 use crate::rng::Rng;
 use crate::tensor::{read_vec, to_tensor};
+use crate::verdict;
 
 /// Held-out log-likelihood bounds per cell, averaged over the cells scored.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,93 +31,14 @@ pub struct LikelihoodBounds {
     pub cells: usize,
 }
 
-/// A predictor's conditions pooled: their shifts end to end, and the per-condition values
-/// the pooled scores average.
-#[derive(Default)]
-struct Pooled {
-    true_shift: Vec<f64>,
-    pred_shift: Vec<f64>,
-    jaccard: BTreeMap<usize, Vec<f64>>,
-    /// True once some condition's Jaccard is undefined: the pooled one then is too.
-    jaccard_null: bool,
-    energies: Vec<f64>,
-}
-
-impl Pooled {
-    /// Adds one condition's prediction and returns that condition's scores.
-    fn add(&mut self, p: &Prediction, n_genes: usize) -> ScoreSet {
-        self.true_shift.extend_from_slice(&p.true_shift);
-        self.pred_shift.extend_from_slice(&p.pred_shift);
-        if let Some(e) = p.energy {
-            self.energies.push(e);
-        }
-        let mut jaccard = BTreeMap::new();
-        for k in JACCARD_KS {
-            let j = metrics::top_k_jaccard(&p.true_shift, &p.pred_shift, k.min(n_genes));
-            match j {
-                Some(v) => self.jaccard.entry(k).or_default().push(v),
-                None => self.jaccard_null = true,
-            }
-            jaccard.insert(k.to_string(), j);
-        }
-        ScoreSet {
-            mean_shift_r: metrics::pearson(&p.true_shift, &p.pred_shift),
-            jaccard,
-            energy_distance: p.energy,
-            undefined: None,
-        }
-    }
-
-    /// The scores over every condition added; `defined` conditions had a prediction.
-    fn scores(&self, defined: usize) -> ScoreSet {
-        let energies = &self.energies;
-        ScoreSet {
-            mean_shift_r: metrics::pearson(&self.true_shift, &self.pred_shift),
-            jaccard: JACCARD_KS
-                .iter()
-                .map(|k| {
-                    let v = self
-                        .jaccard
-                        .get(k)
-                        .filter(|v| !v.is_empty() && !self.jaccard_null)
-                        .map(|v| v.iter().sum::<f64>() / v.len() as f64);
-                    (k.to_string(), v)
-                })
-                .collect(),
-            energy_distance: (!energies.is_empty())
-                .then(|| energies.iter().sum::<f64>() / energies.len() as f64),
-            undefined: (defined == 0).then(|| "no held-out condition can be predicted".to_string()),
-        }
-    }
-}
-
-/// One predictor's scores per condition and pooled, and its pooled shifts.
-fn score_rows(rows: &[LabelledPrediction], n_genes: usize) -> (Scores, Pooled) {
-    let mut s = Scores::default();
-    let mut pool = Pooled::default();
-    for (label, r) in rows {
-        let set = match r {
-            Ok(p) => pool.add(p, n_genes),
-            Err(why) => ScoreSet {
-                jaccard: JACCARD_KS.iter().map(|k| (k.to_string(), None)).collect(),
-                undefined: Some(why.clone()),
-                ..Default::default()
-            },
-        };
-        s.conditions.insert(label.clone(), set);
-    }
-    let defined = rows.iter().filter(|r| r.1.is_ok()).count();
-    s.pooled = pool.scores(defined);
-    (s, pool)
-}
-
 impl Session {
     /// Scores every predictor; the model's also get the IWELBO and the ATE, and its pooled
-    /// shifts make the shift figure.
+    /// shifts make the shift figure. The model and the ceiling then get their
+    /// baseline-normalised score.
     pub(super) async fn score_predictors(
         &self,
         plans: &[ConditionPlan],
-        per: &BTreeMap<String, Vec<LabelledPrediction>>,
+        per: &BTreeMap<String, Vec<Row>>,
     ) -> Result<(BTreeMap<String, Scores>, ShiftFigure), RunError> {
         let n_genes = self.prep.panel.len();
         let mut scores = BTreeMap::new();
@@ -134,6 +58,31 @@ impl Session {
                 shift_fig.pred_shift = pool.pred_shift;
             }
             scores.insert(name.clone(), s);
+        }
+        let normalised: Vec<(String, Result<f64, String>)> = scores
+            .keys()
+            .map(|name| {
+                let v = if baselines::counts_as_baseline(name) {
+                    Err("baselines are what this score measures against".into())
+                } else {
+                    verdict::normalised_score(&scores, name)
+                };
+                (name.clone(), v)
+            })
+            .collect();
+        for (name, v) in normalised {
+            let Some(pooled) = scores.get_mut(&name).map(|s| &mut s.pooled) else {
+                continue;
+            };
+            if pooled.undefined.is_some() {
+                continue;
+            }
+            match v {
+                Ok(x) => pooled.normalised_score = Some(x),
+                Err(why) => {
+                    pooled.notes.insert("normalised_score".into(), why);
+                }
+            }
         }
         Ok((scores, shift_fig))
     }

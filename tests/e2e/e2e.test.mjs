@@ -480,7 +480,7 @@ describe('cellshift page', () => {
       const trained = order.slice(0, order.indexOf(model) + 1);
       assert.deepEqual(rows.filter((r) => r.kind === 'model').map((r) => r.predictor), trained);
       const baselines = rows.filter((r) => r.kind === 'baseline').map((r) => r.predictor);
-      assert.deepEqual(baselines, ['control_mean', 'perturbation_mean', 'perturbed_mean', 'additive']);
+      assert.deepEqual(baselines, ['control_mean', 'perturbation_mean', 'perturbed_mean', 'additive', 'linear', 'matching_mean', 'ceiling']);
       for (const row of rows.filter((r) => r.kind === 'model')) {
         assert.equal(row.values.length, 8, `${row.predictor}: r, J@25/50/100, energy, IWELBO, ATE r, ATE r top-20`);
         for (const v of row.values) assert.ok(Number.isFinite(v), `${row.predictor}: ${JSON.stringify(row.values)}`);
@@ -524,7 +524,7 @@ describe('cellshift page', () => {
     // scores.csv holds every compared model's rows beside the baselines.
     const csv = parseScoresCsv((await download(page, 'download-scores')).bytes.toString('utf8'));
     const predictors = [...new Set(csv.map((r) => r.predictor))].sort();
-    assert.deepEqual(predictors, [...order, 'control_mean', 'perturbation_mean', 'perturbed_mean', 'additive'].sort());
+    assert.deepEqual(predictors, [...order, 'control_mean', 'perturbation_mean', 'perturbed_mean', 'additive', 'linear', 'matching_mean', 'ceiling'].sort());
     for (const model of order) {
       const s = runs[model].scores[model];
       const mine = csv.filter((r) => r.predictor === model);
