@@ -414,8 +414,11 @@ async fn baselines_are_scored_before_anything_is_trained() {
     e.load_sample(7).unwrap();
     let r = json(e.preview(small_config(1)).await.unwrap());
     yield_to_browser().await;
-    assert!(r["scores"]["perturbation_mean"]["pooled"]["mean_shift_r"].is_number());
+    // Two unseen combinations are held out: the perturbed mean and the additive baseline can
+    // predict them, the perturbation mean (never seen) says why it cannot.
+    assert!(r["scores"]["perturbed_mean"]["pooled"]["mean_shift_r"].is_number());
     assert!(r["scores"]["additive"]["pooled"]["mean_shift_r"].is_number());
+    assert!(r["scores"]["perturbation_mean"]["pooled"]["undefined"].is_string());
     assert!(
         r["scores"].get("cvae").is_none(),
         "no model row before training"
