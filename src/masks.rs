@@ -83,11 +83,19 @@ impl MaskTruth {
                 }
             };
         }
+        // Dims index a latent space of at most 4096 (checked below): a larger one is refused
+        // here, before it can overflow or index past the rows built from it.
         let max_dim = dims_of
             .values()
             .flat_map(|(d, _)| d.iter().copied())
             .max()
-            .map_or(0, |m| m + 1);
+            .map_or(0, |m| m.saturating_add(1));
+        if max_dim > 4096 {
+            return Err(format!(
+                "latent dim {} is beyond the largest supported latent size, 4096",
+                max_dim - 1
+            ));
+        }
         let latent = v
             .get("n_latent")
             .or_else(|| v.get("config").and_then(|c| c.get("latent")))

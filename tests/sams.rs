@@ -801,3 +801,13 @@ fn starting_the_masks_keeps_the_model_function() {
         );
     }
 }
+
+/// A truth file naming an absurd latent dim is refused with a message, not a panic.
+#[test]
+fn truth_files_with_out_of_range_dims_are_refused() {
+    let text = r#"{"n_latent": 4, "perturbations": {"A": {"dims": [18446744073709551615], "effect": [1.0]}}}"#;
+    let err = MaskTruth::from_json(text).unwrap_err();
+    assert!(err.contains("latent"), "{err}");
+    let text = r#"{"n_latent": 4, "perturbations": {"A": {"dims": [5000], "effect": [1.0]}}}"#;
+    assert!(MaskTruth::from_json(text).is_err());
+}
