@@ -3,7 +3,7 @@
 #   make test   runs every test suite (native, wasm in headless Chromium, end-to-end)
 PORT ?= 8080
 
-.PHONY: demo test pkg cli bench clean
+.PHONY: demo test pkg cli bench clean fuzz
 
 demo: pkg
 	PORT=$(PORT) node www/serve.mjs
@@ -19,6 +19,10 @@ test:
 
 bench:
 	cargo run --release --features cli --bin cellshift-bench -- bench.json
+
+# Bounded fuzzing of the input readers (FUZZ_RUNS executions per target; see the script).
+fuzz:
+	bash scripts/fuzz.sh
 
 clean:
 	rm -rf pkg target tests/e2e/node_modules tests/e2e/screenshots
