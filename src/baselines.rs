@@ -204,6 +204,24 @@ impl<'a> BaselineContext<'a> {
         self.seen.iter().copied().filter(|&i| f(i)).collect()
     }
 
+    /// The single perturbations of a combination label (an error for a single).
+    fn combination_members(&self, label: &str) -> Result<Vec<String>, String> {
+        let members = self.design.members(label);
+        if members.len() < 2 {
+            return Err(format!("`{label}` is not a combination"));
+        }
+        Ok(members)
+    }
+
+    /// Mean profile of the seen cells of single perturbation `m`.
+    fn single_mean(&self, m: &str) -> Result<Vec<f64>, String> {
+        mean_of(
+            self.lognorm,
+            &self.seen_where(|i| self.ds.conditions[i] == m),
+        )
+        .ok_or_else(|| format!("no training cells of the single perturbation `{m}`"))
+    }
+
     /// Predicted mean shift of `name` for condition `label`, relative to `reference`.
     pub fn shift(&self, name: &str, label: &str, reference: &[f64]) -> Result<Vec<f64>, String> {
         let ds = self.ds;
@@ -222,19 +240,12 @@ impl<'a> BaselineContext<'a> {
                     .ok_or_else(|| "no perturbed training cells".to_string())
             }
             ADDITIVE => {
-                let members = self.design.members(label);
-                if members.len() < 2 {
-                    return Err(format!("`{label}` is not a combination"));
-                }
+                let members = self.combination_members(label)?;
                 let ctrl = mean_of(self.lognorm, &self.seen_where(|i| ds.is_control(i)))
                     .ok_or_else(|| "no training control cells".to_string())?;
                 let mut shift = vec![0.0; reference.len()];
                 for m in &members {
-                    let single =
-                        mean_of(self.lognorm, &self.seen_where(|i| ds.conditions[i] == *m))
-                            .ok_or_else(|| {
-                                format!("no training cells of the single perturbation `{m}`")
-                            })?;
+                    let single = self.single_mean(m)?;
                     for ((s, a), c) in shift.iter_mut().zip(&single).zip(&ctrl) {
                         *s += a - c;
                     }
@@ -284,17 +295,10 @@ impl<'a> BaselineContext<'a> {
             MATCHING_MEAN => {
                 // Systema's matching mean: ½(μA + μB) of the seen singles' mean profiles (the
                 // mean of the members' means for a combination of more than two).
-                let members = self.design.members(label);
-                if members.len() < 2 {
-                    return Err(format!("`{label}` is not a combination"));
-                }
+                let members = self.combination_members(label)?;
                 let mut total = vec![0.0; reference.len()];
                 for m in &members {
-                    let single =
-                        mean_of(self.lognorm, &self.seen_where(|i| ds.conditions[i] == *m))
-                            .ok_or_else(|| {
-                                format!("no training cells of the single perturbation `{m}`")
-                            })?;
+                    let single = self.single_mean(m)?;
                     for (t, v) in total.iter_mut().zip(&single) {
                         *t += v / members.len() as f64;
                     }
