@@ -104,7 +104,7 @@ function setFromLink(key, control, value) {
 
 /** The holdout a link asks for, in its current or its old form. */
 function holdoutFromLink(p) {
-  const conditions = p.has('holdout_conditions') ? parseList(p.get('holdout_conditions')) : p.getAll('holdout_condition');
+  const conditions = p.has('holdout_conditions') ? parseList(p.get('holdout_conditions')) : p.getAll('holdout_condition').flatMap(parseList);
   let group = p.get('holdout_group') ?? '';
   if (!group && (p.has('holdout_covariate') || p.has('holdout_level'))) group = `${p.get('holdout_covariate') ?? ''}=${p.get('holdout_level') ?? ''}`;
   const cut = group.indexOf('=');
