@@ -1,15 +1,20 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   builds the page's wasm and serves it on http://127.0.0.1:$(PORT)/
 #   make test   runs every test suite (native, wasm in headless Chromium, end-to-end)
+# make site writes the page as a static site into site/ (see scripts/site.mjs).
 PORT ?= 8080
 
-.PHONY: demo test pkg cli bench clean fuzz
+.PHONY: demo test pkg cli bench clean fuzz site
 
 demo: pkg
 	PORT=$(PORT) node www/serve.mjs
 
 pkg:
 	bash scripts/build-wasm.sh
+
+# The static site (any host, any sub-path, offline after the first visit) in site/.
+site: pkg
+	node scripts/site.mjs --out site
 
 cli:
 	cargo build --release --features cli
@@ -25,4 +30,4 @@ fuzz:
 	bash scripts/fuzz.sh
 
 clean:
-	rm -rf pkg target tests/e2e/node_modules tests/e2e/screenshots
+	rm -rf pkg site target tests/e2e/node_modules tests/e2e/screenshots
