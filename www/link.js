@@ -70,6 +70,9 @@ export function linkParams() {
     p.set(s.key, Array.isArray(v) ? v.join(',') : v);
   }
   p.set('backend', $('backend').value);
+  // The lesson shown and what the link hides from learners (www/lessons.js).
+  if (state.lesson) p.set('lesson', String(state.lesson));
+  if (state.hide?.length) p.set('hide', state.hide.join(','));
   return p;
 }
 
