@@ -44,6 +44,16 @@ export function shownResults() {
   return comparedRun(state.figureModel) ?? state.results;
 }
 
+/**
+ * The engine's verdict on each compared model against the best baseline on every metric:
+ * `[{model, metrics: [{metric, model, baseline, baseline_value, beats}], sentence}]`.
+ */
+export function verdicts() {
+  if (!comparedRuns().length) return [];
+  cache.verdicts ??= comparison.verdicts();
+  return cache.verdicts;
+}
+
 /** Every compared model's scores beside the baselines, as the engine's CSV. */
 export const scoresCsv = () => comparison.scores_csv();
 

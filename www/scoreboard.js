@@ -1,12 +1,17 @@
 // The scoreboard: the pooled and per-condition score tables of every compared model beside the
 // baselines (all from the engine's comparison), cells that say why a metric is undefined, the
-// masks panel's caption or note, and which model's figures are shown.
+// masks panel's caption or note, and which model's figures are shown. Before anything is
+// trained it shows the baselines of the split the settings make (preview.js); while a model
+// trains, its row is there, marked as training; under the table, the engine's verdict on each
+// model against the best baseline, and the newer metrics in groups (metricgroups.js).
 
 import { $, clearCanvas, el, fmtDuration, fmtInt, fmtNum } from './dom.js';
-import { clearComparison, comparedRun, comparedRuns, mergedResults, shownResults } from './comparison.js';
+import { clearComparison, comparedRun, comparedRuns, mergedResults, shownResults, verdicts } from './comparison.js';
 import { PANELS, cancelFigures, drawFigures } from './figures.js';
 import { spec } from './form.js';
-import { BASELINE_ORDER, modelColour, modelLabel, modelOf } from './models.js';
+import { renderMetricGroups } from './metricgroups.js';
+import { BASELINE_ORDER, byRank, modelColour, modelLabel, modelOf } from './models.js';
+import { comparisonKey, formKey, previewFor, splitKey } from './preview.js';
 import { state, syncControls } from './state.js';
 
 const JACCARD_KS = ['25', '50', '100'];
@@ -25,6 +30,9 @@ export function clearResults() {
   $('pooled-table').tBodies[0].replaceChildren();
   $('condition-table').tBodies[0].replaceChildren();
   $('score-notes').replaceChildren();
+  $('verdicts').replaceChildren();
+  $('scoreboard-status').hidden = true;
+  renderMetricGroups([]);
   $('figure-model-box').hidden = true;
   syncMasksPanel(null);
   for (const panel of PANELS) clearCanvas($(`fig-${panel}`));
@@ -131,18 +139,175 @@ function modelHeader(r, names) {
   );
 }
 
-export function renderScoreboard() {
+const RUNNING = ['training', 'stopping', 'evaluating'];
+
+/** The baselines as the engine's verdicts name them (baselines::label). */
+const BASELINE_LABELS = {
+  control_mean: 'the control mean',
+  perturbation_mean: 'the perturbation mean',
+  perturbed_mean: 'the perturbed mean',
+  additive: 'the additive baseline',
+  group_shift: 'the group shift',
+  linear: 'the linear model',
+  matching_mean: 'the matching mean',
+  ceiling: 'the noise ceiling',
+};
+const baselineLabel = (name) => BASELINE_LABELS[name] ?? name;
+/** The engine's metric names in a sentence. */
+const metricName = (metric) => (metric === 'r' ? 'mean-shift r' : metric);
+/** Numbers in verdicts as the engine writes them (three decimals). */
+const fmt3 = (v) => v.toFixed(3);
+
+/**
+ * What the scoreboard shows now: the scored models (`finals`), the results whose baselines are
+ * shown (`base`: the comparison's, or a preview's), the run in progress, the compared models a
+ * run on other held-out cells is about to replace (`moved`), and the preview's state.
+ */
+function scoreboardView() {
+  const running = RUNNING.includes(state.phase) && state.run ? state.run : null;
   const runs = comparedRuns();
-  if (!runs.length) return;
-  // The baselines, scored once on the split, and the latest run's split.
-  const latest = mergedResults();
-  if (!comparedRun(state.figureModel)) state.figureModel = modelOf(state.results);
-  const shown = shownResults();
-  const names = runs.map(modelOf);
-  const baselines = BASELINE_ORDER.filter((n) => latest.scores[n]);
+  const compKey = comparisonKey();
+  const target = running ? splitKey(running.settings, state.summary?.sha256) : formKey();
+  let finals = runs;
+  let base = runs.length ? mergedResults() : null;
+  let moved = [];
+  if (running && compKey && compKey !== target) {
+    moved = runs;
+    finals = [];
+    base = null;
+  }
+  if (running) finals = finals.filter((r) => modelOf(r) !== running.settings.model);
+  const pv = previewFor(target);
+  let preview = null;
+  if (!base && !(finals.length) && pv.shown?.results && pv.shown.results.data.sha256 === state.summary?.sha256) {
+    preview = pv.shown;
+    base = preview.results;
+  }
+  return { running, finals, base, preview, moved, pv, splitChanged: Boolean(!running && compKey && target && compKey !== target) };
+}
+
+/** The row of the model being trained: marked provisional, with where training stands. */
+function pendingRow(run, names) {
+  const name = run.settings.model;
+  const p = state.progress;
+  const tag = { evaluating: 'scoring…', stopping: 'stopping…' }[state.phase] ?? 'training…';
+  const bits = [];
+  if (p?.budget) bits.push(`epoch ${p.epoch} of ${p.budget}`);
+  if (Number.isFinite(run.lastValLoss)) bits.push(`validation loss ${fmtNum(run.lastValLoss)}`);
+  const text =
+    state.phase === 'evaluating'
+      ? 'Scoring the model beside the baselines…'
+      : 'Provisional: its scores come when training ends or is stopped (scoring takes a few seconds).';
+  return el(
+    'tr',
+    { 'data-predictor': name, 'data-kind': 'model', 'data-provisional': 'true', class: 'row-model row-pending' },
+    el(
+      'th',
+      { scope: 'row', class: 'model-name' },
+      el('span', { class: 'swatch', style: `background:${modelColour(name, names)}`, 'aria-hidden': 'true' }),
+      el('span', { class: 'model-label', text: modelLabel(name) }),
+      el('span', { class: 'tag tag-pending', text: tag }),
+      el('small', { class: 'row-note', text: bits.join(' · ') }),
+    ),
+    el('td', { class: 'pending', colSpan: 8, 'data-testid': 'pending' }, text),
+  );
+}
+
+/** One model's verdict, from the engine's: the mean-shift r line first, every metric behind a disclosure. */
+function verdictItem(v) {
+  const head = v.metrics.find((m) => m.metric === 'r') ?? v.metrics[0];
+  const n = v.metrics.length;
+  const won = v.metrics.filter((m) => m.beats).length;
+  const label = modelLabel(v.model);
+  const line = `${label} ${head.beats ? 'beats' : 'does not beat'} ${baselineLabel(head.baseline)} on ${metricName(head.metric)} (${fmt3(head.model)} vs ${fmt3(head.baseline_value)})`;
+  const tally = won === n ? `it beats the best baseline on all ${n} metrics` : won === 0 ? `it beats the best baseline on none of the ${n} metrics` : `it beats the best baseline on ${won} of ${n} metrics`;
+  const metrics = v.metrics.map((m) =>
+    el(
+      'li',
+      { class: m.beats ? 'verdict-win' : 'verdict-loss', 'data-metric': m.metric },
+      el('span', { class: 'verdict-mark', 'aria-hidden': 'true', text: m.beats ? '✓ ' : '✗ ' }),
+      `${m.beats ? 'beats' : 'does not beat'} ${baselineLabel(m.baseline)} on ${metricName(m.metric)}: ${fmt3(m.model)} vs ${fmt3(m.baseline_value)}`,
+    ),
+  );
+  return el(
+    'li',
+    { class: `verdict ${head.beats ? 'verdict-win' : 'verdict-loss'}`, 'data-model': v.model, 'data-metric': head.metric, 'data-baseline': head.baseline, 'data-beats': String(head.beats), 'data-testid': `verdict-${v.model}` },
+    el('p', { class: 'verdict-line', 'data-testid': 'verdict-line' }, `${line}; ${tally}.`),
+    el('details', { class: 'verdict-details' }, el('summary', { text: 'Every metric' }), el('ul', {}, metrics), el('p', { class: 'verdict-sentence muted', text: `In the engine’s words: ${v.sentence}` })),
+  );
+}
+
+/** The verdicts under the scoreboard's title: one per scored model, the training one pending. */
+function renderVerdicts(view) {
+  const items = [];
+  if (view.running) {
+    const label = modelLabel(view.running.settings.model);
+    items.push(
+      el(
+        'li',
+        { class: 'verdict verdict-pending', 'data-model': view.running.settings.model, 'data-provisional': 'true' },
+        el('p', { class: 'verdict-line', 'data-testid': 'verdict-line', text: `${label} is ${state.phase === 'evaluating' ? 'being scored' : 'training'}: its verdict against the best baseline on each metric comes with its scores.` }),
+      ),
+    );
+  }
+  if (view.finals.length) {
+    const all = verdicts();
+    for (const r of view.finals) {
+      const v = all.find((x) => x.model === modelOf(r));
+      if (v) items.push(verdictItem(v));
+      else items.push(el('li', { class: 'verdict', 'data-model': modelOf(r) }, el('p', { class: 'verdict-line', 'data-testid': 'verdict-line', text: `${modelLabel(modelOf(r))} has no pooled score to set against the baselines (see its row).` })));
+    }
+  }
+  if (!items.length && view.base) items.push(el('li', { class: 'verdict verdict-none' }, el('p', { class: 'verdict-line', 'data-testid': 'verdict-line', text: 'No model trained yet: train one to see whether it beats these baselines.' })));
+  $('verdicts').replaceChildren(...(items.length ? [el('ul', { class: 'verdict-list' }, items)] : []));
+}
+
+/** The line above the tables: what the scoreboard shows while nothing or something is trained. */
+function statusText(view) {
+  const { pv } = view;
+  const parts = [];
+  if (view.splitChanged) parts.push('The settings now hold out other cells than these scores: the next run starts a new comparison.');
+  if (view.moved.length) parts.push(`${view.moved.map((r) => modelLabel(modelOf(r))).join(', ')} ${view.moved.length === 1 ? 'was' : 'were'} scored on other held-out cells and leave${view.moved.length === 1 ? 's' : ''} the scoreboard when this run is scored.`);
+  const stale = view.preview && !pv.preview;
+  if (pv.scoring !== null && (!view.base || stale || view.running)) {
+    const slow = pv.scoring > 1500 ? ' This takes a while on large data; training does not wait for it.' : '';
+    parts.push(`Scoring the baselines for ${stale ? 'the changed settings' : 'these settings'}…${slow}`);
+  } else if (stale && pv.reason) {
+    parts.push(`These baselines are for earlier settings: ${pv.reason}.`);
+  }
+  if (pv.preview?.error && !view.finals.length) parts.push(`The baselines could not be scored for these settings: ${pv.preview.error}`);
+  if (view.running && !view.base && pv.scoring === null) parts.push('The baselines are scored with the model when training ends.');
+  return parts.join(' ');
+}
+
+/**
+ * Draws the scoreboard as things stand (see `scoreboardView`). With `stale`, scored runs stay
+ * dimmed and their figures are not redrawn (a run failed: the last scores are not its own).
+ */
+export function renderScoreboard({ stale = false } = {}) {
+  const view = scoreboardView();
+  const { running, finals, base, preview } = view;
+  const board = $('scoreboard');
+  const status = statusText(view);
+  $('scoreboard-status').textContent = status;
+  $('scoreboard-status').hidden = !status;
+  renderVerdicts(view);
+  if (!finals.length && !base && !running) {
+    if (!comparedRuns().length) {
+      board.dataset.state = 'empty';
+      $('pooled-table').tBodies[0].replaceChildren();
+      $('condition-table').tBodies[0].replaceChildren();
+      renderMetricGroups([]);
+    }
+    return;
+  }
+  if (finals.length && !running && !comparedRun(state.figureModel)) state.figureModel = modelOf(state.results ?? finals[0]);
+  const shown = finals.length ? shownResults() : null;
+  const names = [...finals.map(modelOf), ...(running ? [running.settings.model] : [])].sort(byRank);
+  const baselines = base ? BASELINE_ORDER.filter((n) => base.scores[n]) : [];
   const notApplicable = { undefined: 'baselines have no likelihood or treatment-effect model' };
 
-  const pooledRows = runs.map((r) => {
+  const modelRows = finals.map((r) => {
     const name = modelOf(r);
     const s = r.scores[name];
     const cells = s.pooled.undefined
@@ -153,14 +318,17 @@ export function renderScoreboard() {
           scoreCell(s.ate?.r ?? null, { undefined: 'no held-out condition could be scored for treatment effects' }, 'ATE r'),
           scoreCell(s.ate?.r_top20 ?? null, { undefined: 'no held-out condition could be scored for treatment effects' }, 'ATE r top-20'),
         ];
-    return el('tr', { 'data-predictor': name, 'data-kind': 'model', class: `row-model${r === shown ? ' row-shown' : ''}` }, modelHeader(r, names), ...cells);
+    return { name, row: el('tr', { 'data-predictor': name, 'data-kind': 'model', class: `row-model${r === shown ? ' row-shown' : ''}` }, modelHeader(r, names), ...cells) };
   });
+  if (running) modelRows.push({ name: running.settings.model, row: pendingRow(running, names) });
+  modelRows.sort((a, b) => byRank(a.name, b.name));
+  const pooledRows = modelRows.map((m) => m.row);
   for (const name of baselines) {
-    const s = latest.scores[name];
+    const s = base.scores[name];
     const cells = s.pooled.undefined
       ? [unscoredCell(8, s.pooled.undefined)]
       : [...scoreCells(s.pooled), ...['IWELBO', 'ATE r', 'ATE r top-20'].map((m) => scoreCell(null, notApplicable, m))];
-    pooledRows.push(el('tr', { 'data-predictor': name, 'data-kind': 'baseline' }, el('th', { scope: 'row', text: name }), ...cells));
+    pooledRows.push(el('tr', { 'data-predictor': name, 'data-kind': 'baseline', class: preview ? 'row-preview' : '' }, el('th', { scope: 'row', text: name }), ...cells));
   }
   $('pooled-table').tBodies[0].replaceChildren(...pooledRows);
 
@@ -182,33 +350,57 @@ export function renderScoreboard() {
       );
     });
   };
-  for (const r of runs) conditionRows(modelOf(r), r.scores[modelOf(r)], r, true);
-  for (const name of baselines) conditionRows(name, latest.scores[name], latest, false);
+  for (const r of finals) conditionRows(modelOf(r), r.scores[modelOf(r)], r, true);
+  for (const name of baselines) conditionRows(name, base.scores[name], base, false);
   $('condition-table').tBodies[0].replaceChildren(...rows);
+
+  renderMetricGroups([
+    ...finals.map((r) => ({ name: modelOf(r), label: modelLabel(modelOf(r)), kind: 'model', set: r.scores[modelOf(r)].pooled })),
+    ...baselines.map((name) => ({ name, label: name, kind: 'baseline', set: base.scores[name].pooled })),
+  ]);
 
   const notes = $('score-notes');
   notes.replaceChildren();
   const list = el('ul');
-  for (const r of runs) {
+  for (const r of finals) {
     for (const [c, why] of Object.entries(r.split.unpredictable ?? {})) list.append(el('li', {}, el('code', { text: c }), ` cannot be predicted by ${modelLabel(modelOf(r))}: ${why}`));
   }
   for (const name of baselines) {
-    const why = latest.scores[name].pooled.undefined;
+    const why = base.scores[name].pooled.undefined;
     if (why) list.append(el('li', {}, el('code', { text: name }), ` (pooled): ${why}`));
   }
   if (list.children.length) notes.append(el('h3', { text: 'Notes' }), list);
 
+  const split = base?.split ?? shown?.split;
+  const heldOut = split ? `${fmtInt(split.test_cells)} held-out cells in ${split.test_conditions.length} condition${split.test_conditions.length === 1 ? '' : 's'}` : '';
+  if (running) {
+    // The figures stay those of the last scored run, dimmed, until this one is scored.
+    board.dataset.state = state.results ? 'stale' : 'preview';
+    const p = state.progress;
+    $('scoreboard-meta').textContent = `${modelLabel(running.settings.model)} ${state.phase === 'evaluating' ? 'being scored' : 'training'}${p?.budget ? ` · epoch ${p.epoch} of ${p.budget}` : ''}${heldOut ? ` · ${heldOut}` : ''}`;
+    return;
+  }
+  if (!finals.length) {
+    board.dataset.state = 'preview';
+    $('scoreboard-meta').textContent = `Baselines before training · ${heldOut}${preview?.ms != null ? ` · scored in ${preview.ms < 1000 ? `${Math.max(1, Math.round(preview.ms))} ms` : fmtDuration(preview.ms / 1000)}` : ''}`;
+    return;
+  }
+
   const box = $('figure-model-box');
   const select = $('figure-model');
-  select.replaceChildren(...names.map((n) => el('option', { value: n, text: modelLabel(n) })));
+  select.replaceChildren(...finals.map((r) => el('option', { value: modelOf(r), text: modelLabel(modelOf(r)) })));
   select.value = modelOf(shown);
-  box.hidden = runs.length < 2;
+  box.hidden = finals.length < 2;
 
   const t = shown.train;
   const stopText = t.stopped_early ? `, stopped early (best epoch ${t.best_epoch})` : t.best_epoch ? `, best epoch ${t.best_epoch}` : '';
-  const compared = runs.length > 1 ? `${runs.length} models on one split · figures: ` : '';
+  const compared = finals.length > 1 ? `${finals.length} models on one split · figures: ` : '';
   $('scoreboard-meta').textContent = `${compared}${modelOf(shown)} · ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}${stopText} · ${t.backend} · ${fmtDuration(t.seconds)} · ${fmtInt(shown.split.test_cells)} held-out cells in ${shown.split.test_conditions.length} condition${shown.split.test_conditions.length === 1 ? '' : 's'}`;
-  $('scoreboard').dataset.state = 'drawing';
+  if (stale && state.results) {
+    board.dataset.state = 'stale';
+    return;
+  }
+  board.dataset.state = 'drawing';
   redrawFigures();
   syncControls();
 }

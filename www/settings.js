@@ -140,7 +140,7 @@ function readHoldout(errors) {
  * The form as the engine's flat settings object, plus the page's own errors (`{key, message}`).
  * Settings the chosen model does not use keep their defaults, so equal runs have equal settings.
  */
-function readSettings() {
+export function readSettings() {
   const model = $('model').value;
   const settings = {};
   const errors = [];
