@@ -10,6 +10,7 @@
 
 pub mod baselines;
 pub mod charts;
+pub mod checkpoint;
 pub mod comparison;
 pub mod config;
 pub mod data;
@@ -21,6 +22,7 @@ pub mod masks;
 pub mod matrix;
 pub mod metrics;
 pub mod model;
+pub mod pause;
 pub mod pipeline;
 pub mod preprocess;
 #[cfg(feature = "cli")]

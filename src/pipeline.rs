@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use burn::tensor::Device;
 use thiserror::Error;
 
-use crate::config::{LikelihoodChoice, RunConfig, SettingError};
+use crate::config::{Estimate, LikelihoodChoice, MEMORY_LIMIT, RunConfig, SettingError, Shape};
 use crate::data::{DataError, Dataset};
 use crate::design::{Conditioning, Design};
 use crate::masks::MaskTruth;
@@ -29,6 +29,12 @@ pub enum RunError {
     Split(#[from] SplitError),
     #[error(transparent)]
     Train(#[from] TrainError),
+    #[error(transparent)]
+    Stopped(#[from] crate::pause::Stopped),
+    #[error(
+        "this run would need about {need_gib:.1} GiB of memory at its peak, more than the {limit_gib:.1} GiB it may use: lower genes, hidden units, batch size, particles, IWELBO particles or ATE samples"
+    )]
+    TooBig { need_gib: f64, limit_gib: f64 },
     #[error(
         "the negative-binomial likelihood needs integer counts, but this file holds continuous values: use --likelihood gaussian"
     )]
@@ -41,6 +47,7 @@ impl RunError {
         !matches!(
             self,
             RunError::Train(TrainError::NonFinite { .. } | TrainError::Readback(_))
+                | RunError::Stopped(_)
         )
     }
 }
@@ -71,6 +78,16 @@ pub struct Progress {
     pub budget: usize,
     /// The budget is spent or early stopping fired.
     pub done: bool,
+}
+
+/// A run that passed every check on its data ([`Session::plan`]), not built yet.
+pub struct Planned {
+    ds: Dataset,
+    source: String,
+    cfg: RunConfig,
+    likelihood: Likelihood,
+    split: Split,
+    design: Design,
 }
 
 pub struct Session {
@@ -124,11 +141,51 @@ impl Session {
         cfg: RunConfig,
         device: &Device,
     ) -> Result<Self, RunError> {
+        Self::build(Self::plan(ds, source, cfg)?, device)
+    }
+
+    /// Every check a run needs from the data, before anything large is allocated: the
+    /// likelihood, the split, the design and the estimated cost. Once a plan is made, building
+    /// the session cannot fail, so the page may drop its previous run first (and never holds
+    /// two runs at once).
+    pub fn plan(ds: Dataset, source: &str, cfg: RunConfig) -> Result<Planned, RunError> {
         let s = cfg.settings();
         let likelihood = likelihood_for(s.likelihood, &ds)?;
         let split = split::make_split(&ds, cfg.holdout(), s.val_fraction, s.seed)?;
-        let prep = preprocess::prepare(&ds, &split.train, s.genes);
+        if split.train.is_empty() {
+            return Err(TrainError::NoTrainingCells.into());
+        }
         let design = Design::from_dataset(&ds)?;
+        let estimate = Estimate::of(s, &Shape::of(&ds, &design));
+        if !estimate.fits() {
+            const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+            return Err(RunError::TooBig {
+                need_gib: estimate.memory_bytes / GIB,
+                limit_gib: MEMORY_LIMIT / GIB,
+            });
+        }
+        Ok(Planned {
+            ds,
+            source: source.to_string(),
+            cfg,
+            likelihood,
+            split,
+            design,
+        })
+    }
+
+    /// The session of a plan, on `device`.
+    pub fn build(plan: Planned, device: &Device) -> Result<Self, RunError> {
+        let Planned {
+            ds,
+            source,
+            cfg,
+            likelihood,
+            split,
+            design,
+        } = plan;
+        let s = cfg.settings();
+        let prep = preprocess::prepare(&ds, &split.train, s.genes);
         let kind = s.model.sams_kind();
         let conditioning = if kind.is_some_and(|k| !k.composes()) {
             let labels: BTreeSet<&String> = split
@@ -187,7 +244,7 @@ impl Session {
             .collect();
         Ok(Self {
             cfg,
-            source: source.to_string(),
+            source,
             ds,
             split,
             prep,

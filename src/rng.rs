@@ -31,6 +31,15 @@ impl Rng {
         }
     }
 
+    /// The stream's position, to continue it elsewhere ([`Rng::from_state`]).
+    pub fn state(&self) -> [u64; 4] {
+        self.s
+    }
+
+    pub fn from_state(s: [u64; 4]) -> Self {
+        Self { s }
+    }
+
     /// An independent stream for a named purpose, so adding draws in one place does not
     /// shift the numbers drawn elsewhere.
     pub fn derive(seed: u64, stream: &str) -> Self {

@@ -14,6 +14,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use thiserror::Error;
 
+use crate::checkpoint::{Checkpoint, CheckpointError, TrainState, put_params, read_params};
 use crate::matrix::Matrix;
 use crate::model::{Batch, LossOutput, Model};
 use crate::results::EpochRecord;
@@ -243,6 +244,57 @@ impl Trainer {
         self.cfg.epochs = self.cfg.epochs.max(self.epoch + epochs);
         self.stopped_early = false;
         self.stale = 0;
+    }
+
+    /// The training state on the host (see [`crate::checkpoint`]), read without blocking.
+    pub async fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
+        let params = read_params(&self.model).await?;
+        let best_params = match &self.best {
+            Some((_, _, m)) => Some(read_params(m).await?),
+            None => None,
+        };
+        Ok(Checkpoint {
+            state: TrainState {
+                epoch: self.epoch,
+                budget: self.cfg.epochs,
+                history: self.history.clone(),
+                stale: self.stale,
+                stopped_early: self.stopped_early,
+                rng: self.rng.state(),
+                masks_on: self.model.masks_on(),
+                best: self.best.as_ref().map(|(v, e, _)| (*v, *e)),
+            },
+            params,
+            best_params,
+        })
+    }
+
+    /// Continues from a checkpoint of a run of the same settings and data (made on any
+    /// device): this trainer's model, built fresh on its own device, takes the stored values.
+    /// Adam starts afresh.
+    pub fn restore(&mut self, cp: &Checkpoint) -> Result<(), CheckpointError> {
+        let s = &cp.state;
+        let with = |values: &[Vec<f32>]| -> Result<Model, CheckpointError> {
+            let mut m = put_params(self.model.clone(), values)?;
+            m.set_masks_on(s.masks_on);
+            Ok(m)
+        };
+        let model = with(&cp.params)?;
+        let best = match (s.best, &cp.best_params) {
+            (Some((v, e)), Some(p)) => Some((v, e, with(p)?)),
+            _ => None,
+        };
+        self.model = model;
+        self.best = best;
+        self.optim = Self::optimizer(&self.cfg);
+        self.epoch = s.epoch;
+        self.cfg.epochs = self.cfg.epochs.max(s.budget);
+        self.history = s.history.clone();
+        self.stale = s.stale;
+        self.stopped_early = s.stopped_early;
+        self.rng = Rng::from_state(s.rng);
+        self.diverged = None;
+        Ok(())
     }
 
     /// The model to predict with: the best one on validation loss after warm-up, else the

@@ -603,3 +603,81 @@ fn baselines_alone_score_exactly_as_beside_a_model() {
     }
     assert_eq!(before.scores.len() + 1, full.scores.len());
 }
+
+/// Each setting is bounded, their product is not: a run is estimated before anything is
+/// allocated, and one whose peak memory cannot fit is refused with the settings to lower.
+/// The defaults on the sample and on data of Kang 2018's size need a small fraction of the
+/// page's 3 GiB, and the estimate grows with what it is made of.
+#[test]
+fn a_run_whose_settings_multiply_past_the_memory_limit_is_refused_before_it_allocates() {
+    use cellshift::config::{Estimate, Shape};
+    let ds = sample();
+    let huge = Settings {
+        model: ModelName::Sams,
+        hidden: 4096,
+        particles: 256,
+        batch_size: 65536,
+        ..Default::default()
+    };
+    let cfg = huge.check().expect("each setting is within its bounds");
+    let t0 = std::time::Instant::now();
+    match Session::new(ds.clone(), "sample", cfg, &Device::flex().autodiff()) {
+        Err(
+            e @ RunError::TooBig {
+                need_gib,
+                limit_gib,
+            },
+        ) => {
+            assert!(need_gib > limit_gib, "{e}");
+            let text = e.to_string();
+            assert!(
+                text.contains("GiB") && text.contains("hidden units"),
+                "{text}"
+            );
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("a run needing more memory than the limit was started"),
+    }
+    // Refused from the estimate, not after trying: no model of 4096 hidden units was built.
+    assert!(t0.elapsed().as_secs_f64() < 5.0);
+
+    let page_limit = 3.0 * 1024.0 * 1024.0 * 1024.0;
+    let kang = Shape {
+        cells: 1975,
+        genes: 504,
+        perturbations: 1,
+        covariate_levels: 8,
+    };
+    let design = Design::from_dataset(&ds).unwrap();
+    for shape in [Shape::of(&ds, &design), kang] {
+        for model in [ModelName::Cvae, ModelName::Sams] {
+            let s = Settings {
+                model,
+                ..Default::default()
+            };
+            let e = Estimate::of(&s, &shape);
+            assert!(
+                e.fits() && e.memory_bytes < 0.05 * page_limit,
+                "{model:?} {shape:?}: {e:?}"
+            );
+            // Twice the epochs: twice the training work, the same memory.
+            let longer = Estimate::of(
+                &Settings {
+                    epochs: 2 * s.epochs,
+                    ..s.clone()
+                },
+                &shape,
+            );
+            assert!((longer.train_flops / e.train_flops - 2.0).abs() < 1e-9);
+            assert_eq!(longer.memory_bytes, e.memory_bytes);
+            let wider = Estimate::of(
+                &Settings {
+                    hidden: 4 * s.hidden,
+                    ..s.clone()
+                },
+                &shape,
+            );
+            assert!(wider.memory_bytes > e.memory_bytes && wider.work() > 4.0 * e.work());
+        }
+    }
+}

@@ -420,3 +420,38 @@ fn evaluation_time_of_the_default_cvae() {
         );
     }
 }
+
+/// Scoring stopped at one of its pauses (the first, one in the middle, the last) fails with
+/// `Stopped` and leaves the session as it was: scoring it afterwards gives exactly the results
+/// of an evaluation that was never stopped. There is a pause per held-out condition
+/// (predictions and ATE), so a Stop waits for one condition's work at most.
+#[test]
+fn scoring_stops_at_its_pauses_and_the_session_scores_the_same_afterwards() {
+    use cellshift::pause::{StopAt, Stopped};
+    use cellshift::pipeline::RunError;
+    let s = sample_session(Settings {
+        genes: 50,
+        ..quick()
+    });
+    let counting = StopAt::new(usize::MAX);
+    let full = pollster::block_on(s.evaluate_pausing(0.0, "flex", &counting)).unwrap();
+    let pauses = counting.seen();
+    let conditions = full.split.test_conditions.len();
+    assert!(
+        pauses >= 2 * conditions + 2,
+        "{pauses} pauses for {conditions} held-out conditions: one per condition and step expected"
+    );
+    for n in [0, pauses / 2, pauses - 1] {
+        let stop = StopAt::new(n);
+        match pollster::block_on(s.evaluate_pausing(0.0, "flex", &stop)) {
+            Err(RunError::Stopped(Stopped)) => assert_eq!(stop.seen(), n + 1),
+            Err(e) => panic!("stopping at pause {n} failed otherwise: {e}"),
+            Ok(_) => panic!("scoring went on past pause {n}"),
+        }
+    }
+    let again = pollster::block_on(s.evaluate(0.0, "flex")).unwrap();
+    assert_eq!(
+        serde_json::to_string(&again.scores).unwrap(),
+        serde_json::to_string(&full.scores).unwrap()
+    );
+}

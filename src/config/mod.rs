@@ -6,6 +6,7 @@ pub mod choices;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
+pub mod estimate;
 pub mod schema;
 pub mod settings;
 
@@ -13,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use choices::{Generation, LikelihoodChoice, ModelName};
 pub use error::SettingError;
+pub use estimate::{Estimate, MEMORY_LIMIT, Shape};
 pub use schema::{Bounds, Choice, Kind, Room, Spec, Uses};
 pub use settings::{SCHEMA, Settings, spec};
 

@@ -197,13 +197,14 @@ pub enum DataError {
     /// as a stream (decompressed text, a pipe, a device) is read no further than `limit + 1`
     /// bytes, and `bytes` is then `limit + 1`.
     #[error(
-        "the {} is {}, above the limit of {limit} bytes",
+        "the {} is {}, above the limit of {}",
         if *decompressed { "decompressed CSV text" } else { "input" },
         if *decompressed || *bytes == limit.saturating_add(1) {
-            format!("more than {limit} bytes")
+            format!("more than {}", size_text(*limit))
         } else {
-            format!("{bytes} bytes")
-        }
+            size_text(*bytes)
+        },
+        size_text(*limit)
     )]
     TooLarge {
         bytes: usize,
@@ -376,5 +377,17 @@ fn empty_hint(value: &str) -> &'static str {
         " (an empty field is not read as zero; write 0 if the value is zero)"
     } else {
         ""
+    }
+}
+
+/// A size for people: MiB from one MiB up (whole when exact), bytes below.
+fn size_text(bytes: usize) -> String {
+    const MIB: usize = 1 << 20;
+    if bytes < MIB {
+        format!("{bytes} bytes")
+    } else if bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
     }
 }

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use crate::matrix::Matrix;
 use crate::metrics;
+use crate::pause::{NoPause, Pause};
 use crate::pipeline::{RunError, Session};
 use crate::results::{DataSummary, Figures, RunResults, SplitSummary, TrainSummary};
 
@@ -45,13 +46,27 @@ pub const FIGURE_MAX_POINTS: usize = 1500;
 impl Session {
     /// Predicts every held-out condition with the model and the baselines and scores them.
     pub async fn evaluate(&self, seconds: f64, backend: &str) -> Result<RunResults, RunError> {
-        self.evaluate_predictors(seconds, backend, true).await
+        self.evaluate_predictors(seconds, backend, true, &NoPause)
+            .await
+    }
+
+    /// [`Session::evaluate`], offering `pause` a pause between steps (per held-out condition
+    /// and per score): the page's worker yields there, and stops scoring when asked to
+    /// (`RunError::Stopped`, with the session untouched).
+    pub async fn evaluate_pausing(
+        &self,
+        seconds: f64,
+        backend: &str,
+        pause: &dyn Pause,
+    ) -> Result<RunResults, RunError> {
+        self.evaluate_predictors(seconds, backend, true, pause)
+            .await
     }
 
     /// The baselines alone, scored on this split before anything is trained: the scoreboard
     /// a model will have to beat. The model has no row; its figures are empty.
     pub async fn evaluate_baselines(&self) -> Result<RunResults, RunError> {
-        self.evaluate_predictors(0.0, "", false).await
+        self.evaluate_predictors(0.0, "", false, &NoPause).await
     }
 
     async fn evaluate_predictors(
@@ -59,11 +74,15 @@ impl Session {
         seconds: f64,
         backend: &str,
         with_model: bool,
+        pause: &dyn Pause,
     ) -> Result<RunResults, RunError> {
         let plans = self.plans();
         let pca = self.fit_pca(&plans);
-        let predicted = self.predict_conditions(&plans, &pca, with_model).await?;
-        let (scores, shift) = self.score_predictors(&plans, &predicted.per).await?;
+        pause.pause().await?;
+        let predicted = self
+            .predict_conditions(&plans, &pca, with_model, pause)
+            .await?;
+        let (scores, shift) = self.score_predictors(&plans, &predicted.per, pause).await?;
         let pca_fig = self.pca_figure(&plans, &pca, &predicted.model_cells);
         let split = self.split_summary(&plans, predicted.unpredictable);
         Ok(RunResults {

@@ -13,6 +13,7 @@ use crate::generate::{self, Scale, Sources};
 use crate::matrix::Matrix;
 use crate::metrics::{self, RankReference};
 use crate::model::Model;
+use crate::pause::Pause;
 use crate::pipeline::{RunError, Session};
 use crate::rng::Rng;
 
@@ -72,6 +73,7 @@ impl Session {
         plans: &[ConditionPlan],
         pca: &metrics::Pca,
         with_model: bool,
+        pause: &dyn Pause,
     ) -> Result<Predictions, RunError> {
         let lognorm = &self.prep.lognorm;
         let model = self.trainer.model();
@@ -93,6 +95,7 @@ impl Session {
         // The reference controls of each pool, ranked once for the Wilcoxon tests.
         let mut ranked: BTreeMap<&[usize], RankReference> = BTreeMap::new();
         for plan in plans {
+            pause.pause().await?;
             let controls: &RankReference = ranked
                 .entry(plan.pool.as_slice())
                 .or_insert_with(|| RankReference::new(&lognorm.select_rows(&plan.pool)));

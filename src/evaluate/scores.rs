@@ -14,6 +14,7 @@ use crate::baselines;
 use crate::generate::{self, Mode, Scale, Sources};
 use crate::metrics;
 use crate::model::{Batch, Likelihood, Model};
+use crate::pause::{NoPause, Pause};
 use crate::pipeline::{RunError, Session, cell_set};
 use crate::preprocess;
 use crate::results::{AteScores, Scores, ShiftFigure};
@@ -39,6 +40,7 @@ impl Session {
         &self,
         plans: &[ConditionPlan],
         per: &BTreeMap<String, Vec<Row>>,
+        pause: &dyn Pause,
     ) -> Result<(BTreeMap<String, Scores>, ShiftFigure), RunError> {
         let n_genes = self.prep.panel.len();
         let mut scores = BTreeMap::new();
@@ -51,8 +53,12 @@ impl Session {
             if name == self.cfg.model().name() {
                 let cells = self.scorable_test_cells();
                 let k = self.cfg.settings().iwelbo_particles;
-                s.iwelbo = self.likelihood_bounds(&cells, k).await?.map(|b| b.iwelbo);
-                s.ate = self.ate_scores(plans).await?;
+                s.iwelbo = self
+                    .likelihood_bounds_pausing(&cells, k, pause)
+                    .await?
+                    .map(|b| b.iwelbo);
+                pause.pause().await?;
+                s.ate = self.ate_scoring(plans, pause).await?;
                 shift_fig.r = s.pooled.mean_shift_r;
                 shift_fig.true_shift = pool.true_shift;
                 shift_fig.pred_shift = pool.pred_shift;
@@ -95,6 +101,16 @@ impl Session {
         cells: &[usize],
         k: usize,
     ) -> Result<Option<LikelihoodBounds>, RunError> {
+        self.likelihood_bounds_pausing(cells, k, &NoPause).await
+    }
+
+    /// [`Session::likelihood_bounds`] with a pause before each chunk of cells.
+    async fn likelihood_bounds_pausing(
+        &self,
+        cells: &[usize],
+        k: usize,
+        pause: &dyn Pause,
+    ) -> Result<Option<LikelihoodBounds>, RunError> {
         if cells.is_empty() || k == 0 {
             return Ok(None);
         }
@@ -115,6 +131,7 @@ impl Session {
         let mut sum: Option<Tensor<1>> = None;
         let ln_k = (k as f64).ln();
         for start in (0..cells.len()).step_by(chunk) {
+            pause.pause().await?;
             let idx: Vec<usize> = (start..(start + chunk).min(cells.len())).collect();
             let batch = Batch {
                 x_std: to_tensor(&set.x_std.select_rows(&idx), &device),
@@ -156,6 +173,15 @@ impl Session {
     /// with z_basal from the prior and the globals from q (library 1e4, counts drawn from the
     /// likelihood), against samples under the control condition with the same noise.
     pub async fn ate_scores(&self, plans: &[ConditionPlan]) -> Result<Option<AteScores>, RunError> {
+        self.ate_scoring(plans, &NoPause).await
+    }
+
+    /// [`Session::ate_scores`] with a pause before each condition.
+    async fn ate_scoring(
+        &self,
+        plans: &[ConditionPlan],
+        pause: &dyn Pause,
+    ) -> Result<Option<AteScores>, RunError> {
         let model = self.trainer.model();
         let controls: Vec<usize> = self
             .seen()
@@ -178,6 +204,7 @@ impl Session {
             if self.unpredictable(&plan.label).is_some() {
                 continue;
             }
+            pause.pause().await?;
             let data_ate: Vec<f64> = match (&self.prep.counts, &ctrl_counts) {
                 (Some(c), Some(cc)) if nb => metrics::ate_log2(&c.select_rows(&plan.test), cc),
                 _ => data_means(&plan.test)

@@ -82,6 +82,21 @@ impl Model {
         }
     }
 
+    /// Whether the masks are on (always for models without masks' unmasked start).
+    pub fn masks_on(&self) -> bool {
+        match self {
+            Model::Sams(m) => m.spec.masks_on,
+            Model::Cvae(_) => true,
+        }
+    }
+
+    /// Restores the masks' state with a checkpoint's parameters (see [`crate::checkpoint`]).
+    pub fn set_masks_on(&mut self, on: bool) {
+        if let Model::Sams(m) = self {
+            m.spec.masks_on = on;
+        }
+    }
+
     /// True when the model's masks are due to start at this 0-based epoch.
     pub fn needs_alignment(&self, epoch: usize) -> bool {
         matches!(self, Model::Sams(m) if m.needs_alignment(epoch))

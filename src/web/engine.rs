@@ -3,14 +3,18 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::Device;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{WebError, read_settings, to_js};
+use crate::checkpoint::Checkpoint;
+use crate::config::Shape;
 use crate::data::{self, Dataset, LoadOptions};
 use crate::masks::MaskTruth;
+use crate::pause::{Pause, PauseFuture, Stopped};
 use crate::pipeline::{RunError, Session};
 use crate::results::{EpochRecord, RunResults};
 use crate::sample::{self, SampleConfig};
@@ -27,6 +31,8 @@ struct Summary {
     covariates: BTreeMap<String, Vec<String>>,
     sha256: String,
     warnings: Vec<String>,
+    /// What run estimates need to know of the data (`estimate_run`).
+    shape: Shape,
 }
 
 fn summary(ds: &Dataset, source: &str) -> Result<Summary, WebError> {
@@ -37,6 +43,7 @@ fn summary(ds: &Dataset, source: &str) -> Result<Summary, WebError> {
         genes: ds.n_genes(),
         values: if ds.is_counts { "counts" } else { "continuous" },
         conditions: ds.condition_counts(),
+        shape: Shape::of(ds, &design),
         covariates: design.covariates.into_iter().collect(),
         sha256: ds.sha256.clone(),
         warnings: ds.warnings.clone(),
@@ -229,7 +236,11 @@ impl Engine {
             .device
             .clone()
             .unwrap_or_else(|| Device::flex().autodiff());
-        let mut session = Session::new(ds, &name, cfg, &device).map_err(WebError::from)?;
+        let plan = Session::plan(ds, &name, cfg).map_err(WebError::from)?;
+        // The plan passed every check: the previous run can go before this one is built, so
+        // two runs never share the engine's memory.
+        st.session = None;
+        let mut session = Session::build(plan, &device).map_err(WebError::from)?;
         if let Some(truth) = st.truth.clone() {
             session = session.with_truth(truth);
         }
@@ -345,6 +356,44 @@ impl Engine {
         Ok(to_js(&st.progress()?)?)
     }
 
+    /// The run's training state as bytes (see [`crate::checkpoint`]), read without blocking: the
+    /// page keeps the last one of a WebGPU run to go on on the CPU if the GPU is lost.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn checkpoint(&self) -> Result<js_sys::Uint8Array, JsValue> {
+        let state = self.state.clone();
+        let st = state.try_borrow().map_err(|_| WebError::Busy)?;
+        let session = st.session.as_ref().ok_or(WebError::NoRun)?;
+        let cp = session
+            .trainer
+            .checkpoint()
+            .await
+            .map_err(|e| WebError::from(RunError::from(e)))?;
+        Ok(js_sys::Uint8Array::from(cp.to_bytes().as_slice()))
+    }
+
+    /// Continues the run just started (`start`, same settings and data) from a checkpoint made
+    /// on any backend, `seconds` of training already spent; returns the progress and the loss
+    /// history so far (`{epoch, budget, done, seconds, history}`).
+    pub fn restore(&self, bytes: &[u8], seconds: f64) -> Result<JsValue, JsValue> {
+        let cp = Checkpoint::from_bytes(bytes).map_err(WebError::from)?;
+        let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
+        let session = st.session.as_mut().ok_or(WebError::NoRun)?;
+        session.trainer.restore(&cp).map_err(WebError::from)?;
+        if seconds.is_finite() && seconds >= 0.0 {
+            st.elapsed_ms = seconds * 1000.0;
+        }
+        #[derive(Serialize)]
+        struct Restored {
+            #[serde(flatten)]
+            progress: Progress,
+            history: Vec<EpochRecord>,
+        }
+        Ok(to_js(&Restored {
+            progress: st.progress()?,
+            history: cp.state.history,
+        })?)
+    }
+
     /// Scores the model as it is now (after Stop too) beside the baselines.
     // Borrowed across scoring for the same reason as `step`.
     #[allow(clippy::await_holding_refcell_ref)]
@@ -356,12 +405,72 @@ impl Engine {
             Some(a) => format!("webgpu ({})", a.get("name").cloned().unwrap_or_default()),
             None => "flex (CPU, wasm)".to_string(),
         };
+        STOP_SCORING.store(false, Ordering::Relaxed);
         let r: RunResults = session
-            .evaluate(st.elapsed_ms / 1000.0, &backend)
+            .evaluate_pausing(st.elapsed_ms / 1000.0, &backend, &EventLoopPause::new())
             .await
             .map_err(WebError::from)?;
         Ok(to_js(&r)?)
     }
+}
+
+/// Set by [`stop_scoring`]; read at scoring's pauses. A flag outside the engine, because the
+/// engine is borrowed while it scores.
+static STOP_SCORING: AtomicBool = AtomicBool::new(false);
+
+/// Asks the scoring in progress to stop at its next pause: `evaluate` then fails with an error
+/// whose `stopped` is true, and the trained model stays, ready to be scored again.
+#[wasm_bindgen]
+pub fn stop_scoring() {
+    STOP_SCORING.store(true, Ordering::Relaxed);
+}
+
+/// Hands control back to the event loop (a macrotask, so a queued Stop message runs) at most
+/// every `YIELD_MS`, and stops when asked.
+struct EventLoopPause {
+    last: std::cell::Cell<f64>,
+}
+
+/// Longest stretch of scoring without handing control back.
+const YIELD_MS: f64 = 50.0;
+
+impl EventLoopPause {
+    fn new() -> Self {
+        Self {
+            last: std::cell::Cell::new(js_sys::Date::now()),
+        }
+    }
+}
+
+impl Pause for EventLoopPause {
+    fn pause(&self) -> PauseFuture<'_> {
+        Box::pin(async move {
+            if js_sys::Date::now() - self.last.get() >= YIELD_MS {
+                next_task().await;
+                self.last.set(js_sys::Date::now());
+            }
+            if STOP_SCORING.swap(false, Ordering::Relaxed) {
+                Err(Stopped)
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+/// Resolves on a fresh task of the event loop (`setTimeout(…, 0)`), in a window or a worker.
+async fn next_task() {
+    let global = js_sys::global();
+    let Ok(set_timeout) = js_sys::Reflect::get(&global, &JsValue::from_str("setTimeout")) else {
+        return;
+    };
+    let Ok(set_timeout) = set_timeout.dyn_into::<js_sys::Function>() else {
+        return;
+    };
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let _ = set_timeout.call2(&global, &resolve, &JsValue::from_f64(0.0));
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 impl Default for Engine {

@@ -82,6 +82,8 @@ pub enum WebError {
     Data(#[from] DataError),
     #[error(transparent)]
     Chart(#[from] ChartError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
 }
 
 impl WebError {
@@ -113,10 +115,13 @@ impl WebError {
 impl From<WebError> for JsValue {
     fn from(e: WebError) -> JsValue {
         let err = js_sys::Error::new(&e.to_string());
+        // Setting a property on a fresh Error object cannot fail.
         if let Some(field) = e.field() {
-            // Setting a property on a fresh Error object cannot fail.
             let _ =
                 js_sys::Reflect::set(&err, &JsValue::from_str("field"), &JsValue::from_str(field));
+        }
+        if matches!(e, WebError::Run(RunError::Stopped(_))) {
+            let _ = js_sys::Reflect::set(&err, &JsValue::from_str("stopped"), &JsValue::TRUE);
         }
         err.into()
     }

@@ -5,7 +5,9 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{WebError, read_settings, to_js};
-use crate::config::{Bounds, Choice, Kind, Room, SCHEMA, Settings, Spec, Uses};
+use crate::config::{
+    Bounds, Choice, Estimate, Kind, MEMORY_LIMIT, Room, SCHEMA, Settings, Shape, Spec, Uses,
+};
 
 /// One setting as the page sees it: the table entry, its default and the models that read it.
 #[derive(Serialize)]
@@ -92,4 +94,34 @@ pub fn bundled_datasets() -> Result<JsValue, JsValue> {
         })
         .collect();
     Ok(to_js(&views)?)
+}
+
+/// What a run of these settings on data of this `shape` (the data summary's `shape`) will
+/// cost: `{memory_bytes, work, default_work, ratio, limit_bytes, fits}`, `ratio` being its work
+/// over the default settings' on the same data. The page asks before it autoruns a link whose
+/// ratio is high, and says when a run cannot fit.
+#[wasm_bindgen]
+pub fn estimate_run(settings: JsValue, shape: JsValue) -> Result<JsValue, JsValue> {
+    let settings = read_settings(settings)?;
+    let shape: Shape =
+        serde_wasm_bindgen::from_value(shape).map_err(|e| WebError::Convert(e.to_string()))?;
+    let e = Estimate::of(&settings, &shape);
+    let default_work = Estimate::of(&Settings::default(), &shape).work();
+    #[derive(Serialize)]
+    struct Cost {
+        memory_bytes: f64,
+        work: f64,
+        default_work: f64,
+        ratio: f64,
+        limit_bytes: f64,
+        fits: bool,
+    }
+    Ok(to_js(&Cost {
+        memory_bytes: e.memory_bytes,
+        work: e.work(),
+        default_work,
+        ratio: e.work() / default_work.max(1.0),
+        limit_bytes: MEMORY_LIMIT,
+        fits: e.fits(),
+    })?)
 }
