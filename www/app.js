@@ -11,10 +11,13 @@ import { downloadFigure, downloadJson, downloadScoreboard, downloadScores } from
 import { buildForm, syncChoiceHints, syncHoldoutBoxes, syncModelFields } from './form.js';
 import { DEFAULT_SAMPLE_SEED, applyLink, linkParams, linkText, pageUrl, shareLink, updateLink } from './link.js';
 import { fillLevels, loadFile, loadSample, loadingGuard, reloadDataset } from './data.js';
+import { initGlossary } from './glossary.js';
+import { openLesson } from './lessons.js';
 import { drawLiveChart, initLiveCurves, liveEpochs, onBackend, onProgress, onStarted } from './live.js';
 import { modelOf } from './models.js';
+import { initPreview, onPreviewed, previewState, resetPreview } from './preview.js';
 import { Msg } from './protocol.js';
-import { onEvaluating, onResults, onRunError, resumeTraining, startTraining, stopTraining } from './run.js';
+import { onEvaluating, onResults, onRunError, onRunProgress, onScoringStopped, resumeTraining, scoreAgain, startLinkedRun, startTraining, stopTraining } from './run.js';
 import { clearResults, redrawFigures, showFiguresOf } from './scoreboard.js';
 import { validateForm } from './settings.js';
 import { state, syncControls } from './state.js';
@@ -22,14 +25,67 @@ import { state, syncControls } from './state.js';
 /** What the page does with each message from the worker (READY and LOADED answer requests). */
 const workerHandlers = {
   [Msg.BACKEND]: (msg) => onBackend(msg.info),
-  [Msg.STARTED]: onStarted,
-  [Msg.PROGRESS]: onProgress,
-  [Msg.EVALUATING]: onEvaluating,
+  [Msg.STARTED]: (msg) => {
+    onStarted(msg);
+    watchGpuRun();
+  },
+  [Msg.PROGRESS]: (msg) => {
+    onProgress(msg);
+    onRunProgress(msg);
+    watchGpuRun();
+  },
+  [Msg.CHECKPOINT]: ({ bytes, epoch, seconds }) => {
+    if (state.run) state.run.checkpoint = { bytes, epoch, seconds };
+  },
+  [Msg.EVALUATING]: (msg) => {
+    onEvaluating(msg);
+    watchGpuRun();
+  },
   [Msg.RESULTS]: onResults,
+  [Msg.SCORING_STOPPED]: onScoringStopped,
   [Msg.ERROR]: onRunError,
+  [Msg.PREVIEWED]: onPreviewed,
 };
 
 const startWorker = () => spawnWorker(workerHandlers, onEngineCrash);
+
+/**
+ * A WebGPU epoch that takes `factor` times longer than the slowest so far is taken for a hang,
+ * and never less than `minMs` (the first epoch also compiles the GPU kernels). Tests shorten it.
+ */
+const hangLimit = { factor: 10, minMs: 120_000 };
+let hangTimer = null;
+let slowestEpochMs = 0;
+let lastReport = 0;
+
+/**
+ * The watchdog of a WebGPU run: each report re-arms it; when a step does not come back in time
+ * the worker is ended as crashed, and the run goes on on the CPU from its last checkpoint.
+ */
+function watchGpuRun() {
+  clearTimeout(hangTimer);
+  hangTimer = null;
+  const now = performance.now();
+  if (state.phase !== 'training' && state.phase !== 'stopping') {
+    slowestEpochMs = 0;
+    lastReport = 0;
+    return;
+  }
+  if (state.backendInfo?.backend !== 'webgpu') return;
+  if (lastReport) slowestEpochMs = Math.max(slowestEpochMs, now - lastReport);
+  lastReport = now;
+  armWatchdog();
+}
+
+/** (Re)arms the watchdog, counting from the last report. */
+function armWatchdog() {
+  clearTimeout(hangTimer);
+  hangTimer = null;
+  if (!lastReport) return;
+  const limit = Math.max(hangLimit.minMs, hangLimit.factor * slowestEpochMs);
+  const due = Math.max(0, lastReport + limit - performance.now());
+  hangTimer = setTimeout(() => onEngineCrash(`a training step on WebGPU did not come back within ${Math.round(limit / 1000)} s`), due);
+}
 
 /** The engine is gone (wasm panic, trap, worker error): start a fresh one and recover. */
 async function onEngineCrash(message) {
@@ -40,6 +96,7 @@ async function onEngineCrash(message) {
   const training = ['training', 'stopping', 'evaluating'].includes(wasPhase);
   state.phase = 'recovering';
   state.sessionAlive = false;
+  watchGpuRun();
   syncControls();
   abandonWorker(message);
   showMessage('run-error', `The engine crashed: ${message}`);
@@ -47,6 +104,7 @@ async function onEngineCrash(message) {
   try {
     await startWorker();
     if (state.dataset) await reloadDataset();
+    resetPreview();
   } catch (e) {
     state.phase = 'failed';
     setStatus(`The engine could not be restarted: ${e.message}. Reload the page.`, 'error');
@@ -58,8 +116,17 @@ async function onEngineCrash(message) {
   if (training && onGpu) {
     $('backend').value = 'cpu';
     updateLink();
-    showMessage('backend-notice', `The WebGPU run failed (${message}). It was restarted on the CPU backend with the same settings.`);
-    startTraining({ backendOverride: 'cpu', fallback: true });
+    const checkpoint = run.checkpoint ?? null;
+    const sentence = checkpoint
+      ? `The WebGPU run failed: the GPU was lost, stopped answering or its engine crashed. It goes on on the CPU backend from epoch ${checkpoint.epoch}, the last one the GPU finished.`
+      : 'The WebGPU run failed: the GPU was lost, stopped answering or its engine crashed. It was restarted on the CPU backend with the same settings.';
+    // Going on from a checkpoint, nothing is lost: the notice says what happened.
+    if (checkpoint) showMessage('run-error', null);
+    showMessage(
+      'backend-notice',
+      el('div', {}, el('p', { text: sentence }), el('details', {}, el('summary', { text: 'What the engine said' }), el('pre', { class: 'notice-detail', text: message }))),
+    );
+    startTraining({ backendOverride: 'cpu', fallback: true, checkpoint });
   } else {
     setStatus('The engine was restarted; the data is loaded again. Adjust the settings and train again.', 'error');
   }
@@ -103,6 +170,7 @@ function bindEvents() {
   $('train').addEventListener('click', () => startTraining());
   $('stop').addEventListener('click', () => stopTraining());
   $('resume').addEventListener('click', () => resumeTraining());
+  $('score').addEventListener('click', () => scoreAgain());
   $('holdout-kind').addEventListener('change', syncHoldoutBoxes);
   // The fields are built later, from the engine's schema: their events are caught on the form.
   $('settings').addEventListener('change', (e) => {
@@ -116,6 +184,7 @@ function bindEvents() {
     });
   }
   $('holdout-covariate').addEventListener('change', () => fillLevels(''));
+  initPreview();
   $('settings').addEventListener('submit', (e) => e.preventDefault());
   for (const id of ['settings', 'sample-seed', 'condition-column', 'control-label', 'covariates']) {
     $(id).addEventListener('input', updateLink);
@@ -195,6 +264,10 @@ function exposeForTests() {
     get events() {
       return state.events;
     },
+    /** The baselines scored before training: `{key, results, ms, error, shownAt, scoring}`. */
+    get preview() {
+      return previewState();
+    },
     /** The current data's kind and name (`sample`, `file` or `bundled`). */
     get dataset() {
       const d = state.dataset;
@@ -203,15 +276,24 @@ function exposeForTests() {
     shareLink,
     /** Loads a File (or a stand-in with `name`, `size` and `arrayBuffer`) as if it were chosen. */
     loadFile,
-    /** Fault drill: the next training step fails the way a crashed engine does. */
+    /**
+     * Fault drill: the next training step fails the way a crashed engine does (`crash`), never
+     * comes back (`hang`), or the WebGPU device is destroyed under the engine (`device-lost`).
+     */
     injectFault(kind = 'crash') {
       post({ type: Msg.FAULT, kind });
+    },
+    /** Shortens the WebGPU watchdog for a drill: `{factor, minMs}`. */
+    setHangLimit(limit) {
+      Object.assign(hangLimit, limit);
+      armWatchdog();
     },
   };
 }
 
 async function boot() {
   exposeForTests();
+  initGlossary();
   bindEvents();
   syncControls();
   clearResults();
@@ -235,7 +317,8 @@ async function boot() {
     syncControls();
     return;
   }
-  const wanted = applyLink(location.hash) ?? { kind: 'sample', seed: DEFAULT_SAMPLE_SEED };
+  // A lesson link (`lesson=`, `hide=`) opens as its preset with the link's own settings over it.
+  const wanted = applyLink(openLesson(location.hash)) ?? { kind: 'sample', seed: DEFAULT_SAMPLE_SEED };
   state.phase = 'idle';
   syncControls();
   drawLiveChart();
@@ -271,7 +354,7 @@ async function boot() {
   if (loaded && state.autorun) {
     state.autorun = false;
     history.replaceState(null, '', `${pageUrl()}#${linkText(linkParams())}`);
-    startTraining();
+    startLinkedRun();
   }
 }
 

@@ -7,8 +7,9 @@ import { $, el, fmtInt, setStatus, showMessage } from './dom.js';
 import { request } from './engine.js';
 import { dataLabel, dataLoaded } from './comparison.js';
 import { updateLink } from './link.js';
+import { schedulePreview } from './preview.js';
 import { Msg } from './protocol.js';
-import { startTraining } from './run.js';
+import { startLinkedRun } from './run.js';
 import { clearResults } from './scoreboard.js';
 import { checkedConditions, parseList, readLoadOptions, runLoadOptions } from './settings.js';
 import { state, syncControls } from './state.js';
@@ -147,6 +148,8 @@ export function afterLoad(summary, dataset) {
   fillHoldoutChoices(summary);
   showMessage('load-error', null);
   updateLink();
+  // The baselines of this data's split, before anything is trained.
+  schedulePreview({ now: true });
 }
 
 function parseSampleSeed() {
@@ -271,7 +274,7 @@ export async function loadFile(file) {
     setStatus(`${file.name} matches the link (SHA-256 ${summary.sha256.slice(0, 12)}…).`);
     if (state.autorun) {
       state.autorun = false;
-      startTraining();
+      startLinkedRun();
     }
   }
   return true;

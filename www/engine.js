@@ -76,7 +76,8 @@ export function request(msg, transfer = []) {
 }
 
 function onWorkerMessage(msg) {
-  logEvent(msg.type, msg.type === Msg.PROGRESS ? { epoch: msg.record.epoch } : undefined);
+  const detail = { [Msg.PROGRESS]: { epoch: msg.epoch }, [Msg.RESULTS]: { memoryBytes: msg.memoryBytes } };
+  logEvent(msg.type, detail[msg.type]);
   switch (msg.type) {
     case Msg.READY:
       readyWaiter?.resolve();

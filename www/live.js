@@ -60,8 +60,16 @@ export function resetProgress() {
 }
 
 /** The epoch loop begins, for a new run or a resumed one (STARTED). */
-export function onStarted({ plan, progress }) {
-  if (plan) {
+export function onStarted({ plan, progress, restored }) {
+  if (plan && restored) {
+    // A run going on from a checkpoint: its epochs so far are drawn again.
+    state.run.plan = plan;
+    state.progress = { epoch: restored.epoch, budget: restored.budget, done: restored.done, seconds: restored.seconds };
+    state.sessionAlive = true;
+    for (const record of restored.history) curves.push(record);
+    redrawLiveChart();
+    setStatus(`Going on from epoch ${restored.epoch + 1} on ${state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU'} (up to epoch ${restored.budget}).`);
+  } else if (plan) {
     state.run.plan = plan;
     state.progress = { epoch: 0, budget: plan.epochs, done: false, seconds: 0 };
     state.sessionAlive = true;

@@ -12,6 +12,7 @@ export const Msg = Object.freeze({
   /**
    * `{settings, backend}`: choose the backend (`auto`, `webgpu` or `cpu`), start a run with the
    * flat settings object (every key of the settings schema) and train until done or stopped.
+   * With `checkpoint` (`{bytes, seconds}` of a CHECKPOINT), go on from there.
    */
   TRAIN: 'train',
   /** `{}`: stop after the current epoch and score the model as it is. */
@@ -20,6 +21,13 @@ export const Msg = Object.freeze({
   RESUME: 'resume',
   /** `{kind}`: make the next training step fail like a crashed engine (for fault drills). */
   FAULT: 'fault',
+  /** `{}`: score the current run again (after its scoring was stopped). */
+  SCORE: 'score',
+  /**
+   * `{id, settings}`: score the baselines on the split these settings make, on the current data,
+   * without training. Answered by PREVIEWED. Handled between two epochs when a run is going on.
+   */
+  PREVIEW: 'preview',
 
   // worker → page
   /** `{}`: the engine is ready. */
@@ -45,8 +53,24 @@ export const Msg = Object.freeze({
   PROGRESS: 'progress',
   /** `{reason: 'finished' | 'stopped' | 'diverged'}`: the loop ended; the model is being scored. */
   EVALUATING: 'evaluating',
-  /** `{results, reason}`: scores of the model as trained so far. */
+  /**
+   * `{results, reason, memoryBytes}`: scores of the model as trained so far, and the size of the
+   * engine's memory after the run.
+   */
   RESULTS: 'results',
+  /**
+   * `{bytes, epoch, seconds}`: the training state after an epoch of a WebGPU run (an
+   * ArrayBuffer): TRAIN with it as `checkpoint` goes on from there on another backend.
+   */
+  CHECKPOINT: 'checkpoint',
+  /** `{}`: scoring was stopped (STOP while scoring); the trained model is kept for SCORE. */
+  SCORING_STOPPED: 'scoring-stopped',
+  /**
+   * `{id, results, ms}`: the baselines of a PREVIEW (`results` has no model row; `ms`: how long
+   * scoring took), or `{id, error, field}` when the settings were refused, or `{id, skipped}`
+   * when the engine was busy with a training step (ask again later).
+   */
+  PREVIEWED: 'previewed',
   /**
    * `{stage, message, fatal, field}`: something failed; `fatal` means the engine cannot be used
    * any more; `field`, when not null, is the key of the setting the engine refused (e.g.
@@ -63,4 +87,5 @@ export const Stage = Object.freeze({
   START: 'start',
   TRAIN: 'train',
   EVALUATE: 'evaluate',
+  PREVIEW: 'preview',
 });

@@ -1,45 +1,110 @@
 // A run's life: starting one from the form, stopping and resuming it, and what the page does
-// when the engine is scoring it, has scored it, or reports that it failed.
+// when the engine reports an epoch, is scoring it, has scored it, or reports that it failed. The
+// scoreboard shows the run's row, marked as training, from its start to its scores.
 
-import { $, fmtDuration, setStatus, showMessage } from './dom.js';
-import { post } from './engine.js';
+import { $, el, fmtDuration, setStatus, showMessage } from './dom.js';
+import { post, wasm } from './engine.js';
 import { addRun, comparedRuns } from './comparison.js';
 import { updateLink } from './link.js';
 import { redrawLiveChart, resetProgress } from './live.js';
 import { modelLabel, modelOf } from './models.js';
+import { schedulePreview } from './preview.js';
 import { Msg, Stage } from './protocol.js';
 import { markResultsStale, renderScoreboard } from './scoreboard.js';
 import { labelOf, setFieldError, validateForm } from './settings.js';
 import { state, syncControls } from './state.js';
 
-/** Starts a run with the form's settings (`backendOverride`: another backend than the form's). */
-export function startTraining({ backendOverride, fallback } = {}) {
+/**
+ * Starts a run with the form's settings (`backendOverride`: another backend than the form's;
+ * `checkpoint`: go on from a run of the same settings, see Msg.CHECKPOINT).
+ */
+export function startTraining({ backendOverride, fallback, checkpoint = null } = {}) {
   if (state.phase !== 'idle' || !state.summary) return;
   const settings = validateForm({ summary: true });
   if (!settings) return;
   if (!fallback) {
     showMessage('run-error', null);
     showMessage('backend-notice', null);
+    showMessage('autorun-confirm', null);
   }
   const pref = backendOverride ?? $('backend').value;
   state.run = { settings, pref, backend: null, plan: null, fallback: Boolean(fallback) };
   state.phase = 'training';
   state.sessionAlive = false;
+  state.scoreStopped = false;
   markResultsStale();
   resetProgress();
   syncControls();
   setStatus(pref === 'cpu' ? 'Starting the run on the CPU…' : 'Starting the run (setting up the backend)…');
   updateLink();
-  post({ type: Msg.TRAIN, settings, backend: pref });
+  post({ type: Msg.TRAIN, settings, backend: pref, checkpoint });
+  renderScoreboard();
+  // The baselines of the run's split, if they are not on the scoreboard yet (between epochs).
+  schedulePreview({ now: true });
 }
 
-/** Asks the worker to stop after the current epoch; the model is then scored as it is. */
+/** A linked run above this many times the default settings' work is started only when asked. */
+const AUTORUN_RATIO = 10;
+
+/**
+ * Starts the run a link asks for (`autorun=1`), unless its estimated cost is far above the
+ * defaults' on this data or cannot fit: then the page says so and asks first.
+ */
+export function startLinkedRun() {
+  const settings = validateForm({ summary: true });
+  if (!settings || !state.summary?.shape) return;
+  let cost;
+  try {
+    cost = wasm.estimate_run(settings, state.summary.shape);
+  } catch (e) {
+    showMessage('settings-error', `The link's settings were not run: ${e.message}`);
+    return;
+  }
+  if (cost.fits && cost.ratio <= AUTORUN_RATIO) {
+    startTraining();
+    return;
+  }
+  const gib = (b) => (b / 2 ** 30).toFixed(b < 2 ** 30 ? 2 : 1);
+  const times = cost.ratio >= 100 ? Math.round(cost.ratio).toLocaleString('en-US') : cost.ratio.toFixed(1);
+  const box = [
+    el('p', {
+      text: cost.fits
+        ? `This link starts a run about ${times}× the work of the default settings on this data (about ${gib(cost.memory_bytes)} GiB of memory at its peak). It was not started by itself: it may take long on this machine.`
+        : `This link asks for a run that would need about ${gib(cost.memory_bytes)} GiB of memory at its peak, more than the ${gib(cost.limit_bytes)} GiB a page can use. It was not started: lower the hidden size, batch size, particles, panel size, IWELBO particles or ATE samples.`,
+    }),
+  ];
+  if (cost.fits) {
+    const go = el('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'autorun-go', text: 'Train it' });
+    const no = el('button', { type: 'button', class: 'btn', 'data-testid': 'autorun-cancel', text: 'Not now' });
+    go.addEventListener('click', () => {
+      showMessage('autorun-confirm', null);
+      startTraining();
+    });
+    no.addEventListener('click', () => showMessage('autorun-confirm', null));
+    box.push(el('p', {}, go, ' ', no));
+  }
+  showMessage('autorun-confirm', el('div', {}, ...box));
+  setStatus('The link’s run was not started by itself: see the message above.', 'info');
+}
+
+/**
+ * Asks the worker to stop: training after the current epoch (the model is then scored as it
+ * is), or scoring at its next step (the trained model is kept, to be scored later).
+ */
 export function stopTraining() {
+  if (state.phase === 'evaluating') {
+    state.phase = 'stopping';
+    syncControls();
+    setStatus('Stopping the scoring…');
+    post({ type: Msg.STOP });
+    return;
+  }
   if (state.phase !== 'training') return;
   state.phase = 'stopping';
   syncControls();
   setStatus('Stopping after the current epoch…');
   post({ type: Msg.STOP });
+  renderScoreboard();
 }
 
 /** Continues the last run (the engine adds `resume-epochs` epochs if its budget is spent). */
@@ -49,9 +114,25 @@ export function resumeTraining() {
   const more = Number.isSafeInteger(raw) && raw > 0 ? raw : 20;
   showMessage('run-error', null);
   state.phase = 'training';
+  state.scoreStopped = false;
   markResultsStale();
   syncControls();
   post({ type: Msg.RESUME, epochs: more });
+  renderScoreboard();
+}
+
+/** The training row's progress is redrawn at most this often (ms). */
+const ROW_INTERVAL_MS = 500;
+let rowTimer = null;
+
+/** One epoch finished (PROGRESS, after the live panel has taken it): the training row follows. */
+export function onRunProgress({ record }) {
+  if (state.run && record?.val && Number.isFinite(record.val.loss)) state.run.lastValLoss = record.val.loss;
+  if (rowTimer !== null) return;
+  rowTimer = setTimeout(() => {
+    rowTimer = null;
+    if (['training', 'stopping'].includes(state.phase)) renderScoreboard();
+  }, ROW_INTERVAL_MS);
 }
 
 /** The loop ended and the engine is scoring the model (EVALUATING). */
@@ -63,11 +144,33 @@ export function onEvaluating({ reason }) {
   };
   setStatus(text[reason] ?? 'Training finished; scoring the model beside the baselines…');
   syncControls();
+  renderScoreboard();
+}
+
+/** Scoring was stopped (SCORING_STOPPED): the trained model stays, unscored. */
+export function onScoringStopped() {
+  state.phase = 'idle';
+  state.sessionAlive = true;
+  state.scoreStopped = true;
+  syncControls();
+  setStatus('Scoring stopped. The trained model is kept: Score scores it, Resume trains it further.', 'done');
+  renderScoreboard({ stale: true });
+}
+
+/** Scores the kept model again after its scoring was stopped. */
+export function scoreAgain() {
+  if (state.phase !== 'idle' || !state.sessionAlive || !state.scoreStopped) return;
+  state.scoreStopped = false;
+  showMessage('run-error', null);
+  state.phase = 'training';
+  syncControls();
+  post({ type: Msg.SCORE });
 }
 
 /** The model's scores (RESULTS). */
 export function onResults({ results, reason }) {
   state.results = results;
+  state.scoreStopped = false;
   state.phase = 'idle';
   state.sessionAlive = true;
   try {
@@ -90,6 +193,8 @@ export function onResults({ results, reason }) {
   setStatus(`${what} of ${modelLabel(modelOf(results))} on ${backend} in ${fmtDuration(results.train.seconds)}. Scores are below.${compared}`, 'done');
   $('stat-eta').textContent = 'done';
   if (state.autorun) state.autorun = false;
+  // The settings may have moved to another split during the run.
+  schedulePreview();
 }
 
 /** A non-fatal ERROR about the run: settings refused at the start, or training or scoring failed. */
@@ -103,6 +208,7 @@ export function onRunError({ stage, message, field }) {
     state.phase = 'idle';
     state.sessionAlive = false;
     syncControls();
+    renderScoreboard();
     return;
   }
   const epoch = state.progress?.epoch ?? 0;
@@ -113,4 +219,7 @@ export function onRunError({ stage, message, field }) {
   state.phase = 'idle';
   state.sessionAlive = stage === Stage.EVALUATE;
   syncControls();
+  // The last scores stay, dimmed as before the run: this run has none.
+  renderScoreboard({ stale: true });
+  schedulePreview();
 }

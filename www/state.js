@@ -24,11 +24,16 @@ export const state = {
   /** The name of a bundled dataset a shared link asks for, until data is loaded. */
   wantedDataset: null,
   autorun: false,
+  /** The lesson a link opened (its number) and the rooms or settings the link hides (lessons.js). */
+  lesson: null,
+  hide: [],
   /** Holdout choices waiting for data to offer them (from a link): `{conditions, covariate, level}`. */
   pendingHoldout: null,
-  /** The run in progress or last run: `{settings, pref, backend, plan}`. */
+  /** The run in progress or last run: `{settings, pref, backend, plan, lastValLoss}`. */
   run: null,
   sessionAlive: false,
+  /** True when the last run's scoring was stopped: its model waits to be scored (Score). */
+  scoreStopped: false,
   /** The engine's last report on the run: `{epoch, budget, done, seconds}`. */
   progress: null,
   /** The latest results (the run just scored). */
@@ -52,8 +57,10 @@ export function syncControls() {
   const idle = p === 'idle';
   const running = p === 'training' || p === 'stopping' || p === 'evaluating';
   $('train').disabled = !(idle && state.summary);
-  $('stop').disabled = p !== 'training';
+  $('stop').disabled = p !== 'training' && p !== 'evaluating';
   $('resume').disabled = !(idle && state.sessionAlive);
+  $('score').disabled = !(idle && state.sessionAlive && state.scoreStopped);
+  $('score').hidden = !state.scoreStopped;
   $('load-sample').disabled = !idle && p !== 'failed';
   for (const b of document.querySelectorAll('[data-dataset]')) b.disabled = !idle && p !== 'failed';
   $('file-input').disabled = !idle;

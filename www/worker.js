@@ -2,17 +2,46 @@
 // report of each (epoch, budget, done, training time), so the page never waits on the engine and
 // a Stop message is handled between two epochs. The engine keeps the run's state; this keeps none.
 
-import init, { Engine } from '../pkg/cellshift.js';
+import init, { Engine, stop_scoring } from '../pkg/cellshift.js';
 import { Msg, Stage } from './protocol.js';
 
 let engine = null;
+/** The engine's linear memory: its size after each run is reported with the results. */
+let wasmMemory = null;
 /** True while the epoch loop runs (and until its results are posted). */
 let busy = false;
 let stopRequested = false;
+/** True while the engine scores a run: a STOP then stops the scoring. */
+let scoring = false;
 /** Set by a FAULT drill: the next step fails the way a crashed engine does. */
 let pendingFault = null;
 /** The last panic message the engine printed (its panic hook writes to console.error). */
 let lastPanic = null;
+
+/** The backend of the run in progress (`webgpu` or `cpu`). */
+let runBackend = null;
+/** The GPU devices the engine asked for (the last is in use); see `watchDevices`. */
+let gpuDevice = null;
+
+/**
+ * Keeps a handle on every WebGPU device the engine creates, to hear when one is lost: losing
+ * the device of a running GPU run ends this worker with a fatal error, and the page goes on on
+ * the CPU from the run's last checkpoint. A fault drill destroys the device through it.
+ */
+function watchDevices() {
+  if (typeof GPUAdapter === 'undefined') return;
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    gpuDevice = device;
+    device.lost.then((info) => {
+      if (device !== gpuDevice || !busy || runBackend !== 'webgpu') return;
+      post(Msg.ERROR, { stage: Stage.TRAIN, message: `the WebGPU device was lost (${info.reason ?? 'unknown'}: ${info.message || 'no detail'})`, fatal: true });
+    });
+    return device;
+  };
+}
+watchDevices();
 
 const consoleError = console.error.bind(console);
 console.error = (...args) => {
@@ -45,12 +74,26 @@ const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 async function handleInit({ module }) {
   try {
-    await init({ module_or_path: module });
+    wasmMemory = (await init({ module_or_path: module })).memory;
     engine = new Engine();
     post(Msg.READY);
   } catch (e) {
     fail(Stage.INIT, e);
   }
+}
+
+/**
+ * A run's step or scoring failed. On WebGPU that is taken for a failed GPU (a lost device
+ * often shows first as a failed readback): the error is fatal, so the page ends this worker
+ * and goes on on the CPU from the run's last checkpoint.
+ */
+function failRun(stage, e) {
+  if (runBackend !== 'webgpu' || isFatal(e)) {
+    fail(stage, e);
+    return;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  post(Msg.ERROR, { stage, message, fatal: true });
 }
 
 function refuseWhileBusy(stage) {
@@ -77,7 +120,11 @@ function handleLoadCsv({ bytes, name, options }) {
   }
 }
 
-async function handleTrain({ settings, backend }) {
+/**
+ * Starts a run: `checkpoint` (`{bytes, seconds}`, from a run of the same settings on another
+ * backend) makes it go on from there.
+ */
+async function handleTrain({ settings, backend, checkpoint }) {
   if (refuseWhileBusy(Stage.START)) return;
   busy = true;
   stopRequested = false;
@@ -90,14 +137,17 @@ async function handleTrain({ settings, backend }) {
       return;
     }
     post(Msg.BACKEND, { info });
+    runBackend = info.backend;
     let plan;
+    let restored = null;
     try {
       plan = engine.start(settings);
+      if (checkpoint) restored = engine.restore(new Uint8Array(checkpoint.bytes), checkpoint.seconds);
     } catch (e) {
       fail(Stage.START, e);
       return;
     }
-    post(Msg.STARTED, { plan, resumed: false });
+    post(Msg.STARTED, { plan, resumed: false, restored });
     await runLoop();
   } finally {
     busy = false;
@@ -131,27 +181,80 @@ async function runLoop() {
     done = engine.progress().done;
     while (!done && !stopRequested) {
       if (pendingFault) {
+        const kind = pendingFault;
         pendingFault = null;
+        // A step that never comes back: only the page's watchdog ends it.
+        if (kind === 'hang') await new Promise(() => {});
         throw new WebAssembly.RuntimeError('unreachable executed (fault drill)');
       }
       const report = await engine.step();
       done = report.done;
       diverged = report.diverged ?? null;
       post(Msg.PROGRESS, report);
+      // On the GPU, the page keeps the state of the last good epoch: a lost device then costs
+      // the epochs since, not the run.
+      if (runBackend === 'webgpu' && report.record) {
+        const bytes = await engine.checkpoint();
+        self.postMessage({ type: Msg.CHECKPOINT, bytes: bytes.buffer, epoch: report.epoch, seconds: report.seconds }, [bytes.buffer]);
+      }
       // Let queued messages (Stop) run before the next epoch.
       await nextTask();
     }
   } catch (e) {
-    fail(Stage.TRAIN, e);
+    failRun(Stage.TRAIN, e);
     return;
   }
-  const reason = diverged ? 'diverged' : done ? 'finished' : 'stopped';
+  await score(diverged ? 'diverged' : done ? 'finished' : 'stopped');
+}
+
+/**
+ * Scores the run. Scoring hands control back between its steps, so a STOP is handled while it
+ * runs: the engine stops at its next step and the trained model is kept (SCORING_STOPPED).
+ */
+async function score(reason) {
   post(Msg.EVALUATING, { reason });
+  scoring = true;
   try {
     const results = await engine.evaluate();
-    post(Msg.RESULTS, { results, reason });
+    post(Msg.RESULTS, { results, reason, memoryBytes: wasmMemory?.buffer.byteLength ?? null });
   } catch (e) {
-    fail(Stage.EVALUATE, e);
+    if (e?.stopped === true) post(Msg.SCORING_STOPPED, {});
+    else failRun(Stage.EVALUATE, e);
+  } finally {
+    scoring = false;
+  }
+}
+
+/** Scores the current run again (SCORE), after its scoring was stopped. */
+async function handleScore() {
+  if (refuseWhileBusy(Stage.EVALUATE)) return;
+  busy = true;
+  try {
+    await score('finished');
+  } finally {
+    busy = false;
+  }
+}
+
+/**
+ * Scores the baselines for `settings` (PREVIEW). Messages already queued (a Train click) go
+ * first, so a preview never delays the start of a run; during a run it fits between two epochs.
+ */
+async function handlePreview({ id, settings }) {
+  await nextTask();
+  const t0 = performance.now();
+  try {
+    const results = await engine.preview(settings);
+    post(Msg.PREVIEWED, { id, results, ms: performance.now() - t0 });
+  } catch (e) {
+    if (isFatal(e)) {
+      fail(Stage.PREVIEW, e);
+      return;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    // The engine's borrow is its busy flag: a step in flight refuses other calls.
+    if (/engine is busy/.test(message)) post(Msg.PREVIEWED, { id, skipped: message });
+    else post(Msg.PREVIEWED, { id, error: message, field: typeof e?.field === 'string' ? e.field : null });
   }
 }
 
@@ -161,11 +264,16 @@ const handlers = {
   [Msg.LOAD_CSV]: handleLoadCsv,
   [Msg.TRAIN]: handleTrain,
   [Msg.RESUME]: handleResume,
+  [Msg.PREVIEW]: handlePreview,
+  [Msg.SCORE]: handleScore,
   [Msg.STOP]: () => {
     stopRequested = true;
+    if (scoring) stop_scoring();
   },
   [Msg.FAULT]: ({ kind }) => {
-    pendingFault = kind ?? 'crash';
+    // The drill of a lost GPU: destroy the device the engine uses, as a driver reset would.
+    if (kind === 'device-lost') gpuDevice?.destroy();
+    else pendingFault = kind ?? 'crash';
   },
 };
 
