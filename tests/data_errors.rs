@@ -983,7 +983,7 @@ fn gzip_bomb_is_stopped_at_the_limit() {
     let err = parse_csv(&bomb, &opts).unwrap_err();
     // At most one byte past the limit was decompressed.
     assert_eq!(err, expected);
-    assert_mentions(&err, &["decompressed", "more than 1048576 bytes"]);
+    assert_mentions(&err, &["decompressed", "more than 1 MiB"]);
 
     // Through a file as well.
     let dir = std::env::temp_dir().join(format!("cellshift-bomb-test-{}", std::process::id()));
