@@ -67,7 +67,8 @@ export function dataLabel(ds) {
   return ds?.name ?? 'no data';
 }
 
-function showComparisonNotice(text) {
+/** Shows a notice over the scoreboard about what the comparison holds (null: hides it). */
+export function showComparisonNotice(text) {
   const box = $('comparison-notice');
   if (!text) {
     box.hidden = true;
@@ -92,6 +93,34 @@ export function addRun(results) {
         'Models are compared only on the same data and the same held-out cells; train them again to see them side by side.',
     );
   }
+}
+
+/**
+ * Replaces the compared runs with `runs` (a saved session), trained on the data `label` names.
+ * Each is read by the engine on a scratch comparison first: when one is refused or they are
+ * not on one data and split, this throws and the comparison shown is unchanged.
+ */
+export function replaceRuns(runs, label) {
+  const scratch = new wasm.Comparison();
+  try {
+    runs.forEach((r, i) => {
+      let added;
+      try {
+        added = scratch.add(r);
+      } catch (e) {
+        throw new Error(`the engine could not read run ${i + 1} (${modelLabel(modelOf(r))}): ${e.message ?? e}`);
+      }
+      if (added.removed.length || added.changes.length) {
+        throw new Error(`its runs were not trained on the same data and split (${modelLabel(modelOf(r))} differs in ${listText(added.changes)}), so they cannot be compared.`);
+      }
+    });
+  } finally {
+    scratch.free();
+  }
+  comparison.clear();
+  for (const r of runs) comparison.add(r);
+  cache = null;
+  comparedData = { sha256: runs[0].data.sha256, label };
 }
 
 /** Loaded data other than the compared runs' ends the comparison, with a notice. */
