@@ -1,7 +1,9 @@
 // The scoreboard's figures: the engine draws each panel on its canvas, one panel per task so
 // the page answers input between them; and the downloads (panel PNGs, the comparison's
-// scoreboard image and scores CSV, results and config JSON).
+// scoreboard image and scores CSV, results and config JSON). Each panel's label and data table
+// (charttables.js) follow the results it is drawn from.
 
+import { renderChartTables } from './charttables.js';
 import { $, clearCanvas, saveBlob, showMessage, sizeCanvas } from './dom.js';
 import { wasm } from './engine.js';
 import { drawComparison, mergedResults, scoresCsv, shownResults } from './comparison.js';
@@ -35,11 +37,21 @@ export function cancelFigures() {
   figureToken += 1;
 }
 
+/** Empties the figures' labels and data tables (the scoreboard was cleared). */
+export function clearFigureTables() {
+  renderChartTables(null);
+}
+
 /** Draws the figures of the shown results one per task, so the page answers input between them. */
 export async function drawFigures() {
   const results = shownResults();
   if (!results || !wasm) return;
   const token = ++figureToken;
+  try {
+    renderChartTables(results, mergedResults()?.scores ?? results.scores);
+  } catch (e) {
+    console.error('the figures\' data tables could not be built', e);
+  }
   for (const panel of PANELS) {
     await new Promise((r) => setTimeout(r, 0));
     if (token !== figureToken) return;

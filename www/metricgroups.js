@@ -85,7 +85,7 @@ function sections() {
         'details',
         { class: 'metric-group', open: true, 'data-group': g.id, 'data-testid': `metric-group-${g.id}` },
         el('summary', {}, el('span', { class: 'metric-group-title', text: g.title }), el('span', { class: 'metric-group-line', text: g.line })),
-        el('div', { class: 'table-wrap' }, table),
+        el('div', { class: 'table-wrap', role: 'region', tabIndex: 0, 'aria-label': g.title }, table),
         el('ul', { class: 'metric-lines' }, g.metrics.map((m) => el('li', {}, el('strong', { text: m.label.replace(/ ↓$/, '') }), `: ${m.line}`))),
         el('ul', { class: 'metric-reasons', 'data-testid': `metric-reasons-${g.id}` }),
       ),
