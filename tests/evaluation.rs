@@ -455,3 +455,27 @@ fn scoring_stops_at_its_pauses_and_the_session_scores_the_same_afterwards() {
         serde_json::to_string(&full.scores).unwrap()
     );
 }
+
+/// The provisional score taken while a model trains is the full score's mean-shift r, measured
+/// on a fixed subsample of controls: the same on every call, and close to the full r.
+#[test]
+fn the_provisional_score_is_repeatable_and_close_to_the_full_mean_shift_r() {
+    let s = sample_session(Settings {
+        epochs: 10,
+        genes: 50,
+        ..quick()
+    });
+    let a = pollster::block_on(s.provisional_score()).unwrap();
+    let b = pollster::block_on(s.provisional_score()).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.epoch, 10);
+    let full = pollster::block_on(s.evaluate(0.0, "flex")).unwrap();
+    assert_eq!(a.conditions, full.split.test_conditions.len());
+    assert!(a.cells <= a.conditions * cellshift::evaluate::PROVISIONAL_CELLS);
+    let r = a.mean_shift_r.expect("defined on the sample");
+    let full_r = full.scores["cvae"].pooled.mean_shift_r.unwrap();
+    assert!(
+        (r - full_r).abs() < 0.05,
+        "provisional {r} vs full {full_r}"
+    );
+}

@@ -12,12 +12,13 @@ import { buildForm, syncChoiceHints, syncHoldoutBoxes, syncModelFields } from '.
 import { DEFAULT_SAMPLE_SEED, applyLink, linkParams, linkText, pageUrl, shareLink, updateLink } from './link.js';
 import { fillLevels, loadFile, loadSample, loadingGuard, reloadDataset } from './data.js';
 import { initGlossary } from './glossary.js';
+import { initSessions } from './session.js';
 import { openLesson } from './lessons.js';
 import { drawLiveChart, initLiveCurves, liveEpochs, onBackend, onProgress, onStarted } from './live.js';
 import { modelOf } from './models.js';
 import { initPreview, onPreviewed, previewState, resetPreview } from './preview.js';
 import { Msg } from './protocol.js';
-import { onEvaluating, onResults, onRunError, onRunProgress, onScoringStopped, resumeTraining, scoreAgain, startLinkedRun, startTraining, stopTraining } from './run.js';
+import { onEvaluating, onProvisional, onResults, onRunError, onRunProgress, onScoringStopped, resumeTraining, scoreAgain, startLinkedRun, startTraining, stopTraining } from './run.js';
 import { clearResults, redrawFigures, showFiguresOf } from './scoreboard.js';
 import { validateForm } from './settings.js';
 import { state, syncControls } from './state.js';
@@ -34,6 +35,7 @@ const workerHandlers = {
     onRunProgress(msg);
     watchGpuRun();
   },
+  [Msg.PROVISIONAL]: onProvisional,
   [Msg.CHECKPOINT]: ({ bytes, epoch, seconds }) => {
     if (state.run) state.run.checkpoint = { bytes, epoch, seconds };
   },
@@ -185,6 +187,7 @@ function bindEvents() {
   }
   $('holdout-covariate').addEventListener('change', () => fillLevels(''));
   initPreview();
+  initSessions();
   $('settings').addEventListener('submit', (e) => e.preventDefault());
   for (const id of ['settings', 'sample-seed', 'condition-column', 'control-label', 'covariates']) {
     $(id).addEventListener('input', updateLink);

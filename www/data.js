@@ -21,7 +21,7 @@ const MAX_INPUT_BYTES = 256 * 2 ** 20;
 const mib = (bytes) => `${Number((bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)).toLocaleString('en-US')} MiB`;
 
 /** Offers the loaded data's conditions and covariate groups as holdout choices. */
-function fillHoldoutChoices(summary) {
+export function fillHoldoutChoices(summary) {
   const pending = state.pendingHoldout;
   const before = new Set(pending?.conditions?.length ? pending.conditions : checkedConditions());
   const box = $('holdout-conditions');
@@ -100,7 +100,7 @@ function renderSummary() {
       el('span', { class: 'summary-label', text: `Conditions (${conds.length})` }),
       el(
         'ul',
-        { class: 'chips', 'data-testid': 'summary-conditions' },
+        { class: 'chips', 'data-testid': 'summary-conditions', tabIndex: 0, 'aria-label': `Conditions and their cell counts (${conds.length})` },
         conds.map(([label, n]) =>
           el('li', { class: label === control ? 'chip chip-control' : 'chip', 'data-condition': label }, el('span', { text: label }), el('small', { text: fmtInt(n) })),
         ),

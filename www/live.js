@@ -3,6 +3,7 @@
 // LiveCurves); redraws are spaced out while epochs arrive, and the end of a run always gets its
 // own draw.
 
+import { liveRecord, liveReset, renderLiveTable } from './charttables.js';
 import { $, clearCanvas, el, fmtDuration, fmtInt, fmtNum, setStatus, showMessage, sizeCanvas } from './dom.js';
 import { wasm } from './engine.js';
 import { showNotes } from './settings.js';
@@ -56,6 +57,7 @@ export function resetProgress() {
   for (const id of ['stat-epoch', 'stat-eta', 'stat-loss', 'stat-recon', 'stat-kl', 'stat-beta', 'stat-val']) $(id).textContent = '—';
   state.progress = null;
   curves?.clear();
+  liveReset();
   redrawLiveChart();
 }
 
@@ -66,7 +68,10 @@ export function onStarted({ plan, progress, restored }) {
     state.run.plan = plan;
     state.progress = { epoch: restored.epoch, budget: restored.budget, done: restored.done, seconds: restored.seconds };
     state.sessionAlive = true;
-    for (const record of restored.history) curves.push(record);
+    for (const record of restored.history) {
+      curves.push(record);
+      liveRecord(record);
+    }
     redrawLiveChart();
     setStatus(`Going on from epoch ${restored.epoch + 1} on ${state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU'} (up to epoch ${restored.budget}).`);
   } else if (plan) {
@@ -93,6 +98,7 @@ export function onProgress({ record, diverged, epoch, budget, done, seconds }) {
     return;
   }
   curves.push(record);
+  liveRecord(record);
   // The engine's clock: the time spent in this epoch's training step.
   const dt = seconds - state.timing.lastSeconds;
   state.timing.lastSeconds = seconds;
@@ -167,4 +173,5 @@ export function drawLiveChart() {
   }
   lastChartEnd = performance.now();
   lastChartCost = lastChartEnd - start;
+  renderLiveTable();
 }

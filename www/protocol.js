@@ -59,6 +59,11 @@ export const Msg = Object.freeze({
    */
   RESULTS: 'results',
   /**
+   * `{epoch, mean_shift_r, conditions, cells}`: the model's provisional mean-shift r on a fixed
+   * subsample of the held-out conditions' controls, taken every few epochs while it trains.
+   */
+  PROVISIONAL: 'provisional',
+  /**
    * `{bytes, epoch, seconds}`: the training state after an epoch of a WebGPU run (an
    * ArrayBuffer): TRAIN with it as `checkpoint` goes on from there on another backend.
    */

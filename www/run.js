@@ -135,6 +135,13 @@ export function onRunProgress({ record }) {
   }, ROW_INTERVAL_MS);
 }
 
+/** A provisional score of the model in training (PROVISIONAL): its row shows it. */
+export function onProvisional(score) {
+  if (!state.run || !['training', 'stopping'].includes(state.phase)) return;
+  state.run.provisional = score;
+  renderScoreboard();
+}
+
 /** The loop ended and the engine is scoring the model (EVALUATING). */
 export function onEvaluating({ reason }) {
   state.phase = 'evaluating';

@@ -7,7 +7,7 @@
 
 import { $, clearCanvas, el, fmtDuration, fmtInt, fmtNum } from './dom.js';
 import { clearComparison, comparedRun, comparedRuns, mergedResults, shownResults, verdicts } from './comparison.js';
-import { PANELS, cancelFigures, drawFigures } from './figures.js';
+import { PANELS, cancelFigures, clearFigureTables, drawFigures } from './figures.js';
 import { spec } from './form.js';
 import { renderMetricGroups } from './metricgroups.js';
 import { BASELINE_ORDER, byRank, modelColour, modelLabel, modelOf } from './models.js';
@@ -36,6 +36,7 @@ export function clearResults() {
   $('figure-model-box').hidden = true;
   syncMasksPanel(null);
   for (const panel of PANELS) clearCanvas($(`fig-${panel}`));
+  clearFigureTables();
 }
 
 /** The masks figure for the shown model: the heatmap, or why there is none. */
@@ -198,6 +199,15 @@ function pendingRow(run, names) {
     state.phase === 'evaluating'
       ? 'Scoring the model beside the baselines…'
       : 'Provisional: its scores come when training ends or is stopped (scoring takes a few seconds).';
+  // Every few epochs the engine scores the model's mean-shift r on a fixed subsample of controls.
+  const pv = run.provisional;
+  const cells =
+    pv && state.phase !== 'evaluating'
+      ? [
+          el('td', { class: 'num provisional', 'data-testid': 'provisional-r', 'data-value': pv.mean_shift_r ?? undefined, title: `provisional mean-shift r at epoch ${pv.epoch}, on ${pv.cells} control cells decoded over ${pv.conditions} held-out conditions` }, pv.mean_shift_r === null ? '—' : `≈${fmtNum(pv.mean_shift_r)}`),
+          el('td', { class: 'pending', colSpan: 7, 'data-testid': 'pending' }, `Provisional r at epoch ${pv.epoch}, from ${pv.cells} control cells; the full scores come when training ends or is stopped.`),
+        ]
+      : [el('td', { class: 'pending', colSpan: 8, 'data-testid': 'pending' }, text)];
   return el(
     'tr',
     { 'data-predictor': name, 'data-kind': 'model', 'data-provisional': 'true', class: 'row-model row-pending' },
@@ -209,7 +219,7 @@ function pendingRow(run, names) {
       el('span', { class: 'tag tag-pending', text: tag }),
       el('small', { class: 'row-note', text: bits.join(' · ') }),
     ),
-    el('td', { class: 'pending', colSpan: 8, 'data-testid': 'pending' }, text),
+    ...cells,
   );
 }
 

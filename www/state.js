@@ -64,6 +64,9 @@ export function syncControls() {
   $('load-sample').disabled = !idle && p !== 'failed';
   for (const b of document.querySelectorAll('[data-dataset]')) b.disabled = !idle && p !== 'failed';
   $('file-input').disabled = !idle;
+  // Sessions (session.js): saved from compared runs, opened between runs.
+  if ($('save-session')) $('save-session').disabled = !(idle && state.results);
+  if ($('session-input')) $('session-input').disabled = !idle;
   $('reload-file').disabled = !(idle && state.lastFile);
   $('drop-zone').classList.toggle('is-disabled', !idle);
   $('train').textContent = running ? 'Training…' : 'Train';

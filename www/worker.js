@@ -18,6 +18,11 @@ let pendingFault = null;
 /** The last panic message the engine printed (its panic hook writes to console.error). */
 let lastPanic = null;
 
+/** Epochs between two provisional scores, and the least time between them (ms). */
+const PROVISIONAL_EVERY = 5;
+const PROVISIONAL_MIN_MS = 2000;
+let lastProvisional = -Infinity;
+
 /** The backend of the run in progress (`webgpu` or `cpu`). */
 let runBackend = null;
 /** The GPU devices the engine asked for (the last is in use); see `watchDevices`. */
@@ -179,6 +184,7 @@ async function runLoop() {
   let diverged = null;
   try {
     done = engine.progress().done;
+    lastProvisional = -Infinity;
     while (!done && !stopRequested) {
       if (pendingFault) {
         const kind = pendingFault;
@@ -191,6 +197,11 @@ async function runLoop() {
       done = report.done;
       diverged = report.diverged ?? null;
       post(Msg.PROGRESS, report);
+      // Every few epochs (and at least a few seconds apart) the model gets a provisional score.
+      if (report.record && !report.done && report.epoch % PROVISIONAL_EVERY === 0 && performance.now() - lastProvisional > PROVISIONAL_MIN_MS) {
+        lastProvisional = performance.now();
+        post(Msg.PROVISIONAL, await engine.provisional());
+      }
       // On the GPU, the page keeps the state of the last good epoch: a lost device then costs
       // the epochs since, not the run.
       if (runBackend === 'webgpu' && report.record) {

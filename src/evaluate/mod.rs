@@ -24,10 +24,12 @@ mod figures;
 mod plans;
 mod pooled;
 mod predict;
+mod provisional;
 mod scores;
 mod truth;
 
 pub use plans::ConditionPlan;
+pub use provisional::{PROVISIONAL_CELLS, ProvisionalScore};
 pub use scores::LikelihoodBounds;
 
 /// Genes per condition in the top-gene ATE correlation.

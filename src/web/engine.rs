@@ -356,6 +356,18 @@ impl Engine {
         Ok(to_js(&st.progress()?)?)
     }
 
+    /// The model's provisional score as it is now (`{epoch, mean_shift_r, conditions, cells}`):
+    /// mean-shift r on a fixed subsample of each held-out condition's controls, cheap enough to
+    /// take every few epochs.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn provisional(&self) -> Result<JsValue, JsValue> {
+        let state = self.state.clone();
+        let st = state.try_borrow().map_err(|_| WebError::Busy)?;
+        let session = st.session.as_ref().ok_or(WebError::NoRun)?;
+        let score = session.provisional_score().await.map_err(WebError::from)?;
+        Ok(to_js(&score)?)
+    }
+
     /// The run's training state as bytes (see [`crate::checkpoint`]), read without blocking: the
     /// page keeps the last one of a WebGPU run to go on on the CPU if the GPU is lost.
     #[allow(clippy::await_holding_refcell_ref)]

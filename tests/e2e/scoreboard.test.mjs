@@ -201,4 +201,21 @@ describe('scoreboard from the first second', () => {
     h.assertGuards(page);
     await page.close();
   });
+  test('while a model trains, its row gets a provisional r every few epochs, then its full scores', async () => {
+    const page = await h.openPage(browser, baseUrl);
+    await h.waitIdleWithData(page);
+    await h.setSettings(page, { epochs: 40, hidden: 16, genes: 50, backend: 'cpu' });
+    await page.locator(tid('train')).click();
+    const cell = page.locator(`${tid('pooled-table')} tr[data-provisional="true"] ${tid('provisional-r')}`);
+    await cell.waitFor({ state: 'visible', timeout: 120_000 });
+    const r = Number(await cell.getAttribute('data-value'));
+    assert.ok(r >= -1 && r <= 1, `provisional r ${r}`);
+    assert.match(await cell.innerText(), /^≈/);
+    assert.match(await page.locator(`${tid('pooled-table')} tr[data-provisional="true"] ${tid('pending')}`).innerText(), /Provisional r at epoch \d+/);
+    const results = await h.waitForScores(page, 300_000);
+    assert.equal(await page.locator(`${tid('pooled-table')} tr[data-provisional="true"]`).count(), 0, 'the provisional row is replaced');
+    assert.ok(results.scores.cvae.pooled.mean_shift_r !== null);
+    h.assertGuards(page);
+    await page.close();
+  });
 });
