@@ -10,16 +10,25 @@
 //! is a convenience for the command line. Every rule the input must follow has its own
 //! [`DataError`] variant, whose message points at the line and column at fault.
 
+mod cells;
 mod csv;
 mod dataset;
 mod error;
+mod format_error;
+mod h5ad;
 mod options;
 mod validate;
 
+pub use self::cells::{
+    CONTROL_LABELS, FormatOptions, Found, Joiner, MAX_DENSE_VALUES, MatrixInfo, ObsInfo,
+    is_control_like,
+};
 pub use self::csv::{load_path, parse_csv};
 pub use self::dataset::Dataset;
 pub(crate) use self::dataset::sha256_hex;
 pub use self::error::DataError;
+pub use self::format_error::FormatError;
+pub use self::h5ad::{is_hdf5, parse_h5ad};
 pub use self::options::{
     IDENTIFIER_MIN_CELLS, LoadOptions, MAX_COLUMNS, MAX_CONDITIONS, MAX_COVARIATE_LEVELS,
     MAX_INPUT_BYTES, MAX_PERTURBATIONS,
