@@ -16,7 +16,9 @@ mod dataset;
 mod error;
 mod format_error;
 mod h5ad;
+mod input;
 mod options;
+mod tenx;
 mod validate;
 
 pub use self::cells::{
@@ -29,7 +31,9 @@ pub(crate) use self::dataset::sha256_hex;
 pub use self::error::DataError;
 pub use self::format_error::FormatError;
 pub use self::h5ad::{is_hdf5, parse_h5ad};
+pub use self::input::load_input;
 pub use self::options::{
     IDENTIFIER_MIN_CELLS, LoadOptions, MAX_COLUMNS, MAX_CONDITIONS, MAX_COVARIATE_LEVELS,
     MAX_INPUT_BYTES, MAX_PERTURBATIONS,
 };
+pub use self::tenx::{is_archive, parse_10x};
