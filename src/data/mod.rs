@@ -30,7 +30,7 @@ pub use self::dataset::Dataset;
 pub(crate) use self::dataset::sha256_hex;
 pub use self::error::DataError;
 pub use self::format_error::FormatError;
-pub use self::h5ad::{is_hdf5, parse_h5ad};
+pub use self::h5ad::{is_hdf5, parse_h5ad, write_h5ad};
 pub use self::input::load_input;
 pub use self::options::{
     IDENTIFIER_MIN_CELLS, LoadOptions, MAX_COLUMNS, MAX_CONDITIONS, MAX_COVARIATE_LEVELS,

@@ -10,7 +10,8 @@
 //!   conditions;
 //! - `scores`: scores per predictor, the normalised score, the held-out likelihood bounds and
 //!   the ATE;
-//! - `figures`: the PCA and mask figures.
+//! - `figures`: the PCA and mask figures;
+//! - `export`: held-out, predicted and control cells as one table, for an `.h5ad` export.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,7 @@ use crate::metrics;
 use crate::pipeline::{RunError, Session};
 use crate::results::{DataSummary, Figures, RunResults, SplitSummary, TrainSummary};
 
+mod export;
 mod figures;
 mod plans;
 mod pooled;
@@ -26,6 +28,7 @@ mod predict;
 mod scores;
 mod truth;
 
+pub use export::ExportTable;
 pub use plans::ConditionPlan;
 pub use scores::LikelihoodBounds;
 

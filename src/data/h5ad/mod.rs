@@ -6,8 +6,11 @@
 mod hdf;
 mod matrix;
 mod obs;
+mod write;
 
 use hdf5_pure::File;
+
+pub use self::write::write_h5ad;
 
 use self::matrix::Stored;
 use super::cells::{Candidate, FormatOptions, Found, build};
