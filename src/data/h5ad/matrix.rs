@@ -10,6 +10,10 @@ use crate::data::{DataError, FormatError};
 /// Values read per window (about 4 MB of `f32`).
 const WINDOW: usize = 1 << 20;
 
+/// Stored entries of a sparse matrix kept in memory after the first pass (8 bytes each, so
+/// at most 128 MB), so the later passes do not decompress the file again.
+const CACHED_ENTRIES: u64 = 16 << 20;
+
 /// A matrix in the file.
 pub(super) enum Stored {
     Dense {
@@ -27,6 +31,8 @@ pub(super) enum Stored {
         indptr: Vec<u64>,
         rows: usize,
         cols: usize,
+        /// `(data, indices)` once read, when small enough to keep.
+        cache: std::cell::OnceCell<(Vec<f32>, Vec<u32>)>,
     },
 }
 
@@ -115,6 +121,7 @@ impl Stored {
             indptr,
             rows,
             cols,
+            cache: std::cell::OnceCell::new(),
         })
     }
 
@@ -190,9 +197,36 @@ impl Entries for Stored {
                 indptr,
                 rows,
                 cols,
+                cache,
             } => {
                 let minor_len = if *by_row { *cols } else { *rows };
                 let nnz = indptr.last().copied().unwrap_or(0);
+                let bad_index = |j: i64, at: u64| -> DataError {
+                    FormatError::MatrixShape {
+                        matrix: name.clone(),
+                        message: format!("index {j} at entry {at} is outside 0..{minor_len}"),
+                    }
+                    .into()
+                };
+                let mut emit = |major: usize, minor: usize, v: f32| {
+                    if *by_row {
+                        f(major, minor, v)
+                    } else {
+                        f(minor, major, v)
+                    }
+                };
+                if let Some((vals, idx)) = cache.get() {
+                    let mut major = 0usize;
+                    for (at, (&v, &j)) in vals.iter().zip(idx).enumerate() {
+                        while indptr.get(major + 1).is_some_and(|&end| end <= at as u64) {
+                            major += 1;
+                        }
+                        emit(major, j as usize, v)?;
+                    }
+                    return Ok(());
+                }
+                let keep = nnz <= CACHED_ENTRIES && u32::try_from(minor_len).is_ok();
+                let (mut all_vals, mut all_idx) = (Vec::new(), Vec::new());
                 let mut major = 0usize;
                 let mut pos = 0u64;
                 while pos < nnz {
@@ -203,6 +237,13 @@ impl Entries for Stored {
                     let idx = indices
                         .read_i64_rows(pos, n)
                         .map_err(|e| hdf5_error(name, e))?;
+                    if vals.len() as u64 != n || idx.len() as u64 != n {
+                        return Err(FormatError::MatrixShape {
+                            matrix: name.clone(),
+                            message: format!("entries {pos}.. could not all be read"),
+                        }
+                        .into());
+                    }
                     for (k, (&v, &j)) in vals.iter().zip(&idx).enumerate() {
                         let at = pos + k as u64;
                         while indptr.get(major + 1).is_some_and(|&end| end <= at) {
@@ -211,21 +252,17 @@ impl Entries for Stored {
                         let minor = usize::try_from(j)
                             .ok()
                             .filter(|&j| j < minor_len)
-                            .ok_or_else(|| {
-                                DataError::from(FormatError::MatrixShape {
-                                    matrix: name.clone(),
-                                    message: format!(
-                                        "index {j} at entry {at} is outside 0..{minor_len}"
-                                    ),
-                                })
-                            })?;
-                        if *by_row {
-                            f(major, minor, v)?;
-                        } else {
-                            f(minor, major, v)?;
+                            .ok_or_else(|| bad_index(j, at))?;
+                        emit(major, minor, v)?;
+                        if keep {
+                            all_vals.push(v);
+                            all_idx.push(minor as u32);
                         }
                     }
                     pos += n;
+                }
+                if keep {
+                    let _ = cache.set((all_vals, all_idx));
                 }
                 Ok(())
             }
