@@ -420,3 +420,28 @@ fn scanpy_pbmc_slice_reads_its_obs_and_values() {
         "numeric"
     );
 }
+
+#[test]
+fn truncated_and_corrupted_files_are_errors_not_panics() {
+    let whole = bytes("csr_strings.h5ad");
+    for len in [8, 100, 512, 2048, whole.len() / 3, whole.len() / 2] {
+        let cut = whole[..len].to_vec();
+        let r = std::panic::catch_unwind(|| {
+            parse_h5ad(cut, &with_cell_type(), &FormatOptions::default())
+        });
+        match r {
+            Ok(Err(_)) => {}
+            Ok(Ok(_)) => panic!("a file cut at {len} bytes loaded"),
+            Err(_) => panic!("a file cut at {len} bytes panicked the reader"),
+        }
+    }
+    // Flipped bytes in the middle: an error or (if they hit unused space) the same data.
+    for at in (4096..whole.len()).step_by(whole.len() / 7) {
+        let mut bad = whole.clone();
+        bad[at] ^= 0xff;
+        let r = std::panic::catch_unwind(|| {
+            parse_h5ad(bad, &with_cell_type(), &FormatOptions::default())
+        });
+        assert!(r.is_ok(), "a byte flipped at {at} panicked the reader");
+    }
+}
