@@ -9,11 +9,13 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{WebError, read_settings, to_js};
-use crate::data::{self, Dataset, LoadOptions};
+
+mod loading;
+use crate::config::Combination;
+use crate::data::{Dataset, Found, LoadOptions};
 use crate::masks::MaskTruth;
 use crate::pipeline::{RunError, Session};
 use crate::results::{EpochRecord, RunResults};
-use crate::sample::{self, SampleConfig};
 use crate::train::TrainError;
 
 /// What the page shows about loaded data.
@@ -27,9 +29,14 @@ struct Summary {
     covariates: BTreeMap<String, Vec<String>>,
     sha256: String,
     warnings: Vec<String>,
+    condition_column: String,
+    control_label: String,
+    /// What an AnnData or 10x input holds and what was guessed in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    found: Option<Found>,
 }
 
-fn summary(ds: &Dataset, source: &str) -> Result<Summary, WebError> {
+fn summary(ds: &Dataset, source: &str, found: Option<Found>) -> Result<Summary, WebError> {
     let design = crate::design::Design::from_dataset(ds)?;
     Ok(Summary {
         source: source.to_string(),
@@ -40,6 +47,9 @@ fn summary(ds: &Dataset, source: &str) -> Result<Summary, WebError> {
         covariates: design.covariates.into_iter().collect(),
         sha256: ds.sha256.clone(),
         warnings: ds.warnings.clone(),
+        condition_column: ds.condition_column.clone(),
+        control_label: ds.control_label.clone(),
+        found,
     })
 }
 
@@ -61,6 +71,8 @@ type GpuInit = Result<(Device, BTreeMap<String, String>), String>;
 struct State {
     /// The current data, its name, and how it was read.
     data: Option<(Dataset, String, LoadOptions)>,
+    /// For AnnData and 10x data: the matrix read and how combinations were joined.
+    format: Option<(String, Combination)>,
     /// The true sparse effects of the current data, when it is the simulated sample.
     truth: Option<MaskTruth>,
     session: Option<Session>,
@@ -106,46 +118,6 @@ impl Engine {
         Engine {
             state: Rc::new(RefCell::new(State::default())),
         }
-    }
-
-    /// Generates the seeded sample dataset and makes it the current data.
-    /// Its true sparse effects are kept, to be drawn beside the learned masks.
-    pub fn load_sample(&self, seed: u64) -> Result<JsValue, JsValue> {
-        let (ds, truth) = sample::generate(&SampleConfig {
-            seed,
-            ..Default::default()
-        })
-        .map_err(WebError::from)?;
-        let out = to_js(&summary(&ds, "sample")?)?;
-        let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
-        st.data = Some((ds, "sample".into(), LoadOptions::default()));
-        st.truth = Some(MaskTruth::from_sample(&truth));
-        st.session = None;
-        Ok(out)
-    }
-
-    /// Parses CSV or gzip'd CSV bytes with the data settings (`condition_column`,
-    /// `control_label`, `covariates`). On error the previously loaded data stays current.
-    pub fn load_csv(
-        &self,
-        bytes: &[u8],
-        name: String,
-        options: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let opts: LoadOptions = if options.is_undefined() || options.is_null() {
-            LoadOptions::default()
-        } else {
-            serde_wasm_bindgen::from_value(options)
-                .map_err(|e| WebError::LoadOptions(e.to_string()))?
-        };
-        let ds = data::parse_csv(bytes, &opts).map_err(WebError::from)?;
-        let out = to_js(&summary(&ds, &name)?)?;
-        let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
-        st.data = Some((ds, name, opts));
-        // An uploaded table's true effects are unknown.
-        st.truth = None;
-        st.session = None;
-        Ok(out)
     }
 
     /// Chooses the device: `cpu`, `webgpu` or `auto`. WebGPU falls back to the CPU with a notice.
@@ -223,6 +195,10 @@ impl Engine {
         settings.condition_column = opts.condition_column;
         settings.control_label = opts.control_label;
         settings.covariates = opts.covariates;
+        if let Some((layer, combination)) = st.format.clone() {
+            settings.layer = layer;
+            settings.combination = combination;
+        }
         let cfg = settings.check().map_err(WebError::from)?;
         let notes = cfg.notes();
         let device = st
