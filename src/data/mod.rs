@@ -1,4 +1,6 @@
-//! Loading a cells × genes table into a [`Dataset`].
+//! Loading a cells × genes table into a [`Dataset`]: from CSV (below), from AnnData `.h5ad`
+//! ([`parse_h5ad`]) or 10x Matrix Market ([`parse_10x`]), or whichever the bytes are
+//! ([`load_input`]). The last two report what they found and guessed in a [`Found`].
 //!
 //! The file has one row per cell. A `condition` column (the name is configurable) holds the
 //! control label (`control` by default) for control cells, `A` for a single perturbation and
