@@ -49,6 +49,11 @@ fn csv_h5ad_and_10x_of_one_table_score_identically() {
     let csv = train("fmt-csv", &["--data", &fixture("dense.csv")]);
     let h5ad = train("fmt-h5ad", &["--data", &fixture("dense_gzip.h5ad")]);
     let csr = train("fmt-csr", &["--data", &fixture("csr_strings.h5ad")]);
+    assert!(
+        csv["scores"]["cvae"]["pooled"]["mean_shift_r"].is_number(),
+        "{}",
+        csv["scores"]
+    );
     assert_eq!(csv["scores"], h5ad["scores"]);
     assert_eq!(csv["split"], h5ad["split"]);
     assert_eq!(csv["scores"], csr["scores"]);
