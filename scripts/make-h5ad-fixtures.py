@@ -164,6 +164,16 @@ def main():
     write(adata(lognorm(X), conds, ct, genes, cells), "lognorm_only.h5ad")
     record("lognorm_only.h5ad", "X", lognorm(X), conds, ct, genes, "control", "condition")
 
+    # 10b. An encoding the reader does not know, and the pre-0.7 layout (obs a compound table).
+    path = os.path.join(OUT, "unknown_encoding.h5ad")
+    write(adata(sp.csr_matrix(X), conds, ct, genes, cells), "unknown_encoding.h5ad")
+    with h5py.File(path, "r+") as f:
+        f["X"].attrs["encoding-type"] = "awkward-array"
+    with h5py.File(os.path.join(OUT, "legacy.h5ad"), "w") as f:
+        table = np.array([(c.encode(), i) for i, c in enumerate(cells)], dtype=[("index", "S8"), ("n", "<i4")])
+        f.create_dataset("obs", data=table)
+        f.create_dataset("X", data=X)
+
     # 11. A slice of scanpy's bundled PBMC file (an older anndata layout), re-written by anndata.
     try:
         import scanpy as sc
@@ -211,14 +221,14 @@ def main():
         for i in order:
             f.write(f"{barcodes[i]},{conds[i]},{ct[i]}\n")
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.USTAR_FORMAT) as t:
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
         for name, data in files.items():
             info = tarfile.TarInfo(f"filtered_feature_bc_matrix/{name}")
             info.size = len(data)
             info.mtime = 0
             t.addfile(info, io.BytesIO(data))
     with open(os.path.join(OUT, "tenx.tar.gz"), "wb") as f:
-        f.write(buf.getvalue())
+        f.write(gzip.compress(buf.getvalue(), mtime=0))
     v2 = os.path.join(OUT, "tenx_v2")
     os.makedirs(v2, exist_ok=True)
     with open(os.path.join(v2, "matrix.mtx"), "wb") as f:
