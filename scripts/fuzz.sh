@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Fuzzes the input readers: the CSV/gzip loader, the split-file and truth readers and settings
+# Fuzzes the input readers: the CSV/gzip loader, the AnnData reader, the split-file and truth
+# readers and settings
 # validation with cargo-fuzz (libFuzzer, nightly toolchain, debug assertions and overflow checks
 # on, AddressSanitizer), then the page's share-link parser with a node loop (fuzz/link.mjs).
 # Targets run one after another for a bounded number of executions each; one summary line per
 # target, and a non-zero exit if any target crashed, hung, ran out of memory or panicked.
 #
-#   FUZZ_RUNS      libFuzzer executions over the four Rust targets (default 10,000,000), shared
-#                  by each target's cost: csv 3%, split_file 7%, settings 10%, truth 80%, so that
+#   FUZZ_RUNS      libFuzzer executions over the five Rust targets (default 10,000,000), shared
+#                  by each target's cost: csv 3%, split_file 7%, settings 10%, h5ad 2%, truth 78%, so that
 #                  each gets a few minutes on two cores (FUZZ_RUNS_<target> sets one directly)
-#   FUZZ_TARGETS   which targets to run (default: csv split_file truth settings link)
+#   FUZZ_TARGETS   which targets to run (default: csv split_file truth settings h5ad link)
 #   FUZZ_LINK_RUNS executions of the share-link loop (default 200,000)
 #   FUZZ_TIMEOUT   seconds one input may take before it counts as a hang (default 10)
 #
@@ -22,7 +23,7 @@ ROOT=$PWD
 TOTAL_RUNS=${FUZZ_RUNS:-10000000}
 LINK_RUNS=${FUZZ_LINK_RUNS:-200000}
 TIMEOUT=${FUZZ_TIMEOUT:-10}
-TARGETS=${FUZZ_TARGETS:-csv split_file truth settings link}
+TARGETS=${FUZZ_TARGETS:-csv split_file truth settings h5ad link}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:+$CARGO_TARGET_DIR/fuzz}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/fuzz/target}"
 
@@ -32,7 +33,8 @@ runs_of() { # target
     csv) share=3 ;;
     split_file) share=7 ;;
     settings) share=10 ;;
-    *) share=80 ;;
+    h5ad) share=2 ;;
+    *) share=78 ;;
   esac
   override=FUZZ_RUNS_$1
   echo "${!override:-$((TOTAL_RUNS * share / 100))}"
@@ -40,7 +42,7 @@ runs_of() { # target
 
 max_len() {
   case $1 in
-    csv) echo 65536 ;;
+    csv | h5ad) echo 65536 ;;
     split_file | truth) echo 16384 ;;
     *) echo 4096 ;;
   esac

@@ -61,6 +61,23 @@ pub async fn predict(
     scale: &Scale<'_>,
     rng: &mut Rng,
 ) -> Result<Matrix, ReadbackError> {
+    let draws = predict_draws(model, device, src, mode, scale, rng).await?;
+    Ok(match model.likelihood() {
+        Likelihood::Nb => log_normalize(&draws),
+        Likelihood::Gaussian => draws,
+    })
+}
+
+/// The draws themselves: sampled counts for the negative binomial (what an export keeps as
+/// counts), log-normalised values for the Gaussian.
+pub async fn predict_draws(
+    model: &Model,
+    device: &Device,
+    src: &Sources<'_>,
+    mode: Mode,
+    scale: &Scale<'_>,
+    rng: &mut Rng,
+) -> Result<Matrix, ReadbackError> {
     let n = src.x_std.rows;
     let library = Tensor::from_data(
         burn::tensor::TensorData::new(src.library.to_vec(), [n, 1]),
@@ -86,7 +103,7 @@ pub async fn predict(
                     *v = rng.neg_binomial(mu, theta) as f32;
                 }
             }
-            Ok(log_normalize(&draws))
+            Ok(draws)
         }
         Likelihood::Gaussian => {
             for i in 0..n {

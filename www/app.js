@@ -7,7 +7,7 @@ import { $, el, setStatus, showMessage } from './dom.js';
 import { initBundled, loadBundled } from './bundled.js';
 import { abandonWorker, loadEngine, post, spawnWorker, wasm } from './engine.js';
 import { comparedRuns, initComparison, shownResults } from './comparison.js';
-import { downloadFigure, downloadJson, downloadScoreboard, downloadScores } from './figures.js';
+import { downloadFigure, downloadJson, downloadPredictions, downloadScoreboard, downloadScores } from './figures.js';
 import { buildForm, syncChoiceHints, syncHoldoutBoxes, syncModelFields } from './form.js';
 import { DEFAULT_SAMPLE_SEED, applyLink, linkParams, linkText, pageUrl, shareLink, updateLink } from './link.js';
 import { fillLevels, loadFile, loadSample, loadingGuard, reloadDataset } from './data.js';
@@ -138,11 +138,11 @@ async function onEngineCrash(message) {
 function bindEvents() {
   $('load-sample').addEventListener('click', () => loadSample());
   $('file-input').addEventListener('change', (e) => {
-    const file = e.target.files?.[0];
+    const files = [...(e.target.files ?? [])];
     e.target.value = '';
-    loadFile(file);
+    loadFile(files);
   });
-  $('reload-file').addEventListener('click', () => loadFile(state.lastFile));
+  $('reload-file').addEventListener('click', () => loadFile(state.lastFile, { reload: true }));
 
   const zone = $('drop-zone');
   const hasFiles = (e) => [...(e.dataTransfer?.types ?? [])].includes('Files');
@@ -162,8 +162,8 @@ function bindEvents() {
   zone.addEventListener('drop', (e) => {
     e.preventDefault();
     zone.classList.remove('is-over');
-    const file = e.dataTransfer?.files?.[0];
-    if (file) loadFile(file);
+    const files = [...(e.dataTransfer?.files ?? [])];
+    if (files.length) loadFile(files);
   });
   // A file dropped beside the zone must not navigate away from the page.
   window.addEventListener('dragover', (e) => e.preventDefault());
@@ -214,6 +214,7 @@ function bindEvents() {
   $('download-config').addEventListener('click', () => state.results && downloadJson(shownResults().config, 'config.json'));
   $('download-scores').addEventListener('click', downloadScores);
   $('download-scoreboard').addEventListener('click', downloadScoreboard);
+  $('download-h5ad').addEventListener('click', downloadPredictions);
   $('figure-model').addEventListener('change', (e) => showFiguresOf(e.target.value));
 
   let resizeQueued = false;

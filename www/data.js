@@ -1,6 +1,7 @@
-// The data: loading the sample or a CSV file through the worker (a file's size is checked
-// before it is read), the summary of what is loaded, the holdout choices it offers, and a loaded
-// file checked against a shared link. Bundled datasets are fetched by bundled.js and made
+// The data: loading the sample, a CSV, an AnnData .h5ad or a 10x folder's files with their
+// metadata table through the worker (sizes are checked before anything is read), the summary of
+// what is loaded (for .h5ad and 10x, what the file holds and what was guessed in it), the
+// holdout choices it offers, and a loaded file checked against a shared link. Bundled datasets are fetched by bundled.js and made
 // current here too.
 
 import { $, el, fmtInt, setStatus, showMessage } from './dom.js';
@@ -11,7 +12,8 @@ import { schedulePreview } from './preview.js';
 import { Msg } from './protocol.js';
 import { startLinkedRun } from './run.js';
 import { clearResults } from './scoreboard.js';
-import { checkedConditions, parseList, readLoadOptions, runLoadOptions } from './settings.js';
+import { DATA_FIELDS, idOf, spec } from './form.js';
+import { checkedConditions, parseList, readFormatOptions, readLoadOptions, runLoadOptions } from './settings.js';
 import { state, syncControls } from './state.js';
 
 /** The largest file the engine reads (`MAX_INPUT_BYTES`): 256 MiB. */
@@ -127,6 +129,57 @@ function renderSummary() {
   if (s.warnings?.length) {
     box.append(el('ul', { class: 'warnings', 'data-testid': 'summary-warnings' }, s.warnings.map((w) => el('li', { text: w }))));
   }
+  if (s.found) box.append(foundBox(s.found));
+}
+
+/** What an .h5ad or 10x input holds and what was chosen from it, guesses marked. */
+function foundBox(f) {
+  const guessed = (key) => (f.guessed.includes(key) ? ' (guessed)' : '');
+  const row = (label, testid, ...content) =>
+    el('div', { class: 'summary-row' }, el('span', { class: 'summary-label', text: label }), el('span', { 'data-testid': testid }, ...content));
+  const columns = f.obs_columns.map((c) => `${c.name} (${c.kind}${c.levels == null ? '' : `, ${fmtInt(c.levels)} values`})`).join(', ');
+  const matrices = f.matrices
+    .map((m) => `${m.name} (${m.storage} ${fmtInt(m.cells)} × ${fmtInt(m.genes)}${m.counts === true ? ', counts' : m.counts === false ? ', not counts' : ''})`)
+    .join(', ');
+  const box = el(
+    'div',
+    { class: 'summary-found', 'data-testid': 'summary-found' },
+    row(`Found in the ${f.format === 'h5ad' ? '.h5ad' : '10x'} file`, 'found-columns', `cell annotations: ${columns}`),
+    row('Matrices', 'found-matrices', matrices),
+    row(
+      'Using',
+      'found-choices',
+      `condition column “${f.condition_column}”${guessed('condition_column')}, control label “${f.control_label}”${guessed('control_label')}, matrix “${f.matrix}”${guessed('matrix')}`,
+    ),
+  );
+  if (f.genes_kept < f.genes_in_file) box.append(row('Genes', 'found-genes', `${fmtInt(f.genes_kept)} most variable of ${fmtInt(f.genes_in_file)} kept`));
+  if (f.relabelled.length) box.append(row('Labels read as', 'found-relabelled', f.relabelled.map(([a, b]) => `${a} → ${b}`).join(', ')));
+  if (f.notes.length) box.append(el('ul', { class: 'notes muted', 'data-testid': 'found-notes' }, f.notes.map((n) => el('li', { text: n }))));
+  box.append(el('p', { class: 'muted', text: 'Change any of these under “Your data” and reload the file.' }));
+  return box;
+}
+
+/** The data fields last filled in from a file's guesses, so the next file is guessed afresh. */
+let guessedFields = {};
+
+/** Shows what was used for an .h5ad / 10x input in the data fields (they are read on reload). */
+function showGuesses(found) {
+  guessedFields = {};
+  if (!found) return;
+  const values = { condition_column: found.condition_column, control_label: found.control_label, layer: found.format === 'h5ad' ? found.matrix : '' };
+  for (const [key, value] of Object.entries(values)) {
+    $(idOf(key)).value = value;
+    guessedFields[key] = value;
+  }
+}
+
+/** Before another file is read: fields still holding the last file's guesses go back to default. */
+function forgetGuesses() {
+  for (const [key, value] of Object.entries(guessedFields)) {
+    const input = $(idOf(key));
+    if (DATA_FIELDS.includes(key) && input.value === value) input.value = spec(key).default;
+  }
+  guessedFields = {};
 }
 
 /** Whether data may be loaded now (not while a run is in progress). */
@@ -191,7 +244,17 @@ export async function loadSample() {
 }
 
 /** Offers a fix for a column that is not numeric: declare it a covariate. */
-function loadErrorContent(file, message) {
+/** The engine's messages name command-line flags; on the page the fields under Data stand for them. */
+const FLAG_FIELDS = {
+  '--condition-column': 'the Condition column field',
+  '--control-label': 'the Control label field',
+  '--layer': 'the Matrix field',
+  '--combination': 'the Combination separator field',
+  '--likelihood': 'the Likelihood setting',
+};
+
+function loadErrorContent(file, raw) {
+  const message = raw.replace(/--(condition-column|control-label|layer|combination|likelihood)\b/g, (flag) => FLAG_FIELDS[flag]);
   const box = el('div');
   box.append(el('p', { class: 'message-title' }, 'Could not load ', el('code', { text: file.name }), ':'));
   box.append(el('p', { class: 'message-body', 'data-testid': 'load-error-message', text: message }));
@@ -203,7 +266,7 @@ function loadErrorContent(file, message) {
       const covs = parseList($('covariates').value);
       if (!covs.includes(column)) covs.push(column);
       $('covariates').value = covs.join(', ');
-      loadFile(file);
+      loadFile(file.files ?? file, { reload: true });
     });
     box.append(el('p', { class: 'message-hint' }, `“${column}” holds text, so it cannot be a gene. If it is a category such as a cell type, declare it a covariate: `, fix));
   }
@@ -218,43 +281,60 @@ export function keptDataHint() {
   return el('p', { class: 'message-hint', text: `The data loaded before (${dataLabel(state.dataset)}) is still the current data.` });
 }
 
-/** Reads a CSV / CSV.gz with the form's column options; returns whether it loaded. */
-export async function loadFile(file) {
-  if (!file) return false;
+/** The files of a load as the worker takes them (their bytes are transferred). */
+async function filesMessage(files) {
+  return Promise.all(files.map(async (f) => ({ name: f.name, bytes: await f.arrayBuffer() })));
+}
+
+/**
+ * Reads a CSV / CSV.gz, an .h5ad, or a 10x folder's files with a metadata table (the format is
+ * read from the bytes) with the form's data options; returns whether it loaded. `reload`: the
+ * same files again, so the data fields are kept as they are.
+ */
+export async function loadFile(fileOrFiles, { reload = false } = {}) {
+  const files = fileOrFiles == null ? [] : Array.isArray(fileOrFiles) ? fileOrFiles : [fileOrFiles];
+  if (!files.length) return false;
+  const file = files[0];
+  const label = files.length === 1 ? file.name : `${file.name} and ${files.length - 1} more`;
   if (!loadingGuard()) {
     setStatus('Stop the run before loading other data.', 'error');
     return false;
   }
   // Refused before a byte is read: reading would hold the whole file in this tab's memory.
-  if (file.size > MAX_INPUT_BYTES) {
-    const size = mib(file.size) === mib(MAX_INPUT_BYTES) ? `${fmtInt(file.size)} bytes` : mib(file.size);
-    const message = `${file.name} is ${size}; files up to ${mib(MAX_INPUT_BYTES)} can be read in the browser, because the whole table has to fit in this tab's memory. Use fewer cells or genes (for example the most variable genes), or split the cells over several files.`;
-    showMessage('load-error', loadErrorContent(file, message));
-    setStatus(`${file.name} was not loaded: it is larger than ${mib(MAX_INPUT_BYTES)}.`, 'error');
+  const size = files.reduce((n, f) => n + f.size, 0);
+  if (size > MAX_INPUT_BYTES) {
+    const shown = mib(size) === mib(MAX_INPUT_BYTES) ? `${fmtInt(size)} bytes` : mib(size);
+    const message = `${label} is ${shown}; files up to ${mib(MAX_INPUT_BYTES)} can be read in the browser, because the whole table has to fit in this tab's memory. Use fewer cells or genes (for example the most variable genes), or split the cells over several files.`;
+    showMessage('load-error', loadErrorContent({ name: label }, message));
+    setStatus(`${label} was not loaded: it is larger than ${mib(MAX_INPUT_BYTES)}.`, 'error');
     return false;
   }
-  state.lastFile = file;
-  $('file-name').textContent = file.name;
+  if (!reload) forgetGuesses();
+  state.lastFile = files;
+  $('file-name').textContent = label;
   state.phase = 'loading';
   syncControls();
   const options = readLoadOptions();
-  setStatus(`Reading ${file.name} (${fmtInt(file.size)} bytes)…`);
+  const format = readFormatOptions();
+  setStatus(`Reading ${label} (${fmtInt(size)} bytes)…`);
   let summary;
   try {
-    const bytes = await file.arrayBuffer();
-    summary = await request({ type: Msg.LOAD_CSV, bytes, name: file.name, options }, [bytes]);
+    const list = await filesMessage(files);
+    summary = await request({ type: Msg.LOAD_FILES, files: list, name: label, options, format }, list.map((f) => f.bytes));
   } catch (e) {
-    showMessage('load-error', loadErrorContent(file, e.message));
-    setStatus(`${file.name} was not loaded: see the message under Data.`, 'error');
+    showMessage('load-error', loadErrorContent({ name: label, files }, e.message));
+    setStatus(`${label} was not loaded: see the message under Data.`, 'error');
     if (state.phase === 'loading') state.phase = 'idle';
     syncControls();
     return false;
   }
+  showGuesses(summary.found);
   const expected = state.expectedFile;
-  afterLoad(summary, { kind: 'file', file, name: file.name, options, sha256: summary.sha256 });
+  const used = { ...options, condition_column: summary.condition_column, control_label: summary.control_label };
+  afterLoad(summary, { kind: 'file', file, files, name: label, options: used, format, sha256: summary.sha256 });
   state.phase = 'idle';
   syncControls();
-  setStatus(`Loaded ${file.name}: ${fmtInt(summary.cells)} cells × ${fmtInt(summary.genes)} genes.`);
+  setStatus(`Loaded ${label}: ${fmtInt(summary.cells)} cells × ${fmtInt(summary.genes)} genes.`);
   if (expected) {
     if (summary.sha256 !== expected.sha256) {
       showMessage(
@@ -285,8 +365,11 @@ export async function reloadDataset() {
   const ds = state.dataset;
   if (ds.kind === 'sample') {
     state.summary = await request({ type: Msg.LOAD_SAMPLE, seed: String(ds.seed) });
+  } else if (ds.files) {
+    const list = await filesMessage(ds.files);
+    state.summary = await request({ type: Msg.LOAD_FILES, files: list, name: ds.name, options: ds.options, format: ds.format }, list.map((f) => f.bytes));
   } else {
-    // A file, or a bundled dataset's bytes as fetched.
+    // A bundled dataset's bytes as fetched.
     const bytes = await ds.file.arrayBuffer();
     state.summary = await request({ type: Msg.LOAD_CSV, bytes, name: ds.file.name, options: ds.options }, [bytes]);
   }

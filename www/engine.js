@@ -19,6 +19,7 @@ let onCrash = () => {};
 /** `{resolve, reject}` of the worker's READY and of the load in flight. */
 let readyWaiter = null;
 let pendingLoad = null;
+let pendingExport = null;
 
 /** Fetches and compiles the wasm module once, and instantiates it on this thread. */
 export async function loadEngine() {
@@ -67,6 +68,14 @@ export function post(msg) {
   worker.postMessage(msg);
 }
 
+/** Asks the worker for the current run's cells as .h5ad; resolves to its bytes. */
+export function requestExport() {
+  return new Promise((resolve, reject) => {
+    pendingExport = { resolve, reject };
+    worker.postMessage({ type: Msg.EXPORT_H5AD });
+  });
+}
+
 /** Sends a load request; resolves to the data summary. */
 export function request(msg, transfer = []) {
   return new Promise((resolve, reject) => {
@@ -86,6 +95,11 @@ function onWorkerMessage(msg) {
     case Msg.LOADED:
       pendingLoad?.resolve(msg.summary);
       pendingLoad = null;
+      break;
+    case Msg.EXPORTED:
+      if (msg.error) pendingExport?.reject(new Error(msg.error));
+      else pendingExport?.resolve(msg.bytes);
+      pendingExport = null;
       break;
     case Msg.ERROR:
       onWorkerError(msg);

@@ -5,7 +5,7 @@
 
 import { renderChartTables } from './charttables.js';
 import { $, clearCanvas, saveBlob, showMessage, sizeCanvas } from './dom.js';
-import { wasm } from './engine.js';
+import { requestExport, wasm } from './engine.js';
 import { drawComparison, mergedResults, scoresCsv, shownResults } from './comparison.js';
 import { modelOf } from './models.js';
 import { state } from './state.js';
@@ -99,6 +99,17 @@ export function downloadScores() {
     return;
   }
   saveBlob(new Blob([csv], { type: 'text/csv' }), 'scores.csv');
+}
+
+/** The run's held-out, predicted and control cells as .h5ad, made by the worker's engine. */
+export async function downloadPredictions() {
+  if (!state.results) return;
+  try {
+    const bytes = await requestExport();
+    saveBlob(new Blob([bytes], { type: 'application/x-hdf5' }), 'predictions.h5ad');
+  } catch (e) {
+    showMessage('run-error', `The predictions could not be exported: ${e.message}`);
+  }
 }
 
 export function downloadJson(value, filename) {

@@ -14,6 +14,9 @@ const HOLDOUT_KEYS = ['holdout_fraction', 'holdout_conditions', 'holdout_group']
 /** A setting's control id (and data-testid): its key with `-` for `_`. */
 export const idOf = (key) => key.replaceAll('_', '-');
 
+/** The data settings, whose fields sit under Data rather than in the settings form. */
+export const DATA_FIELDS = ['condition_column', 'control_label', 'covariates', 'layer', 'combination'];
+
 /** The schema entry of `key`. */
 export const spec = (key) => state.schema.find((s) => s.key === key);
 
@@ -103,7 +106,9 @@ export function buildForm() {
   const fraction = spec('holdout_fraction');
   Object.assign($('holdout-fraction'), numberAttrs(fraction));
   describe($('holdout-fraction'), fraction);
-  for (const key of ['condition_column', 'control_label', 'covariates']) describe($(idOf(key)), spec(key));
+  const combination = $('combination');
+  combination.replaceChildren(...spec('combination').choices.map((c) => el('option', { value: c.value, text: c.label, title: c.hint })));
+  for (const key of DATA_FIELDS) describe($(idOf(key)), spec(key));
   $('holdout-conditions').title = spec('holdout_conditions').help;
   $('holdout-group-box').title = spec('holdout_group').help;
   fillDefaults();
@@ -112,7 +117,7 @@ export function buildForm() {
 /** Every control at the engine's default. */
 function fillDefaults() {
   for (const s of formSpecs()) $(idOf(s.key)).value = shownValue(s.default);
-  for (const key of ['condition_column', 'control_label', 'covariates']) $(idOf(key)).value = shownValue(spec(key).default);
+  for (const key of DATA_FIELDS) $(idOf(key)).value = shownValue(spec(key).default);
   $('holdout-fraction').value = shownValue(spec('holdout_fraction').default);
   $('holdout-kind').value = 'fraction';
   $('backend').value = 'auto';

@@ -10,6 +10,14 @@ export const Msg = Object.freeze({
   /** `{bytes: ArrayBuffer, name, options}`: parse a CSV / CSV.gz. Answered by LOADED or ERROR. */
   LOAD_CSV: 'load-csv',
   /**
+   * `{files: [{name, bytes: ArrayBuffer}], name, options, format: {layer, combination, genes}}`:
+   * one CSV or .h5ad, or a 10x folder's files (or its .tar.gz) with a metadata table, told apart
+   * by their bytes. Answered by LOADED or ERROR (stage `load`).
+   */
+  LOAD_FILES: 'load-files',
+  /** `{}`: the current run's held-out, predicted and control cells as .h5ad. Answered by EXPORTED. */
+  EXPORT_H5AD: 'export-h5ad',
+  /**
    * `{settings, backend}`: choose the backend (`auto`, `webgpu` or `cpu`), start a run with the
    * flat settings object (every key of the settings schema) and train until done or stopped.
    * With `checkpoint` (`{bytes, seconds}` of a CHECKPOINT), go on from there.
@@ -34,6 +42,8 @@ export const Msg = Object.freeze({
   READY: 'ready',
   /** `{summary}`: data loaded and current. */
   LOADED: 'loaded',
+  /** `{bytes: ArrayBuffer}` of predictions.h5ad, or `{error}`. */
+  EXPORTED: 'exported',
   /**
    * `{info: {backend, adapter, notice, detail}}`: the device the run uses; `notice` says in words
    * why it is not the one asked for, `detail` is the graphics stack's own message (or null).

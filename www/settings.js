@@ -108,6 +108,12 @@ export function readLoadOptions() {
   };
 }
 
+/** How an AnnData or 10x input is read: the matrix, the combination separator, the panel size. */
+export function readFormatOptions() {
+  const genes = Number($('genes')?.value);
+  return { layer: $('layer').value.trim(), combination: $('combination').value, genes: Number.isInteger(genes) && genes > 0 ? genes : undefined };
+}
+
 /** The data settings the next run uses: those the current data was read with. */
 export function runLoadOptions() {
   const ds = state.dataset;

@@ -125,6 +125,29 @@ function handleLoadCsv({ bytes, name, options }) {
   }
 }
 
+function handleLoadFiles({ files, name, options, format }) {
+  if (refuseWhileBusy(Stage.LOAD)) return;
+  try {
+    const list = files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) }));
+    post(Msg.LOADED, { summary: engine.load_files(list, name, options, format) });
+  } catch (e) {
+    fail(Stage.LOAD, e);
+  }
+}
+
+async function handleExportH5ad() {
+  if (busy) {
+    post(Msg.EXPORTED, { error: 'a run is in progress: wait for its results' });
+    return;
+  }
+  try {
+    const bytes = await engine.export_h5ad();
+    self.postMessage({ type: Msg.EXPORTED, bytes: bytes.buffer }, [bytes.buffer]);
+  } catch (e) {
+    post(Msg.EXPORTED, { error: e instanceof Error ? e.message : String(e) });
+  }
+}
+
 /**
  * Starts a run: `checkpoint` (`{bytes, seconds}`, from a run of the same settings on another
  * backend) makes it go on from there.
@@ -273,6 +296,8 @@ const handlers = {
   [Msg.INIT]: handleInit,
   [Msg.LOAD_SAMPLE]: handleLoadSample,
   [Msg.LOAD_CSV]: handleLoadCsv,
+  [Msg.LOAD_FILES]: handleLoadFiles,
+  [Msg.EXPORT_H5AD]: handleExportH5ad,
   [Msg.TRAIN]: handleTrain,
   [Msg.RESUME]: handleResume,
   [Msg.PREVIEW]: handlePreview,

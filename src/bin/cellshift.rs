@@ -10,13 +10,20 @@ use burn::tensor::Device;
 use cellshift::config::{self, SettingError};
 use cellshift::masks::MaskTruth;
 use cellshift::pipeline::{RunError, Session};
-use cellshift::results::{JACCARD_KS, RunResults, ScoreSet};
+use cellshift::results::RunResults;
 use cellshift::sample::{self, SampleConfig};
 use cellshift::split;
 use cellshift::train::TrainError;
 use cellshift::{data, datasets};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use indicatif::{ProgressBar, ProgressStyle};
+
+#[path = "cellshift/input.rs"]
+mod input;
+#[path = "cellshift/table.rs"]
+mod table;
+
+use table::scoreboard_table;
 
 fn command() -> Command {
     let sample = Command::new("sample")
@@ -40,7 +47,7 @@ fn command() -> Command {
     let train = Command::new("train")
         .about("Train a model, score it beside the baselines and write results.json and the scoreboard.")
         .arg(
-            path_arg("data", "CSV or CSV.gz: one row per cell, a condition column, optional covariates, then genes.")
+            path_arg("data", "CSV or CSV.gz (one row per cell, a condition column, optional covariates, then genes), an AnnData .h5ad, or a 10x folder or .tar.gz (with --metadata); the format is read from the bytes.")
                 .conflicts_with_all(["sample", "dataset"])
                 .required_unless_present_any(["sample", "dataset"]),
         )
@@ -65,6 +72,13 @@ fn command() -> Command {
             )
             .long("split-file")
             .conflicts_with_all(["holdout_fraction", "holdout_conditions", "holdout_group"]),
+        )
+        .arg(path_arg("metadata", "For 10x input: a CSV or TSV table keyed by barcode with the condition (and covariate) columns.").requires("data"))
+        .arg(
+            Arg::new("export_h5ad")
+                .long("export-h5ad")
+                .action(ArgAction::SetTrue)
+                .help("Also write predictions.h5ad: held-out true, predicted and control cells (obs: condition, split, source, model; X: the panel, log-normalised; layers/counts: sampled counts for NB)."),
         )
         .arg(path_arg("truth", "True sparse effects (JSON) to draw beside the learned masks; --sample uses its own."))
         .arg(Arg::new("quiet").long("quiet").action(ArgAction::SetTrue).help("Print nothing but errors."))
@@ -218,7 +232,7 @@ fn train(m: &ArgMatches) -> Result<(), CliError> {
         .and_then(|name| datasets::find(name));
     let base = bundled.map_or_else(config::Settings::default, |d| d.settings());
     // Every setting is checked before any file is read.
-    let cfg = config::cli::settings(m, base)?.check()?;
+    let mut cfg = config::cli::settings(m, base)?.check()?;
     let mut truth = match m.get_one::<PathBuf>("truth") {
         Some(p) => {
             let text = String::from_utf8_lossy(&read_file(p)?).into_owned();
@@ -232,10 +246,12 @@ fn train(m: &ArgMatches) -> Result<(), CliError> {
         None => None,
     };
     let (ds, source) = match (m.get_one::<PathBuf>("data"), bundled) {
-        (Some(path), _) => (
-            data::load_path(path, &cfg.load_options())?,
-            path.display().to_string(),
-        ),
+        (Some(path), _) => {
+            let metadata = m.get_one::<PathBuf>("metadata").map(PathBuf::as_path);
+            let (ds, checked) = input::load(path, metadata, cfg.clone(), quiet)?;
+            cfg = checked;
+            (ds, path.display().to_string())
+        }
         (None, Some(d)) => (
             data::parse_csv(d.bytes(), &cfg.load_options())?,
             d.name.to_string(),
@@ -316,6 +332,25 @@ fn train(m: &ArgMatches) -> Result<(), CliError> {
         print!("{}", scoreboard_table(&results));
     }
     write_outputs(&out, &results)?;
+    if m.get_flag("export_h5ad") {
+        let t = pollster::block_on(session.export_table())?;
+        let bytes = data::write_h5ad(
+            &t.lognorm,
+            t.counts.as_ref(),
+            &t.cell_names,
+            &t.genes,
+            &t.obs,
+        )?;
+        write_file(&out.join("predictions.h5ad"), &bytes)?;
+        if !quiet {
+            println!(
+                "wrote {}/predictions.h5ad ({} cells × {} genes)",
+                out.display(),
+                t.cell_names.len(),
+                t.genes.len()
+            );
+        }
+    }
     if !quiet {
         let masks = if results.figures.masks.is_some() {
             ", masks.png, masks.svg"
@@ -346,102 +381,4 @@ fn write_outputs(out: &Path, results: &RunResults) -> Result<(), CliError> {
         cellshift::render::masks_svg(m, &out.join("masks.svg"), 1400, 900)?;
     }
     Ok(())
-}
-
-fn fmt(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_string(), |x| format!("{x:.3}"))
-}
-
-/// A pooled row of the headline table (`extra` false) or of the second table's metrics.
-fn row(name: &str, s: &ScoreSet, extra: bool) -> String {
-    let mut line = format!("{name:<20}");
-    let cells: Vec<Option<f64>> = if extra {
-        s.newer_values().to_vec()
-    } else {
-        std::iter::once(s.mean_shift_r)
-            .chain(
-                JACCARD_KS
-                    .iter()
-                    .map(|k| s.jaccard.get(&k.to_string()).copied().flatten()),
-            )
-            .collect()
-    };
-    for v in cells {
-        line += &format!(" {:>7}", fmt(v));
-    }
-    if !extra {
-        line += &format!(" {:>9}", fmt(s.energy_distance));
-    }
-    if let Some(why) = &s.undefined {
-        line += &format!("  ({why})");
-    }
-    line + "\n"
-}
-
-/// The scoreboard as text: the model first, then the baselines, then the noise ceiling, pooled
-/// over held-out conditions; the headline metrics, then the newer ones in a second table.
-fn scoreboard_table(r: &RunResults) -> String {
-    let model = r.model().name();
-    let ceiling = cellshift::baselines::CEILING;
-    let mut out = format!(
-        "\nscoreboard — {} held-out cells in {} condition(s); shifts against matched controls\n",
-        r.split.test_cells,
-        r.split.test_conditions.len()
-    );
-    out += &format!(
-        "{:<20} {:>7} {:>7} {:>7} {:>7} {:>9}\n",
-        "predictor", "r", "J@25", "J@50", "J@100", "energy"
-    );
-    let mut names: Vec<&String> = r.scores.keys().collect();
-    names.sort_by_key(|n| (n.as_str() != model, n.as_str() == ceiling, (*n).clone()));
-    for n in &names {
-        out += &row(n, &r.scores[*n].pooled, false);
-    }
-    out += &format!("\n{:<20}", "predictor");
-    for h in [
-        "MAE", "Sys r", "Sys r20", "DE", "MSE20", "sign20", "discr", "rank", "centr", "E r",
-        "score",
-    ] {
-        out += &format!(" {h:>7}");
-    }
-    out += "\n";
-    for n in &names {
-        out += &row(n, &r.scores[*n].pooled, true);
-    }
-    out += "(pseudobulk MAE; Systema r vs the perturbed mean, all and top-20 genes; DE overlap; \
-            top-20 DE MSE, sign; discrimination: VCC L1, PerturBench rank (lower is better), \
-            Systema centroid; energy r across conditions; baseline-normalised score)\n";
-    if let Some(v) = cellshift::verdict::verdict(r, model) {
-        out += &format!("verdict: {}\n", v.sentence);
-    }
-    for (c, why) in &r.split.unpredictable {
-        out += &format!("note: `{c}` cannot be predicted by {model}: {why}\n");
-    }
-    if let Some(s) = r.scores.get(model) {
-        if let Some(iw) = s.iwelbo {
-            out += &format!("held-out IWELBO ({model}): {iw:.2} nats per cell\n");
-        }
-        if let Some(ate) = &s.ate {
-            out += &format!(
-                "average treatment effect r ({model}, {} conditions): all genes {}, top-20 genes {}\n",
-                ate.conditions.len(),
-                fmt(ate.r),
-                fmt(ate.r_top20)
-            );
-        }
-    }
-    if let Some(m) = &r.figures.masks {
-        out += &format!(
-            "masks: {:.2} active latent dims per perturbation (P > 0.5)",
-            m.mean_active
-        );
-        if let Some(t) = m.true_mean_active {
-            out += &format!(", truth {t:.2}");
-        }
-        if let Some(s) = m.overlap_spearman {
-            out += &format!("; pairwise overlap vs truth: Spearman {s:.3}");
-        }
-        out += "\n";
-    }
-    out
 }

@@ -121,3 +121,27 @@ impl Generation {
         }
     }
 }
+
+choice_enum! {
+    /// How combination labels in AnnData and 10x input join their perturbations.
+    Combination {
+        Auto = "auto", "auto (from the labels)", "Decide from the labels, and ask when `_` is used both inside names and between them.";
+        Plus = "+", "A+B", "Perturbations joined by `+` (GEARS's `A+ctrl` is the single A).";
+        Underscore = "_", "A_B", "Perturbations joined by `_`.";
+        Pipe = "|", "A|B", "Perturbations joined by `|`.";
+        None = "none", "no combinations", "Every label is one perturbation, whatever characters it holds.";
+    }
+}
+
+impl Combination {
+    pub fn joiner(self) -> crate::data::Joiner {
+        use crate::data::Joiner;
+        match self {
+            Combination::Auto => Joiner::Auto,
+            Combination::Plus => Joiner::Plus,
+            Combination::Underscore => Joiner::Underscore,
+            Combination::Pipe => Joiner::Pipe,
+            Combination::None => Joiner::None,
+        }
+    }
+}

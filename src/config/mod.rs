@@ -12,13 +12,13 @@ pub mod settings;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use choices::{Generation, LikelihoodChoice, ModelName};
+pub use choices::{Combination, Generation, LikelihoodChoice, ModelName};
 pub use error::SettingError;
 pub use estimate::{Estimate, MEMORY_LIMIT, Shape};
 pub use schema::{Bounds, Choice, Kind, Room, Spec, Uses};
 pub use settings::{SCHEMA, Settings, spec};
 
-use crate::data::LoadOptions;
+use crate::data::{FormatOptions, LoadOptions};
 use crate::model::SamsOptions;
 use crate::split::Holdout;
 use crate::train::TrainConfig;
@@ -141,6 +141,17 @@ impl RunConfig {
             control_label: self.settings.control_label.clone(),
             covariates: self.settings.covariates.clone(),
             ..LoadOptions::default()
+        }
+    }
+
+    /// How an AnnData or 10x input is read: the matrix and joiner asked for, and at least the
+    /// panel's worth of genes kept dense.
+    pub fn format_options(&self) -> FormatOptions {
+        FormatOptions {
+            layer: self.settings.layer.trim().to_string(),
+            joiner: self.settings.combination.joiner(),
+            min_genes: self.settings.genes,
+            ..FormatOptions::default()
         }
     }
 

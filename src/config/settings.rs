@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::choices::{Generation, LikelihoodChoice, ModelName};
+use super::choices::{Combination, Generation, LikelihoodChoice, ModelName};
 use super::error::SettingError;
 use super::schema::{Bounds, Room, SettingValue, Spec, Uses};
 
@@ -110,6 +110,11 @@ settings! {
         "The condition label of unperturbed control cells.";
     covariates: Vec<String> = Vec::new(), Data, "covariate", "Covariates", "the covariate columns",
         "Categorical columns such as cell_type (repeat the flag, or separate with commas): the model is conditioned on them and predictions start from controls of the same group.";
+    layer: String = String::new(), Data, "layer", "Matrix", "the matrix",
+        "For .h5ad input, the matrix to read: X, raw/X or a layer such as counts; empty: the first holding integer counts (a counts layer, raw/X, then X).";
+    combination: Combination = Combination::Auto, Data, "combination", "Combination separator", "the combination separator",
+        "For .h5ad and 10x input, how combination labels join perturbations: +, _, | or none; auto decides from the labels and asks when it cannot.",
+        advanced = true;
 
     genes: usize = 200, Split, "genes", "Panel size", "the panel size",
         "The number of genes modelled: the most variable ones on training cells.",

@@ -134,6 +134,28 @@ impl Dataset {
         covariates: Vec<Vec<String>>,
         opts: &LoadOptions,
     ) -> Result<Dataset, DataError> {
+        Self::from_parts_digest(
+            genes,
+            values,
+            conditions,
+            covariate_names,
+            covariates,
+            opts,
+            None,
+        )
+    }
+
+    /// Like [`Dataset::from_parts_with_options`]; `sha256` given (the digest of the file the
+    /// parts were read from) spares rendering a large table as CSV only to hash it.
+    pub(crate) fn from_parts_digest(
+        genes: Vec<String>,
+        values: Matrix,
+        conditions: Vec<String>,
+        covariate_names: Vec<String>,
+        covariates: Vec<Vec<String>>,
+        opts: &LoadOptions,
+        sha256: Option<String>,
+    ) -> Result<Dataset, DataError> {
         let opts = LoadOptions {
             covariates: covariate_names
                 .iter()
@@ -248,7 +270,7 @@ impl Dataset {
             sha256: String::new(),
             warnings: Vec::new(),
         };
-        ds.sha256 = sha256_hex(ds.to_csv().as_bytes());
+        ds.sha256 = sha256.unwrap_or_else(|| sha256_hex(ds.to_csv().as_bytes()));
         finish(ds, &lines, opts.min_cells_per_condition)
     }
 

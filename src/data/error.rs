@@ -315,6 +315,10 @@ pub enum DataError {
     /// The file could not be read.
     #[error("cannot read `{path}`: {message}")]
     Io { path: String, message: String },
+
+    /// An AnnData or 10x input that cannot be read as asked.
+    #[error(transparent)]
+    Format(#[from] super::FormatError),
 }
 
 impl DataError {
@@ -352,7 +356,7 @@ fn quoted(value: &str) -> String {
     format!("{value:?}")
 }
 
-fn list(names: &[String]) -> String {
+pub(crate) fn list(names: &[String]) -> String {
     if names.is_empty() {
         return "none".to_string();
     }
@@ -364,7 +368,7 @@ fn list(names: &[String]) -> String {
         .join(", ")
 }
 
-fn more_hint(names: &[String]) -> &'static str {
+pub(crate) fn more_hint(names: &[String]) -> &'static str {
     if names.len() > MAX_LISTED {
         ", …"
     } else {

@@ -10,7 +10,8 @@
 //!   conditions;
 //! - `scores`: scores per predictor, the normalised score, the held-out likelihood bounds and
 //!   the ATE;
-//! - `figures`: the PCA and mask figures.
+//! - `figures`: the PCA and mask figures;
+//! - `export`: held-out, predicted and control cells as one table, for an `.h5ad` export.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,7 @@ use crate::pause::{NoPause, Pause};
 use crate::pipeline::{RunError, Session};
 use crate::results::{DataSummary, Figures, RunResults, SplitSummary, TrainSummary};
 
+mod export;
 mod figures;
 mod plans;
 mod pooled;
@@ -28,6 +30,7 @@ mod provisional;
 mod scores;
 mod truth;
 
+pub use export::ExportTable;
 pub use plans::ConditionPlan;
 pub use provisional::{PROVISIONAL_CELLS, ProvisionalScore};
 pub use scores::LikelihoodBounds;

@@ -3,21 +3,21 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::Device;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{WebError, read_settings, to_js};
+
+mod loading;
+mod scoring;
 use crate::checkpoint::Checkpoint;
-use crate::config::Shape;
-use crate::data::{self, Dataset, LoadOptions};
+use crate::config::{Combination, Shape};
+use crate::data::{Dataset, Found, LoadOptions};
 use crate::masks::MaskTruth;
-use crate::pause::{Pause, PauseFuture, Stopped};
 use crate::pipeline::{RunError, Session};
 use crate::results::{EpochRecord, RunResults};
-use crate::sample::{self, SampleConfig};
 use crate::train::TrainError;
 
 /// What the page shows about loaded data.
@@ -33,9 +33,14 @@ struct Summary {
     warnings: Vec<String>,
     /// What run estimates need to know of the data (`estimate_run`).
     shape: Shape,
+    condition_column: String,
+    control_label: String,
+    /// What an AnnData or 10x input holds and what was guessed in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    found: Option<Found>,
 }
 
-fn summary(ds: &Dataset, source: &str) -> Result<Summary, WebError> {
+fn summary(ds: &Dataset, source: &str, found: Option<Found>) -> Result<Summary, WebError> {
     let design = crate::design::Design::from_dataset(ds)?;
     Ok(Summary {
         source: source.to_string(),
@@ -47,6 +52,9 @@ fn summary(ds: &Dataset, source: &str) -> Result<Summary, WebError> {
         covariates: design.covariates.into_iter().collect(),
         sha256: ds.sha256.clone(),
         warnings: ds.warnings.clone(),
+        condition_column: ds.condition_column.clone(),
+        control_label: ds.control_label.clone(),
+        found,
     })
 }
 
@@ -68,6 +76,8 @@ type GpuInit = Result<(Device, BTreeMap<String, String>), String>;
 struct State {
     /// The current data, its name, and how it was read.
     data: Option<(Dataset, String, LoadOptions)>,
+    /// For AnnData and 10x data: the matrix read and how combinations were joined.
+    format: Option<(String, Combination)>,
     /// The true sparse effects of the current data, when it is the simulated sample.
     truth: Option<MaskTruth>,
     session: Option<Session>,
@@ -113,46 +123,6 @@ impl Engine {
         Engine {
             state: Rc::new(RefCell::new(State::default())),
         }
-    }
-
-    /// Generates the seeded sample dataset and makes it the current data.
-    /// Its true sparse effects are kept, to be drawn beside the learned masks.
-    pub fn load_sample(&self, seed: u64) -> Result<JsValue, JsValue> {
-        let (ds, truth) = sample::generate(&SampleConfig {
-            seed,
-            ..Default::default()
-        })
-        .map_err(WebError::from)?;
-        let out = to_js(&summary(&ds, "sample")?)?;
-        let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
-        st.data = Some((ds, "sample".into(), LoadOptions::default()));
-        st.truth = Some(MaskTruth::from_sample(&truth));
-        st.session = None;
-        Ok(out)
-    }
-
-    /// Parses CSV or gzip'd CSV bytes with the data settings (`condition_column`,
-    /// `control_label`, `covariates`). On error the previously loaded data stays current.
-    pub fn load_csv(
-        &self,
-        bytes: &[u8],
-        name: String,
-        options: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let opts: LoadOptions = if options.is_undefined() || options.is_null() {
-            LoadOptions::default()
-        } else {
-            serde_wasm_bindgen::from_value(options)
-                .map_err(|e| WebError::LoadOptions(e.to_string()))?
-        };
-        let ds = data::parse_csv(bytes, &opts).map_err(WebError::from)?;
-        let out = to_js(&summary(&ds, &name)?)?;
-        let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
-        st.data = Some((ds, name, opts));
-        // An uploaded table's true effects are unknown.
-        st.truth = None;
-        st.session = None;
-        Ok(out)
     }
 
     /// Chooses the device: `cpu`, `webgpu` or `auto`. WebGPU falls back to the CPU with a notice.
@@ -230,6 +200,10 @@ impl Engine {
         settings.condition_column = opts.condition_column;
         settings.control_label = opts.control_label;
         settings.covariates = opts.covariates;
+        if let Some((layer, combination)) = st.format.clone() {
+            settings.layer = layer;
+            settings.combination = combination;
+        }
         let cfg = settings.check().map_err(WebError::from)?;
         let notes = cfg.notes();
         let device = st
@@ -417,72 +391,17 @@ impl Engine {
             Some(a) => format!("webgpu ({})", a.get("name").cloned().unwrap_or_default()),
             None => "flex (CPU, wasm)".to_string(),
         };
-        STOP_SCORING.store(false, Ordering::Relaxed);
+        scoring::reset();
         let r: RunResults = session
-            .evaluate_pausing(st.elapsed_ms / 1000.0, &backend, &EventLoopPause::new())
+            .evaluate_pausing(
+                st.elapsed_ms / 1000.0,
+                &backend,
+                &scoring::EventLoopPause::new(),
+            )
             .await
             .map_err(WebError::from)?;
         Ok(to_js(&r)?)
     }
-}
-
-/// Set by [`stop_scoring`]; read at scoring's pauses. A flag outside the engine, because the
-/// engine is borrowed while it scores.
-static STOP_SCORING: AtomicBool = AtomicBool::new(false);
-
-/// Asks the scoring in progress to stop at its next pause: `evaluate` then fails with an error
-/// whose `stopped` is true, and the trained model stays, ready to be scored again.
-#[wasm_bindgen]
-pub fn stop_scoring() {
-    STOP_SCORING.store(true, Ordering::Relaxed);
-}
-
-/// Hands control back to the event loop (a macrotask, so a queued Stop message runs) at most
-/// every `YIELD_MS`, and stops when asked.
-struct EventLoopPause {
-    last: std::cell::Cell<f64>,
-}
-
-/// Longest stretch of scoring without handing control back.
-const YIELD_MS: f64 = 50.0;
-
-impl EventLoopPause {
-    fn new() -> Self {
-        Self {
-            last: std::cell::Cell::new(js_sys::Date::now()),
-        }
-    }
-}
-
-impl Pause for EventLoopPause {
-    fn pause(&self) -> PauseFuture<'_> {
-        Box::pin(async move {
-            if js_sys::Date::now() - self.last.get() >= YIELD_MS {
-                next_task().await;
-                self.last.set(js_sys::Date::now());
-            }
-            if STOP_SCORING.swap(false, Ordering::Relaxed) {
-                Err(Stopped)
-            } else {
-                Ok(())
-            }
-        })
-    }
-}
-
-/// Resolves on a fresh task of the event loop (`setTimeout(…, 0)`), in a window or a worker.
-async fn next_task() {
-    let global = js_sys::global();
-    let Ok(set_timeout) = js_sys::Reflect::get(&global, &JsValue::from_str("setTimeout")) else {
-        return;
-    };
-    let Ok(set_timeout) = set_timeout.dyn_into::<js_sys::Function>() else {
-        return;
-    };
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        let _ = set_timeout.call2(&global, &resolve, &JsValue::from_f64(0.0));
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 impl Default for Engine {

@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use cellshift::config::{RunConfig, SCHEMA, Settings};
-use cellshift::data::{LoadOptions, parse_csv};
+use cellshift::data::{FormatOptions, Joiner, LoadOptions, parse_csv, parse_h5ad};
 use cellshift::masks::MaskTruth;
 use cellshift::split::parse_split_file;
 
@@ -19,6 +19,7 @@ pub const TARGETS: &[Target] = &[
     ("split_file", split_file),
     ("truth", truth),
     ("settings", settings),
+    ("h5ad", h5ad),
 ];
 
 /// Formats an error both ways, so the messages built from hostile input are exercised too.
@@ -149,4 +150,25 @@ fn checked(s: Settings) {
         a == b,
         "a checked config changes in its JSON round trip\n{a}\n{b}"
     );
+}
+
+/// The AnnData reader: the bytes with default options (every guess made), and with a named
+/// matrix, a covariate, `_` as the joiner and a dense budget so small that gene selection runs.
+pub fn h5ad(bytes: &[u8]) {
+    show(&parse_h5ad(
+        bytes.to_vec(),
+        &LoadOptions::default(),
+        &FormatOptions::default(),
+    ));
+    let opts = LoadOptions {
+        covariates: vec!["cell_type".into()],
+        ..LoadOptions::default()
+    };
+    let tight = FormatOptions {
+        layer: "X".into(),
+        joiner: Joiner::Underscore,
+        max_dense_values: 64,
+        min_genes: 2,
+    };
+    show(&parse_h5ad(bytes.to_vec(), &opts, &tight));
 }
