@@ -4,7 +4,7 @@
 # make site writes the page as a static site into site/ (see scripts/site.mjs).
 PORT ?= 8080
 
-.PHONY: demo test pkg cli bench clean fuzz site
+.PHONY: demo test pkg cli bench clean fuzz site crosscheck
 
 demo: pkg
 	PORT=$(PORT) node www/serve.mjs
@@ -24,6 +24,11 @@ test:
 
 bench:
 	cargo run --release --features cli --bin cellshift-bench -- bench.json
+
+# cellshift's scores beside PyPI's cell-eval and scipy on the sample and the Kang holdout
+# (installs cell-eval in a virtual environment outside the repository; writes crosscheck.json).
+crosscheck:
+	bash scripts/crosscheck.sh
 
 # Bounded fuzzing of the input readers (FUZZ_RUNS executions per target; see the script).
 fuzz:
