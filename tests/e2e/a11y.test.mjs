@@ -241,4 +241,22 @@ describe('keyboard, screen readers, phones', () => {
     assertGuards(page);
     await page.close();
   });
+  test('every chart says how to read it, in a disclosure a keyboard opens', async () => {
+    const page = await harness.openPage(browser, baseUrl);
+    await waitIdleWithData(page);
+    for (const panel of ['shift', 'jaccard', 'pca', 'curves', 'masks']) {
+      const help = page.locator(tid(`help-${panel}`));
+      assert.equal(await help.evaluate((d) => d.tagName), 'DETAILS', panel);
+      assert.equal(await help.evaluate((d) => d.closest('figure')?.querySelector('canvas')?.dataset.panel), panel, `${panel}: the help sits with its chart`);
+      const text = await help.locator('p').textContent();
+      assert.ok(text.split(/[.!?]\s/).length >= 2 && text.length > 120, `${panel}: a few sentences, not a label: ${text}`);
+    }
+    // Opened from the keyboard: focus the summary, press Enter.
+    const summary = page.locator(`${tid('help-shift')} > summary`);
+    await summary.focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await page.locator(tid('help-shift')).evaluate((d) => d.open), true);
+    assertGuards(page);
+    await page.close();
+  });
 });
