@@ -82,7 +82,6 @@ pub struct Progress {
 
 /// A run that passed every check on its data ([`Session::plan`]), not built yet.
 pub struct Planned {
-    ds: Dataset,
     source: String,
     cfg: RunConfig,
     likelihood: Likelihood,
@@ -141,22 +140,23 @@ impl Session {
         cfg: RunConfig,
         device: &Device,
     ) -> Result<Self, RunError> {
-        Self::build(Self::plan(ds, source, cfg)?, device)
+        let plan = Self::plan(&ds, source, cfg)?;
+        Self::build(ds, plan, device)
     }
 
     /// Every check a run needs from the data, before anything large is allocated: the
     /// likelihood, the split, the design and the estimated cost. Once a plan is made, building
     /// the session cannot fail, so the page may drop its previous run first (and never holds
     /// two runs at once).
-    pub fn plan(ds: Dataset, source: &str, cfg: RunConfig) -> Result<Planned, RunError> {
+    pub fn plan(ds: &Dataset, source: &str, cfg: RunConfig) -> Result<Planned, RunError> {
         let s = cfg.settings();
-        let likelihood = likelihood_for(s.likelihood, &ds)?;
-        let split = split::make_split(&ds, cfg.holdout(), s.val_fraction, s.seed)?;
+        let likelihood = likelihood_for(s.likelihood, ds)?;
+        let split = split::make_split(ds, cfg.holdout(), s.val_fraction, s.seed)?;
         if split.train.is_empty() {
             return Err(TrainError::NoTrainingCells.into());
         }
-        let design = Design::from_dataset(&ds)?;
-        let estimate = Estimate::of(s, &Shape::of(&ds, &design));
+        let design = Design::from_dataset(ds)?;
+        let estimate = Estimate::of(s, &Shape::of(ds, &design));
         if !estimate.fits() {
             const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
             return Err(RunError::TooBig {
@@ -165,7 +165,6 @@ impl Session {
             });
         }
         Ok(Planned {
-            ds,
             source: source.to_string(),
             cfg,
             likelihood,
@@ -174,10 +173,9 @@ impl Session {
         })
     }
 
-    /// The session of a plan, on `device`.
-    pub fn build(plan: Planned, device: &Device) -> Result<Self, RunError> {
+    /// The session of a plan made on `ds`, on `device`.
+    pub fn build(ds: Dataset, plan: Planned, device: &Device) -> Result<Self, RunError> {
         let Planned {
-            ds,
             source,
             cfg,
             likelihood,

@@ -41,7 +41,9 @@ export function splitKey(settings, sha256) {
 /** Settings for a preview: the data and split ones from `settings`, the others their defaults. */
 function previewSettings(settings) {
   const keys = new Set(splitKeys());
-  return Object.fromEntries(state.schema.map((s) => [s.key, keys.has(s.key) ? settings[s.key] : s.default]));
+  // A setting the form does not hold (how an AnnData file is read: the engine knows it) keeps
+  // its default.
+  return Object.fromEntries(state.schema.map((s) => [s.key, keys.has(s.key) && settings[s.key] !== undefined ? settings[s.key] : s.default]));
 }
 
 /**
@@ -72,6 +74,11 @@ export function schedulePreview({ now = false } = {}) {
 
 function requestPreview() {
   timer = null;
+  // Data still being loaded, or an engine restarting: ask again once it is done.
+  if (state.phase === 'loading' || state.phase === 'recovering') {
+    timer = setTimeout(requestPreview, RETRY_MS);
+    return;
+  }
   if (!state.summary || !(state.phase === 'idle' || RUNNING.includes(state.phase))) return;
   const want = wanted();
   if (!want.key) return;

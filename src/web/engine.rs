@@ -194,12 +194,13 @@ impl Engine {
     pub fn start(&self, settings: JsValue) -> Result<JsValue, JsValue> {
         let mut settings = read_settings(settings)?;
         let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
-        let Some((ds, name, opts)) = st.data.clone() else {
+        let Some((_, name, opts)) = st.data.as_ref() else {
             return Err(WebError::NoData.into());
         };
-        settings.condition_column = opts.condition_column;
-        settings.control_label = opts.control_label;
-        settings.covariates = opts.covariates;
+        let name = name.clone();
+        settings.condition_column = opts.condition_column.clone();
+        settings.control_label = opts.control_label.clone();
+        settings.covariates = opts.covariates.clone();
         if let Some((layer, combination)) = st.format.clone() {
             settings.layer = layer;
             settings.combination = combination;
@@ -210,11 +211,15 @@ impl Engine {
             .device
             .clone()
             .unwrap_or_else(|| Device::flex().autodiff());
-        let plan = Session::plan(ds, &name, cfg).map_err(WebError::from)?;
-        // The plan passed every check: the previous run can go before this one is built, so
-        // two runs never share the engine's memory.
+        let plan = {
+            let ds = &st.data.as_ref().ok_or(WebError::NoData)?.0;
+            Session::plan(ds, &name, cfg).map_err(WebError::from)?
+        };
+        // The plan passed every check: the previous run can go before this one is built (and
+        // before its copy of the data is made), so two runs never share the engine's memory.
         st.session = None;
-        let mut session = Session::build(plan, &device).map_err(WebError::from)?;
+        let ds = st.data.as_ref().ok_or(WebError::NoData)?.0.clone();
+        let mut session = Session::build(ds, plan, &device).map_err(WebError::from)?;
         if let Some(truth) = st.truth.clone() {
             session = session.with_truth(truth);
         }
@@ -253,6 +258,10 @@ impl Engine {
             settings.condition_column = opts.condition_column;
             settings.control_label = opts.control_label;
             settings.covariates = opts.covariates;
+            if let Some((layer, combination)) = st.format.clone() {
+                settings.layer = layer;
+                settings.combination = combination;
+            }
             (ds, name, st.truth.clone())
         };
         let cfg = settings.check().map_err(WebError::from)?;
