@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use hdf5_pure::{AttrValue, Dataset, File, Group};
 
+use crate::data::options::MAX_INPUT_BYTES;
 use crate::data::{DataError, FormatError};
 
 /// Filters the reader can undo: deflate (gzip), shuffle, fletcher32, scale-offset, LZF.
@@ -160,7 +161,30 @@ pub(super) fn is_dataset(file: &File, path: &str) -> bool {
 
 /// A 1-D string dataset (`_index`, categories, a text column).
 pub(super) fn strings(file: &File, path: &str) -> Result<Vec<String>, DataError> {
-    dataset(file, path)?
+    whole(file, path, 16)?
         .read_string()
         .map_err(|e| hdf5_error(path, e))
+}
+
+/// A dataset to be read whole, once its declared size is known to be within what a file may
+/// hold: a hostile header can declare more values than any memory has, and the reader would
+/// try to allocate them. `bytes_per`: the least memory one value takes once read.
+pub(super) fn whole(file: &File, path: &str, bytes_per: usize) -> Result<Dataset, DataError> {
+    let d = dataset(file, path)?;
+    let values = shape(&d, path)?
+        .iter()
+        .try_fold(1usize, |n, &x| n.checked_mul(x));
+    let bytes = values.and_then(|n| n.checked_mul(bytes_per));
+    match bytes {
+        Some(b) if b <= MAX_INPUT_BYTES => Ok(d),
+        _ => Err(FormatError::MatrixShape {
+            matrix: path.to_string(),
+            message: format!(
+                "it declares {} values, more than the {} MiB a file may hold",
+                values.map_or_else(|| "too many".to_string(), |n| n.to_string()),
+                MAX_INPUT_BYTES >> 20
+            ),
+        }
+        .into()),
+    }
 }

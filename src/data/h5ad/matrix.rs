@@ -3,7 +3,9 @@
 
 use hdf5_pure::{Dataset, File};
 
-use super::hdf::{attr_ints, attr_text, attrs_of_group, dataset, hdf5_error, is_group, shape};
+use super::hdf::{
+    attr_ints, attr_text, attrs_of_group, dataset, hdf5_error, is_group, shape, whole,
+};
 use crate::data::cells::Entries;
 use crate::data::{DataError, FormatError};
 
@@ -84,7 +86,7 @@ impl Stored {
         let data = dataset(file, &format!("{path}/data"))?;
         let indices = dataset(file, &format!("{path}/indices"))?;
         let ptr_path = format!("{path}/indptr");
-        let indptr_raw = dataset(file, &ptr_path)?
+        let indptr_raw = whole(file, &ptr_path, 8)?
             .read_i64()
             .map_err(|e| hdf5_error(&ptr_path, e))?;
         let major = if by_row { rows } else { cols };

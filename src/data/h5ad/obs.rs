@@ -6,7 +6,7 @@ use hdf5_pure::{DType, File};
 
 use super::hdf::{
     attr_text, attr_texts, attrs_of_group, dataset, encoding, hdf5_error, is_dataset, is_group,
-    strings,
+    strings, whole,
 };
 use crate::data::cells::{Obs, ObsValues};
 use crate::data::{DataError, FormatError};
@@ -92,7 +92,7 @@ fn column(file: &File, path: &str, cells: usize) -> Result<ObsValues, DataError>
             }
         }
     } else {
-        let d = dataset(file, path)?;
+        let d = whole(file, path, 8)?;
         match d.dtype().map_err(|e| hdf5_error(path, e))? {
             DType::String | DType::VariableLengthString => ObsValues::Text(strings(file, path)?),
             DType::Enum(names) => {
@@ -138,13 +138,13 @@ fn texts_of(file: &File, path: &str) -> Result<Vec<String>, DataError> {
 }
 
 fn ints(file: &File, path: &str) -> Result<Vec<i64>, DataError> {
-    dataset(file, path)?
+    whole(file, path, 8)?
         .read_i64()
         .map_err(|e| hdf5_error(path, e))
 }
 
 fn numbers(file: &File, path: &str) -> Result<Vec<f64>, DataError> {
-    dataset(file, path)?
+    whole(file, path, 8)?
         .read_f64()
         .map_err(|e| hdf5_error(path, e))
 }
