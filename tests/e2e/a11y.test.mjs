@@ -5,11 +5,11 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as harness from './harness.mjs';
-import { CHROMIUM, ROOT, assertGuards, launch, setSettings, startServer, tid, train, waitForScores, waitIdleWithData } from './harness.mjs';
+import { assertGuards, setSettings, tid, train, waitForScores, waitIdleWithData } from './harness.mjs';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 /** A short run: enough for every figure and table of the scoreboard. */
@@ -17,26 +17,14 @@ const QUICK = { epochs: 3, hidden: 16, genes: 50, backend: 'cpu' };
 const QUICK_HASH = Object.entries(QUICK).map(([k, v]) => `${k}=${v}`).join('&');
 const CHARTS = ['fig-shift', 'fig-jaccard', 'fig-pca', 'fig-curves', 'live-curves'];
 
-let server;
 let baseUrl;
 let browser;
 
 before(async () => {
-  assert.ok(existsSync(join(ROOT, 'pkg/cellshift_bg.wasm')), 'pkg/cellshift_bg.wasm is missing: run scripts/build-wasm.sh first');
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing`);
-  ({ child: server, url: baseUrl } = await startServer());
-  browser = await launch();
+  ({ baseUrl, browser } = await harness.startSuite());
 });
 
-after(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
-  await harness.cleanup();
-});
+after(() => harness.stopSuite(browser));
 
 /**
  * Runs axe-core on the page as it is, with every disclosure open so that what it holds is

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import * as harness from './harness.mjs';
-import { CHROMIUM, ROOT, assertCanvasesDrawn, assertGuards, canvasInk, launch, screenshot, setSettings, startServer, tempDir, tid, train, waitForScores, waitIdleWithData } from './harness.mjs';
+import { ROOT, assertCanvasesDrawn, assertGuards, canvasInk, launch, screenshot, setSettings, tempDir, tid, train, waitForScores, waitIdleWithData } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(HERE, 'fixtures');
@@ -25,7 +25,6 @@ const KANG = resolve(ROOT, '../shared/data/kang2018_pbmc_ifnb.csv');
 const KANG_BUNDLED = join(ROOT, 'assets/kang2018_pbmc_ifnb.csv.gz');
 const run = promisify(execFile);
 
-let server;
 let baseUrl;
 let browser;
 
@@ -147,21 +146,10 @@ async function loadError(page) {
 // ---------------------------------------------------------------------------------------------
 
 before(async () => {
-  assert.ok(existsSync(join(ROOT, 'pkg/cellshift_bg.wasm')), 'pkg/cellshift_bg.wasm is missing: run scripts/build-wasm.sh first');
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
-  ({ child: server, url: baseUrl } = await startServer());
-  browser = await launch();
+  ({ baseUrl, browser } = await harness.startSuite());
 });
 
-after(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
-  await harness.cleanup();
-});
+after(() => harness.stopSuite(browser));
 
 describe('cellshift page', () => {
   /** Results of the sample run of the first test, reused by the share-link test. */

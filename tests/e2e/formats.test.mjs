@@ -5,15 +5,14 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as harness from './harness.mjs';
-import { CHROMIUM, ROOT, assertGuards, launch, setSettings, startServer, tid, train, waitIdleWithData } from './harness.mjs';
+import { ROOT, assertGuards, setSettings, tid, train, waitIdleWithData } from './harness.mjs';
 
 const H5AD = join(ROOT, 'tests/fixtures/h5ad');
 
-let server;
 let baseUrl;
 let browser;
 
@@ -30,21 +29,10 @@ async function loaded(page, source) {
 }
 
 before(async () => {
-  assert.ok(existsSync(join(ROOT, 'pkg/cellshift_bg.wasm')), 'pkg/cellshift_bg.wasm is missing: run scripts/build-wasm.sh first');
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
-  ({ child: server, url: baseUrl } = await startServer());
-  browser = await launch();
+  ({ baseUrl, browser } = await harness.startSuite());
 });
 
-after(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
-  await harness.cleanup();
-});
+after(() => harness.stopSuite(browser));
 
 describe('AnnData and 10x input', () => {
   test('an .h5ad shows what it holds and what was guessed, and trains', async () => {

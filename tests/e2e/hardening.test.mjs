@@ -4,33 +4,21 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as harness from './harness.mjs';
-import { CHROMIUM, ROOT, assertGuards, launch, setSettings, startServer, tid, train, waitForScores, waitIdleWithData } from './harness.mjs';
+import { assertGuards, launch, setSettings, tid, train, waitForScores, waitIdleWithData } from './harness.mjs';
 
-let server;
 let baseUrl;
 let browser;
 const openPage = (url = baseUrl) => harness.openPage(browser, url);
 
 before(async () => {
-  assert.ok(existsSync(join(ROOT, 'pkg/cellshift_bg.wasm')), 'pkg/cellshift_bg.wasm is missing: run scripts/build-wasm.sh first');
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing`);
-  ({ child: server, url: baseUrl } = await startServer());
-  browser = await launch();
+  ({ baseUrl, browser } = await harness.startSuite());
 });
 
-after(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
-  await harness.cleanup();
-});
+after(() => harness.stopSuite(browser));
 
 /** Loads a file through the page's own entry point (as if chosen), without waiting. */
 function chooseFile(page, name, bytes, type = 'text/csv') {

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -195,3 +196,31 @@ export function assertCanvasesDrawn(ink) {
   }
 }
 
+
+/** The server of the suite in progress (`startSuite`). */
+let suiteServer = null;
+
+/**
+ * What a page suite needs before its tests: the built wasm, Chromium, the server and one
+ * browser. Resolves to `{baseUrl, browser}`; `stopSuite` undoes it.
+ */
+export async function startSuite() {
+  assert.ok(existsSync(join(ROOT, 'pkg/cellshift_bg.wasm')), 'pkg/cellshift_bg.wasm is missing: run scripts/build-wasm.sh first');
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
+  const { child, url } = await startServer();
+  suiteServer = child;
+  return { baseUrl: url, browser: await launch() };
+}
+
+/** Closes the suite's browser, stops its server and removes its temporary directories. */
+export async function stopSuite(browser) {
+  await browser?.close();
+  const server = suiteServer;
+  suiteServer = null;
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  await cleanup();
+}

@@ -10,24 +10,14 @@ import * as h from './harness.mjs';
 
 const { tid } = h;
 
-let server;
 let baseUrl;
 let browser;
 
 before(async () => {
-  ({ child: server, url: baseUrl } = await h.startServer());
-  browser = await h.launch();
+  ({ baseUrl, browser } = await h.startSuite());
 });
 
-after(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
-  await h.cleanup();
-});
+after(() => h.stopSuite(browser));
 
 /** The metric paths of the grouped tables, as in results.json's score sets. */
 const GROUPED = ['mae', 'systema.r', 'systema.r_top20', 'de.overlap', 'de.top20_mse', 'de.top20_sign', 'discrimination.l1', 'discrimination.rank', 'discrimination.centroid', 'energy_r', 'normalised_score'];

@@ -12,28 +12,21 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as harness from './harness.mjs';
-import { ROOT, assertCanvasesDrawn, assertGuards, canvasInk, launch, setSettings, startServer, tempDir, tid, train, waitIdleWithData } from './harness.mjs';
+import { ROOT, assertCanvasesDrawn, assertGuards, canvasInk, setSettings, tempDir, tid, train, waitIdleWithData } from './harness.mjs';
 
 const CLI = join(process.env.CARGO_TARGET_DIR || join(ROOT, 'target'), 'release/cellshift');
 /** A short run: the test is about what is saved and shown, not about the model. */
 const SHORT = 'epochs=3&hidden=16&iwelbo_particles=5&ate_samples=50';
 
-let server;
 let baseUrl;
 let browser;
 const openPage = (url = baseUrl) => harness.openPage(browser, url);
 
 before(async () => {
-  assert.ok(existsSync(join(ROOT, 'pkg/cellshift_bg.wasm')), 'pkg/cellshift_bg.wasm is missing: run scripts/build-wasm.sh first');
-  ({ child: server, url: baseUrl } = await startServer());
-  browser = await launch();
+  ({ baseUrl, browser } = await harness.startSuite());
 });
 
-after(async () => {
-  await browser?.close();
-  server?.kill();
-  await harness.cleanup();
-});
+after(() => harness.stopSuite(browser));
 
 /** The pooled table as shown: each predictor's `data-value`s (null for an undefined cell). */
 function pooledTable(page) {
