@@ -2,7 +2,7 @@
 //! model's predicted cells for it and the control cells they were predicted from, as one
 //! table with per-cell annotations (written as `.h5ad` by [`crate::data::write_h5ad`]).
 
-use crate::generate::{self, Scale, Sources};
+use crate::generate;
 use crate::matrix::Matrix;
 use crate::model::Likelihood;
 use crate::pipeline::{RunError, Session};
@@ -78,24 +78,17 @@ impl Session {
             if self.unpredictable(&plan.label).is_some() {
                 continue;
             }
-            let x_std = self.prep.x_std.select_rows(&plan.sources);
-            let own = self.encode(&plan.sources, None);
-            let target = self.encode(&plan.sources, Some(&plan.label));
-            let library: Vec<f32> = plan.sources.iter().map(|&i| self.prep.library[i]).collect();
-            let sources = Sources {
-                x_std: &x_std,
-                own_condition: &own,
-                target_condition: &target,
-                library: &library,
-            };
-            let scale = Scale {
-                mean: &self.prep.mean,
-                sd: &self.prep.sd,
-            };
+            let inputs = self.generation_inputs(&plan.sources, &plan.label);
             let mode = self.cfg.settings().generation.mode();
-            let draws =
-                generate::predict_draws(&model, &self.device, &sources, mode, &scale, &mut rng)
-                    .await?;
+            let draws = generate::predict_draws(
+                &model,
+                &self.device,
+                &inputs.sources(),
+                mode,
+                &self.scale(),
+                &mut rng,
+            )
+            .await?;
             let lognorm = if nb {
                 crate::preprocess::log_normalize(&draws)
             } else {

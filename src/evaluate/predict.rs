@@ -153,26 +153,13 @@ impl Session {
     ) -> Result<(Matrix, Vec<f64>), RunError> {
         // Every control of the involved groups is decoded, so the
         // predicted mean is weighted exactly like the reference.
-        let x_std = self.prep.x_std.select_rows(&plan.pool);
-        let own = self.encode(&plan.pool, None);
-        let target = self.encode(&plan.pool, Some(&plan.label));
-        let library: Vec<f32> = plan.pool.iter().map(|&i| self.prep.library[i]).collect();
-        let sources = Sources {
-            x_std: &x_std,
-            own_condition: &own,
-            target_condition: &target,
-            library: &library,
-        };
-        let scale = Scale {
-            mean: &self.prep.mean,
-            sd: &self.prep.sd,
-        };
+        let inputs = self.generation_inputs(&plan.pool, &plan.label);
         let decoded = generate::predict(
             model,
             &self.device,
-            &sources,
+            &inputs.sources(),
             self.cfg.settings().generation.mode(),
-            &scale,
+            &self.scale(),
             rng,
         )
         .await?;
@@ -237,5 +224,46 @@ fn ceiling_row(
         label: plan.label.clone(),
         truth_profile: truth.profile,
         pred: scored,
+    }
+}
+
+/// What generation reads to decode some cells under a condition, owned so that one call
+/// builds it for every caller (predictions, provisional scores, the export).
+pub(super) struct GenerationInputs {
+    x_std: Matrix,
+    own: Matrix,
+    target: Matrix,
+    library: Vec<f32>,
+}
+
+impl GenerationInputs {
+    pub(super) fn sources(&self) -> Sources<'_> {
+        Sources {
+            x_std: &self.x_std,
+            own_condition: &self.own,
+            target_condition: &self.target,
+            library: &self.library,
+        }
+    }
+}
+
+impl Session {
+    /// `cells`' standardised values, their own condition, `label` as the target condition and
+    /// their library sizes. [cells, panel], [cells, design] twice, [cells]
+    pub(super) fn generation_inputs(&self, cells: &[usize], label: &str) -> GenerationInputs {
+        GenerationInputs {
+            x_std: self.prep.x_std.select_rows(cells),
+            own: self.encode(cells, None),
+            target: self.encode(cells, Some(label)),
+            library: cells.iter().map(|&i| self.prep.library[i]).collect(),
+        }
+    }
+
+    /// The panel's standardisation, to undo it on decoded values.
+    pub(super) fn scale(&self) -> Scale<'_> {
+        Scale {
+            mean: &self.prep.mean,
+            sd: &self.prep.sd,
+        }
     }
 }

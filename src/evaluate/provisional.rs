@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::weighted_mean;
-use crate::generate::{self, Scale, Sources};
+use crate::generate;
 use crate::metrics;
 use crate::pipeline::{RunError, Session};
 use crate::rng::Rng;
@@ -32,10 +32,6 @@ impl Session {
     pub async fn provisional_score(&self) -> Result<ProvisionalScore, RunError> {
         let model = self.trainer.model();
         let mut rng = Rng::derive(self.cfg.seed(), "provisional");
-        let scale = Scale {
-            mean: &self.prep.mean,
-            sd: &self.prep.sd,
-        };
         let (mut truth, mut pred) = (Vec::new(), Vec::new());
         let (mut conditions, mut cells) = (0, 0);
         for plan in self.plans() {
@@ -51,22 +47,13 @@ impl Session {
                 continue;
             }
             let weights: Vec<f64> = at.iter().map(|&k| plan.weights[k] / total).collect();
-            let x_std = self.prep.x_std.select_rows(&pool);
-            let own = self.encode(&pool, None);
-            let target = self.encode(&pool, Some(&plan.label));
-            let library: Vec<f32> = pool.iter().map(|&i| self.prep.library[i]).collect();
-            let sources = Sources {
-                x_std: &x_std,
-                own_condition: &own,
-                target_condition: &target,
-                library: &library,
-            };
+            let inputs = self.generation_inputs(&pool, &plan.label);
             let decoded = generate::predict(
                 &model,
                 &self.device,
-                &sources,
+                &inputs.sources(),
                 self.cfg.settings().generation.mode(),
-                &scale,
+                &self.scale(),
                 &mut rng,
             )
             .await?; // [pool cells, panel]
