@@ -31,6 +31,7 @@ pub mod results;
 pub mod rng;
 pub mod rotation;
 pub mod sample;
+pub mod seeds;
 pub mod split;
 pub mod tensor;
 pub mod train;

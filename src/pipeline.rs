@@ -217,7 +217,7 @@ impl Session {
                 .with_latent(s.latent)
                 .with_hidden(s.hidden)
                 .with_likelihood(likelihood)
-                .init(s.seed, device),
+                .init(cfg.model_seed(), device),
             ),
             Some(kind) => Model::Sams(
                 SamsConfig {
@@ -231,7 +231,7 @@ impl Session {
                     options: cfg.sams(),
                     n_obs: n_obs.iter().map(|&n| n as f32).collect(),
                 }
-                .init(s.seed, device),
+                .init(cfg.model_seed(), device),
             ),
         };
         let trainer = Trainer::new(model, cfg.train(), &train, &val, device)?;

@@ -96,6 +96,10 @@ pub struct Scores {
     /// Average treatment effects of the model against the data's; null for baselines.
     #[serde(default)]
     pub ate: Option<AteScores>,
+    /// Every seed's values and the intervals, when the model was trained with several seeds
+    /// (the other fields then hold the means over the seeds); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<crate::seeds::SeedSummary>,
 }
 
 /// Pearson r between the model's and the data's average treatment effects

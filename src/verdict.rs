@@ -20,8 +20,15 @@ pub struct MetricVerdict {
     pub baseline: String,
     pub baseline_value: f64,
     /// Strictly better than that baseline (higher correlations, overlaps and accuracies; lower
-    /// distances, errors and rank).
+    /// distances, errors and rank); with several seeds, the whole 95% interval is.
     pub beats: bool,
+    /// The seeds' 95% interval of the model's value (`model` is then the mean), when it was
+    /// trained with several seeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
+    /// The interval holds the baseline's value: the seeds cannot tell model and baseline apart.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub undecided: bool,
 }
 
 /// A model's verdict: one entry per metric both it and some baseline have, and a sentence.
@@ -67,6 +74,25 @@ impl Metric {
                 Metric::CentroidAccuracy,
                 Metric::EnergyR,
             ])
+    }
+
+    /// The metric's key in `scores.csv` and in a model's seed intervals.
+    fn key(self) -> String {
+        match self {
+            Metric::R => "mean_shift_r".into(),
+            Metric::Jaccard(k) => format!("jaccard_{k}"),
+            Metric::Energy => "energy_distance".into(),
+            Metric::Mae => "mae".into(),
+            Metric::SystemaR => "systema_r".into(),
+            Metric::SystemaRTop20 => "systema_r_top20".into(),
+            Metric::DeOverlap => "de_overlap".into(),
+            Metric::DeTop20Mse => "de_top20_mse".into(),
+            Metric::DeTop20Sign => "de_top20_sign".into(),
+            Metric::DiscriminationL1 => "discrimination_l1".into(),
+            Metric::PerturbenchRank => "discrimination_rank".into(),
+            Metric::CentroidAccuracy => "centroid_accuracy".into(),
+            Metric::EnergyR => "energy_r".into(),
+        }
     }
 
     fn name(self) -> String {
@@ -175,9 +201,12 @@ fn fmt(v: f64) -> String {
     format!("{v:.3}")
 }
 
-/// The verdict on `model` in `results` (None when the model has no pooled scores).
+/// The verdict on `model` in `results` (None when the model has no pooled scores). With several
+/// seeds, a metric is won only when the seeds' 95% interval lies wholly on the better side of
+/// the best baseline, lost when it lies wholly on the worse side, and undecided otherwise.
 pub fn verdict(results: &RunResults, model: &str) -> Option<Verdict> {
-    let mine = &results.scores.get(model)?.pooled;
+    let scores = results.scores.get(model)?;
+    let mine = &scores.pooled;
     let mut out = Vec::new();
     for metric in Metric::all() {
         let higher = metric.higher_is_better();
@@ -185,13 +214,22 @@ pub fn verdict(results: &RunResults, model: &str) -> Option<Verdict> {
             continue;
         };
         if let Some((name, b)) = metric.best_baseline(&results.scores) {
-            let beats = if higher { value > b } else { value < b };
+            let interval = scores
+                .seeds
+                .as_ref()
+                .and_then(|s| s.intervals.get(&metric.key()))
+                .map(|i| [i.low, i.high]);
+            let (lo, hi) = interval.map_or((value, value), |[lo, hi]| (lo, hi));
+            let beats = if higher { lo > b } else { hi < b };
+            let loses = if higher { hi < b } else { lo > b };
             out.push(MetricVerdict {
                 metric: metric.name(),
                 model: value,
                 baseline: name.clone(),
                 baseline_value: b,
                 beats,
+                interval,
+                undecided: interval.is_some() && !beats && !loses,
             });
         }
     }
@@ -199,28 +237,47 @@ pub fn verdict(results: &RunResults, model: &str) -> Option<Verdict> {
         return None;
     }
     let part = |v: &MetricVerdict| {
+        let value = match v.interval {
+            Some([lo, hi]) => format!("{} [{}, {}]", fmt(v.model), fmt(lo), fmt(hi)),
+            None => fmt(v.model),
+        };
         format!(
-            "{}: {} vs {} for {}",
+            "{}: {value} vs {} for {}",
             v.metric,
-            fmt(v.model),
             fmt(v.baseline_value),
             baselines::label(&v.baseline)
         )
     };
-    let (won, lost): (Vec<&MetricVerdict>, Vec<&MetricVerdict>) = out.iter().partition(|v| v.beats);
+    let won: Vec<&MetricVerdict> = out.iter().filter(|v| v.beats).collect();
+    let open: Vec<&MetricVerdict> = out.iter().filter(|v| v.undecided).collect();
+    let lost: Vec<&MetricVerdict> = out.iter().filter(|v| !v.beats && !v.undecided).collect();
     let list = |vs: &[&MetricVerdict]| vs.iter().map(|v| part(v)).collect::<Vec<_>>().join("; ");
-    let sentence = match (won.is_empty(), lost.is_empty()) {
-        (true, _) => format!("{model} beats no baseline: {}", list(&lost)),
-        (false, true) => format!(
+    let mut sentence = match (won.is_empty(), lost.is_empty()) {
+        (true, true) => format!("{model} beats no baseline"),
+        (true, false) => format!("{model} beats no baseline: {}", list(&lost)),
+        (false, true) if open.is_empty() => format!(
             "{model} beats the best baseline on every metric: {}",
             list(&won)
         ),
+        (false, true) => format!("{model} beats the best baseline on {}", list(&won)),
         (false, false) => format!(
             "{model} does not beat the best baseline on {}; it does on {}",
             list(&lost),
             list(&won)
         ),
     };
+    if !open.is_empty() {
+        sentence += &format!(
+            "; its seeds cannot tell it apart from the best baseline on {}",
+            list(&open)
+        );
+    }
+    if let Some(s) = &scores.seeds {
+        sentence += &format!(
+            " (means over {} seeds, 95% intervals in brackets)",
+            s.runs.len()
+        );
+    }
     Some(Verdict {
         model: model.to_string(),
         metrics: out,

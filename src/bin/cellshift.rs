@@ -14,7 +14,7 @@ use cellshift::results::RunResults;
 use cellshift::sample::{self, SampleConfig};
 use cellshift::split;
 use cellshift::train::TrainError;
-use cellshift::{data, datasets};
+use cellshift::{data, datasets, seeds};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -121,6 +121,8 @@ enum CliError {
     Chart(#[from] cellshift::charts::ChartError),
     #[error("cannot read {path}: {message}")]
     Read { path: String, message: String },
+    #[error(transparent)]
+    Seeds(#[from] seeds::SeedsError),
 }
 
 impl CliError {
@@ -282,10 +284,59 @@ fn train(m: &ArgMatches) -> Result<(), CliError> {
         );
     }
     let device = Device::flex().autodiff();
-    let mut session = Session::new(ds, &source, cfg, &device)?;
-    if let Some(t) = truth {
-        session = session.with_truth(t);
+    let seeds = cfg.settings().seeds;
+    let mut runs = Vec::with_capacity(seeds);
+    let mut ds = Some(ds);
+    for k in 0..seeds {
+        let cfg = cfg.clone().with_replicate(k);
+        if !quiet && seeds > 1 {
+            println!(
+                "seed {} of {seeds} (model seed {})",
+                k + 1,
+                cfg.model_seed()
+            );
+        }
+        // The last replicate takes the data; the others copy it.
+        let data = if k + 1 == seeds {
+            ds.take()
+        } else {
+            ds.clone()
+        };
+        let Some(data) = data else { break };
+        let mut session = Session::new(data, &source, cfg, &device)?;
+        if let Some(t) = &truth {
+            session = session.with_truth(t.clone());
+        }
+        runs.push(train_and_score(&mut session, quiet)?);
+        // The export is of the first seed's model, whose figures the results show.
+        if k == 0 && m.get_flag("export_h5ad") {
+            export_h5ad(&session, &out, quiet)?;
+        }
     }
+    let cfg_seeds = runs.len();
+    let results = seeds::combine(runs)?;
+    if !quiet {
+        print!("{}", scoreboard_table(&results));
+    }
+    write_outputs(&out, &results)?;
+    if !quiet {
+        let masks = if results.figures.masks.is_some() {
+            ", masks.png, masks.svg"
+        } else {
+            ""
+        };
+        let seeds = if cfg_seeds > 1 { ", seeds.csv" } else { "" };
+        println!(
+            "wrote {}/results.json, scores.csv{seeds}, config.json, scoreboard.png, scoreboard.svg{masks}",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Trains `session` to the end of its budget (or to a divergence, rolled back) with a progress
+/// bar, then scores it.
+fn train_and_score(session: &mut Session, quiet: bool) -> Result<RunResults, CliError> {
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -322,44 +373,32 @@ fn train(m: &ArgMatches) -> Result<(), CliError> {
     bar.finish();
     let seconds = started.elapsed().as_secs_f64();
     let results = pollster::block_on(session.evaluate(seconds, "flex (CPU)"))?;
-    if !quiet {
-        if results.train.stopped_early {
-            println!(
-                "early stop at epoch {} (best validation loss at epoch {})",
-                results.train.epochs, results.train.best_epoch
-            );
-        }
-        print!("{}", scoreboard_table(&results));
-    }
-    write_outputs(&out, &results)?;
-    if m.get_flag("export_h5ad") {
-        let t = pollster::block_on(session.export_table())?;
-        let bytes = data::write_h5ad(
-            &t.lognorm,
-            t.counts.as_ref(),
-            &t.cell_names,
-            &t.genes,
-            &t.obs,
-        )?;
-        write_file(&out.join("predictions.h5ad"), &bytes)?;
-        if !quiet {
-            println!(
-                "wrote {}/predictions.h5ad ({} cells × {} genes)",
-                out.display(),
-                t.cell_names.len(),
-                t.genes.len()
-            );
-        }
-    }
-    if !quiet {
-        let masks = if results.figures.masks.is_some() {
-            ", masks.png, masks.svg"
-        } else {
-            ""
-        };
+    if !quiet && results.train.stopped_early {
         println!(
-            "wrote {}/results.json, scores.csv, config.json, scoreboard.png, scoreboard.svg{masks}",
-            out.display()
+            "early stop at epoch {} (best validation loss at epoch {})",
+            results.train.epochs, results.train.best_epoch
+        );
+    }
+    Ok(results)
+}
+
+/// Writes predictions.h5ad: the held-out true cells, the model's and the controls.
+fn export_h5ad(session: &Session, out: &Path, quiet: bool) -> Result<(), CliError> {
+    let t = pollster::block_on(session.export_table())?;
+    let bytes = data::write_h5ad(
+        &t.lognorm,
+        t.counts.as_ref(),
+        &t.cell_names,
+        &t.genes,
+        &t.obs,
+    )?;
+    write_file(&out.join("predictions.h5ad"), &bytes)?;
+    if !quiet {
+        println!(
+            "wrote {}/predictions.h5ad ({} cells × {} genes)",
+            out.display(),
+            t.cell_names.len(),
+            t.genes.len()
         );
     }
     Ok(())
@@ -376,6 +415,13 @@ fn write_outputs(out: &Path, results: &RunResults) -> Result<(), CliError> {
     )?;
     cellshift::render::scoreboard_png(results, &out.join("scoreboard.png"), 1600, 1200)?;
     cellshift::render::scoreboard_svg(results, &out.join("scoreboard.svg"), 1600, 1200)?;
+    if let Some(s) = results
+        .scores
+        .get(results.model().name())
+        .and_then(|s| s.seeds.as_ref())
+    {
+        write_file(&out.join("seeds.csv"), seeds::seeds_csv(s).as_bytes())?;
+    }
     if let Some(m) = &results.figures.masks {
         cellshift::render::masks_png(m, &out.join("masks.png"), 1400, 900)?;
         cellshift::render::masks_svg(m, &out.join("masks.svg"), 1400, 900)?;

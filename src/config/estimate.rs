@@ -99,10 +99,12 @@ impl Estimate {
         let scoring_flops = 2.0 * params * (test_cells * s.iwelbo_particles as f64)
             + 2.0 * params * 2.0 * s.ate_samples as f64 * (shape.perturbations.max(1) as f64)
             + g * g * cells * 2.0;
+        // Replicates run one after another: the work adds up, the memory does not.
+        let seeds = s.seeds.max(1) as f64;
         Self {
             memory_bytes,
-            train_flops,
-            scoring_flops,
+            train_flops: train_flops * seeds,
+            scoring_flops: scoring_flops * seeds,
         }
     }
 

@@ -29,6 +29,8 @@ use crate::train::TrainConfig;
 pub struct RunConfig {
     settings: Settings,
     holdout: Holdout,
+    /// Which of the `seeds` replicate runs this is (0: the first, the only one by default).
+    replicate: usize,
 }
 
 impl Settings {
@@ -71,6 +73,7 @@ impl Settings {
         Ok(RunConfig {
             settings: self,
             holdout,
+            replicate: 0,
         })
     }
 
@@ -117,8 +120,28 @@ impl RunConfig {
         self.settings.model
     }
 
+    /// The seed of everything about the data: the split, matched controls, the ceiling's halves.
+    /// Replicates share it, so they are scored on the same cells.
     pub fn seed(&self) -> u64 {
         self.settings.seed
+    }
+
+    /// The seed of everything about the model: initial weights, batches, sampled noise,
+    /// generated cells. Replicate k uses `seed + k`, so the first replicate is the single run.
+    pub fn model_seed(&self) -> u64 {
+        let modulus = settings::MAX_SEED as u64 + 1;
+        (self.settings.seed % modulus + self.replicate as u64 % modulus) % modulus
+    }
+
+    /// Which replicate run this is (0 ..= seeds − 1).
+    pub fn replicate(&self) -> usize {
+        self.replicate
+    }
+
+    /// This configuration's replicate `k`: the same split, the model seed `seed + k`.
+    pub fn with_replicate(mut self, k: usize) -> Self {
+        self.replicate = k;
+        self
     }
 
     pub fn holdout(&self) -> &Holdout {
@@ -167,7 +190,7 @@ impl RunConfig {
             beta: s.beta,
             grad_clip: s.grad_clip,
             patience: s.patience,
-            seed: s.seed,
+            seed: self.model_seed(),
         }
     }
 
@@ -210,13 +233,20 @@ impl RunConfig {
     }
 }
 
-/// `results.json`'s `config`: the settings, flat, plus the external split when one was used.
+/// `results.json`'s `config`: the settings, flat, plus the external split when one was used
+/// and the replicate when it is not the first.
 #[derive(Serialize, Deserialize)]
 struct Record {
     #[serde(flatten)]
     settings: Settings,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     split_file: Option<Holdout>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    replicate: usize,
+}
+
+fn is_zero(k: &usize) -> bool {
+    *k == 0
 }
 
 impl Serialize for RunConfig {
@@ -225,6 +255,7 @@ impl Serialize for RunConfig {
         Record {
             settings: self.settings.clone(),
             split_file,
+            replicate: self.replicate,
         }
         .serialize(s)
     }
@@ -235,6 +266,13 @@ impl<'de> Deserialize<'de> for RunConfig {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = Record::deserialize(d)?;
         let cfg = r.settings.check().map_err(serde::de::Error::custom)?;
+        if r.replicate >= cfg.settings.seeds {
+            return Err(serde::de::Error::custom(format!(
+                "replicate {} of a run with {} seed(s)",
+                r.replicate, cfg.settings.seeds
+            )));
+        }
+        let cfg = cfg.with_replicate(r.replicate);
         Ok(match r.split_file {
             Some(Holdout::File {
                 source,

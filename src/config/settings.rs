@@ -25,6 +25,8 @@ const SVAE_PLUS: Uses = Uses::Only(&[ModelName::SvaePlus]);
 pub const MAX_EPOCHS: f64 = 100_000.0;
 /// The largest integer a JavaScript number holds exactly: seeds travel through links and JSON.
 pub const MAX_SEED: f64 = 9_007_199_254_740_991.0;
+/// Replicate runs of one model: enough for a useful interval, few enough to wait for.
+pub const MAX_SEEDS: f64 = 20.0;
 
 impl Spec {
     /// What every entry of the table starts from.
@@ -130,7 +132,7 @@ settings! {
         "The fraction of seen cells kept aside for early stopping.",
         bounds = Bounds::closed(0.0, 0.5), advanced = true;
     seed: u64 = 0, Split, "seed", "Seed", "the seed",
-        "The whole run — split, initial weights, batches, noise — is a function of the data and this seed.",
+        "The whole run — split, initial weights, batches, noise — is a function of the data and this seed (with several seeds, the split stays this seed's).",
         bounds = Bounds::closed(0.0, MAX_SEED);
 
     model: ModelName = ModelName::Cvae, Model, "model", "Model", "the model",
@@ -192,6 +194,9 @@ settings! {
     patience: usize = 30, Training, "patience", "Patience", "the early-stopping patience",
         "Stop after this many epochs past warm-up without a better validation loss (0: never stop early).",
         bounds = Bounds::closed(0.0, MAX_EPOCHS), advanced = true;
+    seeds: usize = 1, Training, "seeds", "Seeds", "the number of seeds",
+        "Train the model this many times on the same split (model seeds seed, seed+1, …) and report each metric's mean and 95% interval; a model is said to beat a baseline only when its interval excludes the baseline.",
+        bounds = Bounds::closed(1.0, MAX_SEEDS);
 
     generation: Generation = Generation::B, Scoring, "generation", "Generation", "the generation mode",
         "b: encode real control cells and decode them under the perturbation; a: sample the latent state from the prior.",

@@ -31,7 +31,7 @@ impl Session {
         let model = self.trainer.model();
         let name = self.cfg.model().name().to_string();
         let nb = self.likelihood == Likelihood::Nb;
-        let mut rng = Rng::derive(self.cfg.seed(), "export");
+        let mut rng = Rng::derive(self.cfg.model_seed(), "export");
         let role = |cell: usize| {
             if self.split.test.contains(&cell) {
                 "test"

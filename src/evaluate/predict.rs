@@ -77,7 +77,7 @@ impl Session {
     ) -> Result<Predictions, RunError> {
         let lognorm = &self.prep.lognorm;
         let model = self.trainer.model();
-        let mut rng = Rng::derive(self.cfg.seed(), "generation");
+        let mut rng = Rng::derive(self.cfg.model_seed(), "generation");
         let mut halves = Rng::derive(self.cfg.seed(), "ceiling");
         let seen = self.seen();
         let ctx = BaselineContext::new(&self.ds, &self.design, lognorm, &seen, self.group());

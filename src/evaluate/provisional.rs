@@ -31,7 +31,7 @@ impl Session {
     /// scores of one run differ only by what the model learnt between them.
     pub async fn provisional_score(&self) -> Result<ProvisionalScore, RunError> {
         let model = self.trainer.model();
-        let mut rng = Rng::derive(self.cfg.seed(), "provisional");
+        let mut rng = Rng::derive(self.cfg.model_seed(), "provisional");
         let (mut truth, mut pred) = (Vec::new(), Vec::new());
         let (mut conditions, mut cells) = (0, 0);
         for plan in self.plans() {

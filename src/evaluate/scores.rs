@@ -116,7 +116,7 @@ impl Session {
         }
         let model = self.trainer.model();
         let device = self.device.clone().inner();
-        let mut rng = Rng::derive(self.cfg.seed(), "iwelbo");
+        let mut rng = Rng::derive(self.cfg.model_seed(), "iwelbo");
         let noise = model.draw_noise(k, &mut rng);
         let set = cell_set(
             &self.prep,
@@ -196,7 +196,7 @@ impl Session {
             |cells: &[usize]| -> Vec<f64> { self.prep.lognorm.select_rows(cells).col_means() };
         let ctrl_counts = self.prep.counts.as_ref().map(|c| c.select_rows(&controls));
         let ctrl_mean = data_means(&controls);
-        let mut rng = Rng::derive(self.cfg.seed(), "ate");
+        let mut rng = Rng::derive(self.cfg.model_seed(), "ate");
         let (mut data_all, mut model_all, mut data_top, mut model_top) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut scored = Vec::new();

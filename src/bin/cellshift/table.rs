@@ -1,6 +1,7 @@
 //! The scoreboard as text for the terminal.
 
 use cellshift::results::{JACCARD_KS, RunResults, ScoreSet};
+use cellshift::seeds::SeedSummary;
 
 fn fmt(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |x| format!("{x:.3}"))
@@ -65,6 +66,9 @@ pub(crate) fn scoreboard_table(r: &RunResults) -> String {
     out += "(pseudobulk MAE; Systema r vs the perturbed mean, all and top-20 genes; DE overlap; \
             top-20 DE MSE, sign; discrimination: VCC L1, PerturBench rank (lower is better), \
             Systema centroid; energy r across conditions; baseline-normalised score)\n";
+    if let Some(seeds) = r.scores.get(model).and_then(|s| s.seeds.as_ref()) {
+        out += &seeds_table(model, seeds);
+    }
     if let Some(v) = cellshift::verdict::verdict(r, model) {
         out += &format!("verdict: {}\n", v.sentence);
     }
@@ -96,6 +100,47 @@ pub(crate) fn scoreboard_table(r: &RunResults) -> String {
             out += &format!("; pairwise overlap vs truth: Spearman {s:.3}");
         }
         out += "\n";
+    }
+    out
+}
+
+/// The model's seeds: each seed's headline values, then the mean and 95% interval of every
+/// metric that has one.
+fn seeds_table(model: &str, s: &SeedSummary) -> String {
+    const HEAD: [(&str, &str); 6] = [
+        ("mean_shift_r", "r"),
+        ("jaccard_25", "J@25"),
+        ("jaccard_50", "J@50"),
+        ("jaccard_100", "J@100"),
+        ("energy_distance", "energy"),
+        ("normalised_score", "score"),
+    ];
+    let mut out = format!(
+        "\n{model} over {} seeds (same split, split seed {}): the rows above are the means\n{:<20}",
+        s.runs.len(),
+        s.split_seed,
+        "model seed"
+    );
+    for (_, h) in HEAD {
+        out += &format!(" {h:>7}");
+    }
+    out += "\n";
+    for run in &s.runs {
+        out += &format!("{:<20}", run.seed);
+        for (k, _) in HEAD {
+            out += &format!(" {:>7}", fmt(run.values.get(k).copied().flatten()));
+        }
+        out += "\n";
+    }
+    out += "95% interval of the mean (Student's t):\n";
+    for (k, i) in &s.intervals {
+        out += &format!(
+            "  {k:<22} {:>9.3} [{:.3}, {:.3}]  (n = {})\n",
+            i.mean, i.low, i.high, i.n
+        );
+    }
+    for (k, why) in &s.notes {
+        out += &format!("  {k}: {why}\n");
     }
     out
 }
