@@ -13,7 +13,8 @@ const HOW_TO_READ = [
   'The mean-shift panel plots one dot per gene: the true change against the predicted one. Dots on the diagonal are right; a cloud flatter than the diagonal means the predicted changes are too small.',
   'The cells panel shows control, true and predicted cells on the first two principal components: a good prediction lies over the true cells, not over the controls.',
   'The training curves show the loss on training and validation cells: validation rising while training still falls means the model has started to memorise.',
-  'Pooled numbers can hide one bad condition: open “Per condition”. Differences in the second decimal may be noise; train again with another seed before drawing a conclusion.',
+  'Pooled numbers can hide one bad condition: open “Per condition”. Differences in the second decimal may be noise: set Seeds to 3 or more to train the model several times on the same cells.',
+  'With several seeds, a model’s row shows each metric’s mean and, under it, ± half its 95% interval. The verdict says “beats” only when the whole interval is better than the best baseline, and “cannot be told apart” when the interval holds the baseline’s value.',
 ];
 
 /** The metrics, in the order the scoreboard and results.json give them. */
@@ -28,6 +29,7 @@ const METRICS = [
   ['DE score', 'Of the genes truly differentially expressed (Wilcoxon test against the controls, false discovery rate below 5%), the share the prediction also finds.'],
   ['discrimination', 'Whether each condition’s prediction is closer to its own true cells than to the other held-out conditions’: 1 when its own is always the closest, about 0.5 for a prediction that says nothing about the condition. It catches predictions that are all alike.'],
   ['energy r', 'The correlation, across conditions, between the predicted and the true energy distance from the controls: does the model know which perturbations change cells most?'],
+  ['seeds and 95% interval', 'With Seeds set to N, the model is trained N times on the same held-out cells, each time from other random weights (model seeds seed, seed+1, …). Its row shows the mean; the interval is mean ± t · s/√N (Student’s t, N − 1 degrees of freedom, s the standard deviation over the seeds): where the mean of many more seeds would likely fall.'],
   ['normalised score', 'One number per model: how much of the gap between the best baseline and a perfect score it closes, averaged over the metrics (0: no better than the best baseline; 1: perfect).'],
 ];
 

@@ -80,7 +80,8 @@ export function onStarted({ plan, progress, restored }) {
     state.sessionAlive = true;
     $('stat-split').textContent = `${fmtInt(plan.train_cells)} train · ${fmtInt(plan.val_cells)} val · ${fmtInt(plan.test_cells)} test cells · ${fmtInt(plan.genes)} genes`;
     showNotes(plan.notes);
-    setStatus(`Training on ${state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}: ${plan.epochs} epochs at most.${state.backendInfo?.backend === 'webgpu' ? ' The first epoch also compiles the GPU kernels.' : ''}`);
+    const seed = plan.seeds > 1 ? ` Seed ${plan.replicate + 1} of ${plan.seeds} (model seed ${plan.model_seed}, same split).` : '';
+    setStatus(`Training on ${state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}: ${plan.epochs} epochs at most.${seed}${state.backendInfo?.backend === 'webgpu' ? ' The first epoch also compiles the GPU kernels.' : ''}`);
   } else {
     state.progress = progress;
     setStatus(`Resuming from epoch ${progress.epoch + 1} (up to epoch ${progress.budget}).`);

@@ -67,6 +67,9 @@ export const METRIC_GROUPS = [
 /** A metric's value in a score set, by its path (`de.top20_mse`). */
 export const metricValue = (set, path) => path.split('.').reduce((v, k) => (v === null || v === undefined ? v : v[k]), set) ?? null;
 
+/** A metric's key among a model's seed intervals (its `scores.csv` column). */
+const intervalKey = (path) => (path === 'discrimination.centroid' ? 'centroid_accuracy' : path.replace('.', '_'));
+
 /** The group sections, built once so that a folded group stays folded across updates. */
 function sections() {
   const box = $('metric-groups');
@@ -95,8 +98,9 @@ function sections() {
 }
 
 /**
- * Fills every group's table: `rows` are `{name, label, kind, set}` (a model's or a baseline's
- * pooled scores). A missing value says why in its cell's tooltip and in the list under the table.
+ * Fills every group's table: `rows` are `{name, label, kind, set, intervals}` (a model's or a
+ * baseline's pooled scores; `intervals`: a model's seed intervals). A missing value says why in
+ * its cell's tooltip and in the list under the table.
  */
 export function renderMetricGroups(rows) {
   const box = sections();
@@ -104,7 +108,7 @@ export function renderMetricGroups(rows) {
   for (const g of METRIC_GROUPS) {
     const section = box.querySelector(`[data-group="${g.id}"]`);
     const reasons = new Map();
-    const body = rows.map(({ name, label, kind, set }) => {
+    const body = rows.map(({ name, label, kind, set, intervals }) => {
       // Long names break after their underscores on narrow screens.
       const head = el('th', { scope: 'row' }, label.split(/(?<=_)/).flatMap((part, i) => (i ? [el('wbr'), part] : [part])));
       if (set.undefined) {
@@ -124,6 +128,11 @@ export function renderMetricGroups(rows) {
           td.textContent = fmtNum(v, 3);
           td.title = `${m.label.replace(/ ↓$/, '')} = ${v}`;
           td.dataset.value = String(v);
+          const iv = intervals?.[intervalKey(m.path)];
+          if (iv) {
+            td.append(el('small', { class: 'interval', 'data-testid': 'interval' }, `±${fmtNum((iv.high - iv.low) / 2, 3)}`));
+            td.title = `${m.label.replace(/ ↓$/, '')}: mean ${v} over ${iv.n} seeds, 95% interval [${fmtNum(iv.low, 3)}, ${fmtNum(iv.high, 3)}]`;
+          }
         }
         return td;
       });

@@ -20,7 +20,9 @@ export const Msg = Object.freeze({
   /**
    * `{settings, backend}`: choose the backend (`auto`, `webgpu` or `cpu`), start a run with the
    * flat settings object (every key of the settings schema) and train until done or stopped.
-   * With `checkpoint` (`{bytes, seconds}` of a CHECKPOINT), go on from there.
+   * With `checkpoint` (`{bytes, seconds}` of a CHECKPOINT), go on from there. `replicate`: which
+   * of the settings' `seeds` to train (0 when absent); the page runs the seeds one after another
+   * and combines their RESULTS (`combine_seeds`).
    */
   TRAIN: 'train',
   /** `{}`: stop after the current epoch and score the model as it is. */
@@ -51,7 +53,7 @@ export const Msg = Object.freeze({
   BACKEND: 'backend',
   /**
    * The loop begins: a new run is `{plan: {train_cells, val_cells, test_cells, genes, epochs,
-   * notes}, resumed: false}` (`notes`: what the run does differently from its settings); a
+   * notes, replicate, model_seed, seeds}, resumed: false}` (`notes`: what the run does differently from its settings); a
    * resumed one is `{plan: null, resumed: true, progress: {epoch, budget, done, seconds}}`.
    */
   STARTED: 'started',

@@ -28,7 +28,9 @@ export function startTraining({ backendOverride, fallback, checkpoint = null } =
     showMessage('autorun-confirm', null);
   }
   const pref = backendOverride ?? $('backend').value;
-  state.run = { settings, pref, backend: null, plan: null, fallback: Boolean(fallback) };
+  // The seeds of one run train one after another; a CPU fallback goes on with the same seed.
+  const seeds = fallback && state.run ? state.run.seeds : { of: settings.seeds ?? 1, replicate: 0, done: [] };
+  state.run = { settings, pref, backend: null, plan: null, fallback: Boolean(fallback), seeds };
   state.phase = 'training';
   state.sessionAlive = false;
   state.scoreStopped = false;
@@ -37,7 +39,7 @@ export function startTraining({ backendOverride, fallback, checkpoint = null } =
   syncControls();
   setStatus(pref === 'cpu' ? 'Starting the run on the CPU…' : 'Starting the run (setting up the backend)…');
   updateLink();
-  post({ type: Msg.TRAIN, settings, backend: pref, checkpoint });
+  post({ type: Msg.TRAIN, settings, backend: pref, checkpoint, replicate: seeds.replicate });
   renderScoreboard();
   // The baselines of the run's split, if they are not on the scoreboard yet (between epochs).
   schedulePreview({ now: true });
@@ -174,8 +176,40 @@ export function scoreAgain() {
   post({ type: Msg.SCORE });
 }
 
+/**
+ * A seed of a run with several was scored: the next one starts, or (all done, or stopped) the
+ * seeds' results are combined. A seed stopped part-way is left out when a finished one exists.
+ * Returns the results to show, or null while seeds remain.
+ */
+function collectSeed(results, reason) {
+  const seeds = state.run?.seeds;
+  if (!seeds || seeds.of <= 1) return results;
+  seeds.done.push(results);
+  if (reason !== 'stopped' && seeds.done.length < seeds.of) {
+    seeds.replicate = seeds.done.length;
+    setStatus(`Seed ${seeds.done.length} of ${seeds.of} scored; training seed ${seeds.replicate + 1}…`);
+    resetProgress();
+    state.run.checkpoint = null;
+    state.phase = 'training';
+    syncControls();
+    post({ type: Msg.TRAIN, settings: state.run.settings, backend: state.run.pref, replicate: seeds.replicate });
+    return null;
+  }
+  if (reason === 'stopped' && seeds.done.length > 1) seeds.done.pop();
+  seeds.partial = seeds.done.length < seeds.of;
+  return wasm.combine_seeds(seeds.done);
+}
+
 /** The model's scores (RESULTS). */
-export function onResults({ results, reason }) {
+export function onResults({ results: scored, reason }) {
+  let results;
+  try {
+    results = collectSeed(scored, reason);
+  } catch (e) {
+    showMessage('run-error', `The seeds could not be combined: ${e.message}`);
+    results = scored;
+  }
+  if (!results) return;
   state.results = results;
   state.scoreStopped = false;
   state.phase = 'idle';
@@ -190,14 +224,23 @@ export function onResults({ results, reason }) {
   renderScoreboard();
   syncControls();
   const backend = state.backendInfo?.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
-  const what = results.train.diverged
+  const stoppedSeed = reason === 'stopped' && state.run?.seeds?.partial && state.run.seeds.done.length > 1;
+  const what = stoppedSeed
+    ? `Stopped during seed ${state.run.seeds.done.length + 1}`
+    : results.train.diverged
     ? `Training diverged (${results.train.diverged})`
     : reason === 'stopped'
       ? `Stopped at epoch ${results.train.epochs}; scored the model as trained so far`
       : results.train.stopped_early ? `Early stop at epoch ${results.train.epochs} (best epoch ${results.train.best_epoch})` : `Trained ${results.train.epochs} epochs`;
   const n = comparedRuns().length;
   const compared = n > 1 ? ` ${n} models are compared on this split.` : '';
-  setStatus(`${what} of ${modelLabel(modelOf(results))} on ${backend} in ${fmtDuration(results.train.seconds)}. Scores are below.${compared}`, 'done');
+  const seeds = state.run?.seeds;
+  const over = seeds && seeds.of > 1
+    ? seeds.done.length > 1
+      ? ` Its scores are the means over ${seeds.done.length} seeds${seeds.partial ? ` (of ${seeds.of} asked for; the seed stopped part-way is left out)` : ''}, with 95% intervals.`
+      : ` Only the first of ${seeds.of} seeds was trained, so there are no intervals.`
+    : '';
+  setStatus(`${what} of ${modelLabel(modelOf(results))} on ${backend} in ${fmtDuration(results.train.seconds)}.${over} Scores are below.${compared}`, 'done');
   $('stat-eta').textContent = 'done';
   if (state.autorun) state.autorun = false;
   // The settings may have moved to another split during the run.

@@ -86,7 +86,11 @@ export function showFiguresOf(model) {
   renderScoreboard();
 }
 
-function scoreCell(value, set, metric, digits = 3) {
+/**
+ * A metric's cell. `interval` (a model trained with several seeds: `{mean, low, high, n}`) adds
+ * the 95% interval's half-width under the mean.
+ */
+function scoreCell(value, set, metric, digits = 3, interval = null) {
   const td = el('td', { class: 'num' });
   if (value === null || value === undefined) {
     td.textContent = '—';
@@ -96,15 +100,22 @@ function scoreCell(value, set, metric, digits = 3) {
     td.textContent = fmtNum(value, digits);
     td.title = `${metric} = ${value}`;
     td.dataset.value = String(value);
+    if (interval) {
+      const half = (interval.high - interval.low) / 2;
+      td.append(el('small', { class: 'interval', 'data-testid': 'interval', 'data-low': String(interval.low), 'data-high': String(interval.high) }, `±${fmtNum(half, digits)}`));
+      td.title = `${metric}: mean ${value} over ${interval.n} seeds, 95% interval [${fmtNum(interval.low, digits)}, ${fmtNum(interval.high, digits)}]`;
+    }
   }
   return td;
 }
 
-function scoreCells(set) {
+/** The headline cells of a score set; `intervals`: a model's seed intervals, by metric key. */
+function scoreCells(set, intervals = null) {
+  const iv = (key) => intervals?.[key] ?? null;
   return [
-    scoreCell(set.mean_shift_r, set, 'r'),
-    ...JACCARD_KS.map((k) => scoreCell(set.jaccard?.[k], set, `J@${k}`)),
-    scoreCell(set.energy_distance, set, 'energy distance'),
+    scoreCell(set.mean_shift_r, set, 'r', 3, iv('mean_shift_r')),
+    ...JACCARD_KS.map((k) => scoreCell(set.jaccard?.[k], set, `J@${k}`, 3, iv(`jaccard_${k}`))),
+    scoreCell(set.energy_distance, set, 'energy distance', 3, iv('energy_distance')),
   ];
 }
 
@@ -126,8 +137,13 @@ function modelHeader(r, names) {
   const t = r.train;
   const conds = Object.values(r.scores[name].conditions);
   const scored = conds.filter((s) => !s.undefined).length;
-  const bits = [`${t.epochs} epoch${t.epochs === 1 ? '' : 's'}`];
-  if (t.stopped_early) bits.push('early stop');
+  const seeds = r.scores[name].seeds;
+  const bits = seeds ? [`mean of ${seeds.runs.length} seeds ± 95% interval`] : [`${t.epochs} epoch${t.epochs === 1 ? '' : 's'}`];
+  if (seeds) {
+    // With several seeds, the epochs of each.
+    const epochs = [...new Set(seeds.runs.map((x) => x.epochs))];
+    bits.push(`${epochs.join('/')} epochs`);
+  } else if (t.stopped_early) bits.push('early stop');
   else if (t.epochs < r.config.epochs) bits.push('stopped');
   if (scored && scored < conds.length) bits.push(`pooled over ${scored} of ${conds.length} conditions`);
   return el(
@@ -223,25 +239,33 @@ function pendingRow(run, names) {
   );
 }
 
+/** How a metric's verdict reads: won, lost, or (several seeds) not told apart. */
+const outcome = (m) => (m.beats ? 'beats' : m.undecided ? 'cannot be told apart from' : 'does not beat');
+const outcomeClass = (m) => (m.beats ? 'verdict-win' : m.undecided ? 'verdict-tie' : 'verdict-loss');
+/** A model's value in a verdict, with the seeds' 95% interval when it has one. */
+const verdictValue = (m) => (m.interval ? `${fmt3(m.model)} [${fmt3(m.interval[0])}, ${fmt3(m.interval[1])}]` : fmt3(m.model));
+
 /** One model's verdict, from the engine's: the mean-shift r line first, every metric behind a disclosure. */
 function verdictItem(v) {
   const head = v.metrics.find((m) => m.metric === 'r') ?? v.metrics[0];
   const n = v.metrics.length;
   const won = v.metrics.filter((m) => m.beats).length;
+  const open = v.metrics.filter((m) => m.undecided).length;
   const label = modelLabel(v.model);
-  const line = `${label} ${head.beats ? 'beats' : 'does not beat'} ${baselineLabel(head.baseline)} on ${metricName(head.metric)} (${fmt3(head.model)} vs ${fmt3(head.baseline_value)})`;
-  const tally = won === n ? `it beats the best baseline on all ${n} metrics` : won === 0 ? `it beats the best baseline on none of the ${n} metrics` : `it beats the best baseline on ${won} of ${n} metrics`;
+  const line = `${label} ${outcome(head)} ${baselineLabel(head.baseline)} on ${metricName(head.metric)} (${verdictValue(head)} vs ${fmt3(head.baseline_value)})`;
+  let tally = won === n ? `it beats the best baseline on all ${n} metrics` : won === 0 ? `it beats the best baseline on none of the ${n} metrics` : `it beats the best baseline on ${won} of ${n} metrics`;
+  if (open) tally += `; on ${open}, its seeds’ 95% interval holds the baseline’s value, so they cannot tell the two apart`;
   const metrics = v.metrics.map((m) =>
     el(
       'li',
-      { class: m.beats ? 'verdict-win' : 'verdict-loss', 'data-metric': m.metric },
-      el('span', { class: 'verdict-mark', 'aria-hidden': 'true', text: m.beats ? '✓ ' : '✗ ' }),
-      `${m.beats ? 'beats' : 'does not beat'} ${baselineLabel(m.baseline)} on ${metricName(m.metric)}: ${fmt3(m.model)} vs ${fmt3(m.baseline_value)}`,
+      { class: outcomeClass(m), 'data-metric': m.metric },
+      el('span', { class: 'verdict-mark', 'aria-hidden': 'true', text: m.beats ? '✓ ' : m.undecided ? '≈ ' : '✗ ' }),
+      `${outcome(m)} ${baselineLabel(m.baseline)} on ${metricName(m.metric)}: ${verdictValue(m)} vs ${fmt3(m.baseline_value)}`,
     ),
   );
   return el(
     'li',
-    { class: `verdict ${head.beats ? 'verdict-win' : 'verdict-loss'}`, 'data-model': v.model, 'data-metric': head.metric, 'data-baseline': head.baseline, 'data-beats': String(head.beats), 'data-testid': `verdict-${v.model}` },
+    { class: `verdict ${outcomeClass(head)}`, 'data-model': v.model, 'data-metric': head.metric, 'data-baseline': head.baseline, 'data-beats': String(head.beats), 'data-undecided': String(Boolean(head.undecided)), 'data-testid': `verdict-${v.model}` },
     el('p', { class: 'verdict-line', 'data-testid': 'verdict-line' }, `${line}; ${tally}.`),
     el('details', { class: 'verdict-details' }, el('summary', { text: 'Every metric' }), el('ul', {}, metrics), el('p', { class: 'verdict-sentence muted', text: `In the engine’s words: ${v.sentence}` })),
   );
@@ -323,10 +347,10 @@ export function renderScoreboard({ stale = false } = {}) {
     const cells = s.pooled.undefined
       ? [unscoredCell(8, unscoredReason(r, s.pooled))]
       : [
-          ...scoreCells(s.pooled),
-          scoreCell(s.iwelbo ?? null, { undefined: 'no held-out perturbed cell could be scored' }, 'IWELBO', 2),
-          scoreCell(s.ate?.r ?? null, { undefined: 'no held-out condition could be scored for treatment effects' }, 'ATE r'),
-          scoreCell(s.ate?.r_top20 ?? null, { undefined: 'no held-out condition could be scored for treatment effects' }, 'ATE r top-20'),
+          ...scoreCells(s.pooled, s.seeds?.intervals),
+          scoreCell(s.iwelbo ?? null, { undefined: 'no held-out perturbed cell could be scored' }, 'IWELBO', 2, s.seeds?.intervals?.iwelbo),
+          scoreCell(s.ate?.r ?? null, { undefined: 'no held-out condition could be scored for treatment effects' }, 'ATE r', 3, s.seeds?.intervals?.ate_r),
+          scoreCell(s.ate?.r_top20 ?? null, { undefined: 'no held-out condition could be scored for treatment effects' }, 'ATE r top-20', 3, s.seeds?.intervals?.ate_r_top20),
         ];
     return { name, row: el('tr', { 'data-predictor': name, 'data-kind': 'model', class: `row-model${r === shown ? ' row-shown' : ''}` }, modelHeader(r, names), ...cells) };
   });
@@ -365,7 +389,7 @@ export function renderScoreboard({ stale = false } = {}) {
   $('condition-table').tBodies[0].replaceChildren(...rows);
 
   renderMetricGroups([
-    ...finals.map((r) => ({ name: modelOf(r), label: modelLabel(modelOf(r)), kind: 'model', set: r.scores[modelOf(r)].pooled })),
+    ...finals.map((r) => ({ name: modelOf(r), label: modelLabel(modelOf(r)), kind: 'model', set: r.scores[modelOf(r)].pooled, intervals: r.scores[modelOf(r)].seeds?.intervals })),
     ...baselines.map((name) => ({ name, label: name, kind: 'baseline', set: base.scores[name].pooled })),
   ]);
 

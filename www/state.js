@@ -58,7 +58,8 @@ export function syncControls() {
   const running = p === 'training' || p === 'stopping' || p === 'evaluating';
   $('train').disabled = !(idle && state.summary);
   $('stop').disabled = p !== 'training' && p !== 'evaluating';
-  $('resume').disabled = !(idle && state.sessionAlive);
+  // Resume trains one model further: not a run of several seeds, whose scores are their means.
+  $('resume').disabled = !(idle && state.sessionAlive && !(state.run?.seeds?.of > 1));
   $('score').disabled = !(idle && state.sessionAlive && state.scoreStopped);
   $('score').hidden = !state.scoreStopped;
   $('load-sample').disabled = !idle && p !== 'failed';

@@ -149,10 +149,10 @@ async function handleExportH5ad() {
 }
 
 /**
- * Starts a run: `checkpoint` (`{bytes, seconds}`, from a run of the same settings on another
- * backend) makes it go on from there.
+ * Starts a run, seed `replicate` of the settings' `seeds`: `checkpoint` (`{bytes, seconds}`,
+ * from a run of the same settings and seed on another backend) makes it go on from there.
  */
-async function handleTrain({ settings, backend, checkpoint }) {
+async function handleTrain({ settings, backend, checkpoint, replicate = 0 }) {
   if (refuseWhileBusy(Stage.START)) return;
   busy = true;
   stopRequested = false;
@@ -169,7 +169,7 @@ async function handleTrain({ settings, backend, checkpoint }) {
     let plan;
     let restored = null;
     try {
-      plan = engine.start(settings);
+      plan = engine.start(settings, replicate);
       if (checkpoint) restored = engine.restore(new Uint8Array(checkpoint.bytes), checkpoint.seconds);
     } catch (e) {
       fail(Stage.START, e);

@@ -188,10 +188,11 @@ impl Engine {
         Ok(to_js(&info)?)
     }
 
-    /// Checks the settings and prepares a run on the current data and device. The data
-    /// settings are the ones the data was read with, so the results say how it was read. On
-    /// the sample, the true sparse effects are attached for the mask figure.
-    pub fn start(&self, settings: JsValue) -> Result<JsValue, JsValue> {
+    /// Checks the settings and prepares a run on the current data and device: seed `replicate`
+    /// (0 when absent) of the `seeds` the settings ask for. The data settings are the ones the
+    /// data was read with, so the results say how it was read. On the sample, the true sparse
+    /// effects are attached for the mask figure.
+    pub fn start(&self, settings: JsValue, replicate: Option<usize>) -> Result<JsValue, JsValue> {
         let mut settings = read_settings(settings)?;
         let mut st = self.state.try_borrow_mut().map_err(|_| WebError::Busy)?;
         let Some((_, name, opts)) = st.data.as_ref() else {
@@ -206,6 +207,11 @@ impl Engine {
             settings.combination = combination;
         }
         let cfg = settings.check().map_err(WebError::from)?;
+        let (index, seeds) = (replicate.unwrap_or(0), cfg.settings().seeds);
+        if index >= seeds {
+            return Err(WebError::NoSuchSeed { index, seeds }.into());
+        }
+        let cfg = cfg.with_replicate(index);
         let notes = cfg.notes();
         let device = st
             .device
@@ -231,8 +237,15 @@ impl Engine {
             genes: usize,
             epochs: usize,
             notes: Vec<String>,
+            /// This run's seed (0-based) and model seed, of `seeds`.
+            replicate: usize,
+            model_seed: u64,
+            seeds: usize,
         }
         let out = Started {
+            replicate: index,
+            model_seed: session.cfg.model_seed(),
+            seeds,
             train_cells: session.split.train.len(),
             val_cells: session.split.val.len(),
             test_cells: session.split.test.len(),

@@ -84,6 +84,10 @@ pub enum WebError {
     Chart(#[from] ChartError),
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    #[error("seed {index} of a run with {seeds} seed(s) does not exist")]
+    NoSuchSeed { index: usize, seeds: usize },
+    #[error(transparent)]
+    Seeds(#[from] crate::seeds::SeedsError),
 }
 
 impl WebError {
@@ -134,6 +138,17 @@ pub(crate) fn to_js<T: Serialize>(v: &T) -> Result<JsValue, WebError> {
 
 pub(crate) fn read_results(v: JsValue) -> Result<RunResults, WebError> {
     serde_wasm_bindgen::from_value(v).map_err(|e| WebError::Results(e.to_string()))
+}
+
+/// The results of a run's seeds (each as `Engine::evaluate` gave it) as one: the model's row
+/// holds the means and `seeds` the intervals (see [`crate::seeds::combine`]).
+#[wasm_bindgen]
+pub fn combine_seeds(runs: JsValue) -> Result<JsValue, JsValue> {
+    let runs: Vec<RunResults> =
+        serde_wasm_bindgen::from_value(runs).map_err(|e| WebError::Results(e.to_string()))?;
+    Ok(to_js(
+        &crate::seeds::combine(runs).map_err(WebError::from)?,
+    )?)
 }
 
 /// Settings from the page. They pass through JSON because serde-wasm-bindgen looks up only the

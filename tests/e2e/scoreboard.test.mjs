@@ -161,6 +161,50 @@ describe('scoreboard from the first second', () => {
     await page.close();
   });
 
+  test('several seeds: the model\'s row holds their means with 95% intervals, and the verdict uses the intervals', async () => {
+    const page = await h.openPage(browser, baseUrl);
+    await h.waitIdleWithData(page);
+    await page.locator('#advanced > summary').click();
+    await h.setSettings(page, { epochs: 6, hidden: 16, seed: 3, seeds: 3, 'iwelbo-particles': 10, 'ate-samples': 100, backend: 'cpu' });
+    const results = await h.train(page, 240_000);
+    const seeds = results.scores.cvae.seeds;
+    assert.ok(seeds, 'the results carry the seeds');
+    assert.deepEqual(seeds.runs.map((r) => r.seed), [3, 4, 5], 'model seeds seed, seed+1, seed+2');
+    assert.equal(seeds.split_seed, 3);
+    for (const [key, iv] of Object.entries(seeds.intervals)) {
+      const values = seeds.runs.map((r) => r.values[key]).filter((v) => v !== null);
+      assert.equal(iv.n, 3, key);
+      for (const v of values) assert.ok(iv.low <= v && v <= iv.high, `${key}: ${v} in [${iv.low}, ${iv.high}]`);
+    }
+    assert.equal(results.scores.cvae.pooled.mean_shift_r, seeds.intervals.mean_shift_r.mean, 'the row is the mean');
+    // The row shows the mean and, under it, ± half the interval; it says it is a mean of seeds.
+    const row = page.locator(`${tid('pooled-table')} tr[data-predictor="cvae"]`);
+    assert.match(await row.locator('.row-note').innerText(), /mean of 3 seeds/);
+    const r = row.locator('td.num').first();
+    assert.equal(Number(await r.getAttribute('data-value')), seeds.intervals.mean_shift_r.mean);
+    const iv = r.locator(tid('interval'));
+    assert.equal(Number(await iv.getAttribute('data-low')), seeds.intervals.mean_shift_r.low);
+    assert.match(await iv.innerText(), /^±\d/);
+    assert.ok((await page.locator(`${tid('metric-groups')} tr[data-predictor="cvae"] ${tid('interval')}`).count()) > 0, 'the grouped metrics show intervals too');
+    // The verdict on r: a win only when the whole interval is past the best baseline.
+    const [, b] = Object.entries(results.scores)
+      .filter(([n, s]) => n !== 'cvae' && n !== 'ceiling' && Number.isFinite(s.pooled.mean_shift_r))
+      .map(([n, s]) => [n, s.pooled.mean_shift_r])
+      .reduce((x, y) => (y[1] > x[1] ? y : x));
+    const { low, high } = seeds.intervals.mean_shift_r;
+    const verdict = page.locator(tid('verdict-cvae'));
+    assert.equal(await verdict.getAttribute('data-beats'), String(low > b));
+    assert.equal(await verdict.getAttribute('data-undecided'), String(low <= b && b <= high));
+    const line = await verdict.locator(tid('verdict-line')).innerText();
+    assert.ok(line.includes(`[${low.toFixed(3)}, ${high.toFixed(3)}]`), line);
+    assert.match(await page.locator(tid('status')).innerText(), /means over 3 seeds/);
+    // Resume would train one of the seeds further: not offered for a run of several.
+    assert.equal(await page.locator(tid('resume')).isDisabled(), true);
+    await h.screenshot(page, 'seeds');
+    h.assertGuards(page);
+    await page.close();
+  });
+
   test('Kang 2018: one click, then the baselines of its task; another held-out group scores again', async () => {
     const page = await h.openPage(browser, baseUrl);
     await h.waitIdleWithData(page);
