@@ -31,7 +31,9 @@ impl Session {
         let model = self.trainer.model();
         let name = self.cfg.model().name().to_string();
         let nb = self.likelihood == Likelihood::Nb;
-        let mut rng = Rng::derive(self.cfg.model_seed(), "export");
+        // The generation stream of scoring, replayed in the same order over the same cells:
+        // the exported predictions are exactly the cells the model was scored on.
+        let mut rng = Rng::derive(self.cfg.model_seed(), "generation");
         let role = |cell: usize| {
             if self.split.test.contains(&cell) {
                 "test"
@@ -78,7 +80,7 @@ impl Session {
             if self.unpredictable(&plan.label).is_some() {
                 continue;
             }
-            let inputs = self.generation_inputs(&plan.sources, &plan.label);
+            let inputs = self.generation_inputs(&plan.pool, &plan.label);
             let mode = self.cfg.settings().generation.mode();
             let draws = generate::predict_draws(
                 &model,
@@ -88,7 +90,8 @@ impl Session {
                 &self.scale(),
                 &mut rng,
             )
-            .await?;
+            .await?
+            .select_rows(&plan.matched);
             let lognorm = if nb {
                 crate::preprocess::log_normalize(&draws)
             } else {
@@ -133,5 +136,52 @@ impl Session {
             ],
             genes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Device;
+
+    use crate::config::Settings;
+    use crate::pause::NoPause;
+    use crate::pipeline::Session;
+    use crate::sample::{self, SampleConfig};
+
+    /// The exported predictions are the cells scoring drew, cell for cell, for both likelihoods
+    /// (so an outside evaluator scores what cellshift scored).
+    #[test]
+    fn exported_predictions_are_the_scored_cells() {
+        for likelihood in ["nb", "gaussian"] {
+            let (ds, _) = sample::generate(&SampleConfig::default()).unwrap();
+            let mut s = Settings {
+                genes: 40,
+                hidden: 16,
+                epochs: 1,
+                ..Settings::default()
+            };
+            s.set("likelihood", likelihood).unwrap();
+            let device = Device::flex().autodiff();
+            let mut session = Session::new(ds, "sample", s.check().unwrap(), &device).unwrap();
+            pollster::block_on(session.step()).unwrap();
+            let plans = session.plans();
+            let pca = session.fit_pca(&plans);
+            let scored =
+                pollster::block_on(session.predict_conditions(&plans, &pca, true, &NoPause))
+                    .unwrap()
+                    .model_cells;
+            let table = pollster::block_on(session.export_table()).unwrap();
+            let source = &table.obs.iter().find(|(k, _)| k == "source").unwrap().1;
+            let exported: Vec<&[f32]> = (0..table.lognorm.rows)
+                .filter(|&i| source[i] == "predicted")
+                .map(|i| table.lognorm.row(i))
+                .collect();
+            let scored: Vec<&[f32]> = scored
+                .iter()
+                .flat_map(|m| (0..m.rows).map(move |i| m.row(i)))
+                .collect();
+            assert!(!scored.is_empty(), "{likelihood}");
+            assert_eq!(exported, scored, "{likelihood}");
+        }
     }
 }
