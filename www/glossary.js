@@ -30,7 +30,7 @@ const METRICS = [
   ['discrimination', 'Whether each condition’s prediction is closer to its own true cells than to the other held-out conditions’: 1 when its own is always the closest, about 0.5 for a prediction that says nothing about the condition. It catches predictions that are all alike.'],
   ['energy r', 'The correlation, across conditions, between the predicted and the true energy distance from the controls: does the model know which perturbations change cells most?'],
   ['seeds and 95% interval', 'With Seeds set to N, the model is trained N times on the same held-out cells, each time from other random weights (model seeds seed, seed+1, …). Its row shows the mean; the interval is mean ± t · s/√N (Student’s t, N − 1 degrees of freedom, s the standard deviation over the seeds): where the mean of many more seeds would likely fall.'],
-  ['normalised score', 'One number per model: how much of the gap between the best baseline and a perfect score it closes, averaged over the metrics (0: no better than the best baseline; 1: perfect).'],
+  ['normalised score', 'One number per model: how much of the gap between the best baseline and a perfect score it closes, averaged over the metrics (0: no better than the best baseline; 1: perfect). As cell-eval computes it: on each metric, against the best baseline b, a model value m scores 1 − m/b where lower is better and (m − b)/(1 − b) where higher is better, clipped at 0; the score is the mean over the metrics.'],
 ];
 
 /** The baselines (baselines::ALL) and the ceiling. */

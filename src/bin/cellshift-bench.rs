@@ -28,6 +28,9 @@ struct Case {
     train_cells_per_s: f64,
     train_s: f64,
     evaluate_ms: f64,
+    /// Scoring's cost against the training of a run at the default epoch budget (from this
+    /// case's time per epoch): what the scoreboard adds to a default run.
+    scoring_share_of_default_run: f64,
     /// The model's ATE correlation on the top 20 genes per held-out condition (SAMS family).
     ate_r_top20: Option<f64>,
     /// Learned vs true pairwise mask overlap (Spearman), when the truth is known.
@@ -191,6 +194,9 @@ fn bench(
     let steps = epochs * train_cells.div_ceil(cfg.settings().batch_size);
     let t = Instant::now();
     let r = pollster::block_on(s.evaluate(train_s, "flex")).expect("evaluation runs");
+    let evaluate_ms = t.elapsed().as_secs_f64() * 1e3;
+    let ms_per_epoch = train_s * 1e3 / epochs as f64;
+    let default_train_ms = ms_per_epoch * Settings::default().epochs as f64;
     Case {
         dataset: name.into(),
         model: cfg.model().name().to_string(),
@@ -200,11 +206,12 @@ fn bench(
         epochs,
         load_ms,
         setup_ms,
-        ms_per_epoch: train_s * 1e3 / epochs as f64,
+        ms_per_epoch,
         ms_per_step: train_s * 1e3 / steps as f64,
         train_cells_per_s: (train_cells * epochs) as f64 / train_s,
         train_s,
-        evaluate_ms: t.elapsed().as_secs_f64() * 1e3,
+        evaluate_ms,
+        scoring_share_of_default_run: evaluate_ms / (evaluate_ms + default_train_ms),
         ate_r_top20: r
             .scores
             .get(cfg.model().name())
@@ -307,7 +314,7 @@ fn main() {
         peak_rss_mib: peak_rss_mib(),
     };
     println!(
-        "{:<22} {:<5} {:>6} {:>6} {:>7} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "{:<22} {:<5} {:>6} {:>6} {:>7} {:>9} {:>8} {:>9} {:>8} {:>8} {:>7} {:>8} {:>8}",
         "dataset",
         "model",
         "cells",
@@ -318,13 +325,14 @@ fn main() {
         "cells/s",
         "train s",
         "eval ms",
+        "eval %",
         "ATE r20",
         "overlap"
     );
     let opt = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.3}"));
     for c in &report.cases {
         println!(
-            "{:<22} {:<5} {:>6} {:>6} {:>7} {:>9.1} {:>8.2} {:>9.0} {:>8.1} {:>8.0} {:>8} {:>8}",
+            "{:<22} {:<5} {:>6} {:>6} {:>7} {:>9.1} {:>8.2} {:>9.0} {:>8.1} {:>8.0} {:>7.1} {:>8} {:>8}",
             c.dataset,
             c.model,
             c.cells,
@@ -335,10 +343,15 @@ fn main() {
             c.train_cells_per_s,
             c.train_s,
             c.evaluate_ms,
+            100.0 * c.scoring_share_of_default_run,
             opt(c.ate_r_top20),
             opt(c.mask_overlap_spearman)
         );
     }
+    println!(
+        "(eval %: scoring's share of a run at the default {} epochs, at this case's time per epoch)",
+        Settings::default().epochs
+    );
     if let Some(m) = report.peak_rss_mib {
         println!("peak resident memory: {m:.0} MiB");
     }
