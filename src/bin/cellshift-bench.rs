@@ -13,6 +13,10 @@ use cellshift::sample::{self, SampleConfig};
 use cellshift::split;
 use serde::Serialize;
 
+#[path = "cellshift-bench/children.rs"]
+mod children;
+use children::{GrowthRun, Job, ReferenceRun};
+
 #[derive(Serialize)]
 struct Case {
     dataset: String,
@@ -157,6 +161,13 @@ struct Report {
     cores: usize,
     sparse_h5ad_load: SparseLoad,
     cases: Vec<Case>,
+    /// The reference implementation's configuration at 1 and 2 threads, against its figure.
+    reference: Vec<ReferenceRun>,
+    reference_source: &'static str,
+    /// Per model: train cells/s with 2 threads over 1.
+    thread_speedup: std::collections::BTreeMap<String, f64>,
+    /// Time per epoch and peak memory against cells and panel size (default cVAE).
+    growth: Vec<GrowthRun>,
     peak_rss_mib: Option<f64>,
 }
 
@@ -221,9 +232,111 @@ fn bench(
     }
 }
 
+/// The reference configuration per model at 1 and 2 threads, each in its own process.
+fn reference_runs(
+    shared: &std::path::Path,
+) -> (Vec<ReferenceRun>, std::collections::BTreeMap<String, f64>) {
+    let mut runs = Vec::new();
+    let mut speedup = std::collections::BTreeMap::new();
+    if !shared.join("synth_sparse_additive.csv").exists() {
+        println!("NOTICE: synth_sparse_additive.* are absent; skipping the reference comparison");
+        return (runs, speedup);
+    }
+    println!(
+        "\nthe reference configuration ({})",
+        children::REFERENCE_SOURCE
+    );
+    println!(
+        "{:<6} {:>7} {:>9} {:>10} {:>10} {:>8}",
+        "model", "threads", "seconds", "cells/s", "reference", "ratio"
+    );
+    for model in [ModelName::Sams, ModelName::Cvae] {
+        let mut per_thread = Vec::new();
+        for threads in [1, 2] {
+            let job = Job::Reference { model, threads };
+            match children::spawn(&job, threads)
+                .and_then(|v| serde_json::from_value::<ReferenceRun>(v).map_err(|e| e.to_string()))
+            {
+                Ok(r) => {
+                    println!(
+                        "{:<6} {:>7} {:>9.1} {:>10.0} {:>10} {:>8}",
+                        model.name(),
+                        threads,
+                        r.seconds,
+                        r.train_cells_per_s,
+                        r.reference_cells_per_s
+                            .map_or("—".into(), |x| format!("{x:.0}")),
+                        r.ratio.map_or("—".into(), |x| format!("{x:.2}×"))
+                    );
+                    per_thread.push(r.train_cells_per_s);
+                    runs.push(r);
+                }
+                Err(e) => eprintln!(
+                    "error: reference {} at {threads} thread(s): {e}",
+                    model.name()
+                ),
+            }
+        }
+        if let [one, two] = per_thread[..] {
+            println!(
+                "{:<6} 2 threads / 1 thread: {:.2}×",
+                model.name(),
+                two / one
+            );
+            speedup.insert(model.name().to_string(), two / one);
+        }
+    }
+    (runs, speedup)
+}
+
+/// Time per epoch and peak memory of the default cVAE on generated data, against cells and
+/// panel size: time should grow linearly in cells.
+fn growth_runs() -> Vec<GrowthRun> {
+    println!("\ncost growth (default cVAE, generated data, one process per case)");
+    println!(
+        "{:>7} {:>6} {:>10} {:>10} {:>14} {:>9}",
+        "cells", "genes", "setup ms", "ms/epoch", "µs/cell/epoch", "peak MiB"
+    );
+    let mut runs = Vec::new();
+    for genes in [100, 500, 2000] {
+        for cells in [1_000, 10_000, 100_000] {
+            match children::spawn(&Job::Growth { cells, genes }, 1)
+                .and_then(|v| serde_json::from_value::<GrowthRun>(v).map_err(|e| e.to_string()))
+            {
+                Ok(r) => {
+                    println!(
+                        "{:>7} {:>6} {:>10.0} {:>10.0} {:>14.1} {:>9}",
+                        r.cells,
+                        r.genes,
+                        r.setup_ms,
+                        r.ms_per_epoch,
+                        r.ms_per_epoch * 1e3 / r.cells as f64,
+                        r.peak_rss_mib.map_or("?".into(), |m| format!("{m:.0}"))
+                    );
+                    runs.push(r);
+                }
+                Err(e) => eprintln!("error: growth {cells} × {genes}: {e}"),
+            }
+        }
+    }
+    runs
+}
+
 fn main() {
-    let out = std::env::args()
-        .nth(1)
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--child") {
+        match children::run(args.get(2).map_or("", String::as_str), &shared) {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    let out = args
+        .get(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("bench.json"));
     // First, so the process's peak memory is the load's own.
@@ -264,7 +377,6 @@ fn main() {
             None,
         ),
     ];
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
     let kang = shared.join("kang2018_pbmc_ifnb.csv");
     if kang.exists() {
         let cfg = check(Settings {
@@ -306,11 +418,17 @@ fn main() {
     } else {
         println!("NOTICE: synth_sparse_additive.* are absent; skipping them");
     }
+    let (reference, thread_speedup) = reference_runs(&shared);
+    let growth = growth_runs();
     let report = Report {
         backend: "flex (CPU, native)",
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         sparse_h5ad_load: sparse,
         cases,
+        reference,
+        reference_source: children::REFERENCE_SOURCE,
+        thread_speedup,
+        growth,
         peak_rss_mib: peak_rss_mib(),
     };
     println!(
