@@ -22,8 +22,11 @@ cli:
 test:
 	bash scripts/test.sh
 
-bench:
+# Native figures, then the built page's in headless Chromium, into bench.json (see README).
+bench: pkg
 	cargo run --release --features cli --bin cellshift-bench -- bench.json
+	cd tests/e2e && npm ci --no-audit --no-fund --silent
+	node scripts/bench-page.mjs bench.json
 
 # cellshift's scores beside PyPI's cell-eval and scipy on the sample and the Kang holdout
 # (installs cell-eval in a virtual environment outside the repository; writes crosscheck.json).
