@@ -39,6 +39,57 @@ struct Case {
     ate_r_top20: Option<f64>,
     /// Learned vs true pairwise mask overlap (Spearman), when the truth is known.
     mask_overlap_spearman: Option<f64>,
+    /// The Monte-Carlo spread of the sampled scores of this trained model (sample cases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    monte_carlo: Option<MonteCarlo>,
+}
+
+/// Standard deviations of the IWELBO and ATE estimates of one trained model over independent
+/// noise streams: the error their Monte-Carlo sampling adds at the default particle and sample
+/// counts.
+#[derive(Serialize)]
+struct MonteCarlo {
+    streams: usize,
+    iwelbo_particles: usize,
+    ate_samples: usize,
+    iwelbo_sd: Option<f64>,
+    ate_r_sd: Option<f64>,
+    ate_r_top20_sd: Option<f64>,
+}
+
+fn sd(v: &[f64]) -> Option<f64> {
+    (v.len() > 1).then(|| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+    })
+}
+
+/// Scores the IWELBO and the ATE of `s` again with `streams` other noise seeds.
+fn monte_carlo(s: &Session, streams: usize) -> MonteCarlo {
+    let cells = s.scorable_test_cells();
+    let plans = s.plans();
+    let settings = s.cfg.settings();
+    let (mut iw, mut r, mut r20) = (Vec::new(), Vec::new(), Vec::new());
+    for k in 0..streams as u64 {
+        let seed = 1_000_003 + k;
+        if let Ok(Some(b)) =
+            pollster::block_on(s.likelihood_bounds_noise(&cells, settings.iwelbo_particles, seed))
+        {
+            iw.push(b.iwelbo);
+        }
+        if let Ok(Some(a)) = pollster::block_on(s.ate_scores_noise(&plans, seed)) {
+            r.extend(a.r);
+            r20.extend(a.r_top20);
+        }
+    }
+    MonteCarlo {
+        streams,
+        iwelbo_particles: settings.iwelbo_particles,
+        ate_samples: settings.ate_samples,
+        iwelbo_sd: sd(&iw),
+        ate_r_sd: sd(&r),
+        ate_r_top20_sd: sd(&r20),
+    }
 }
 
 /// Reading a wide sparse AnnData file: only the kept genes become dense.
@@ -229,6 +280,7 @@ fn bench(
             .and_then(|m| m.ate.as_ref())
             .and_then(|a| a.r_top20),
         mask_overlap_spearman: r.figures.masks.as_ref().and_then(|m| m.overlap_spearman),
+        monte_carlo: (name == "sample").then(|| monte_carlo(&s, 5)),
     }
 }
 
@@ -470,6 +522,21 @@ fn main() {
         "(eval %: scoring's share of a run at the default {} epochs, at this case's time per epoch)",
         Settings::default().epochs
     );
+    for c in &report.cases {
+        if let Some(mc) = &c.monte_carlo {
+            println!(
+                "Monte-Carlo spread, {} {} (sd over {} noise streams, K = {}, {} ATE samples): IWELBO {}, ATE r {}, ATE r top-20 {}",
+                c.dataset,
+                c.model,
+                mc.streams,
+                mc.iwelbo_particles,
+                mc.ate_samples,
+                opt(mc.iwelbo_sd),
+                opt(mc.ate_r_sd),
+                opt(mc.ate_r_top20_sd)
+            );
+        }
+    }
     if let Some(m) = report.peak_rss_mib {
         println!("peak resident memory: {m:.0} MiB");
     }

@@ -54,11 +54,13 @@ impl Session {
                 let cells = self.scorable_test_cells();
                 let k = self.cfg.settings().iwelbo_particles;
                 s.iwelbo = self
-                    .likelihood_bounds_pausing(&cells, k, pause)
+                    .likelihood_bounds_pausing(&cells, k, self.cfg.model_seed(), pause)
                     .await?
                     .map(|b| b.iwelbo);
                 pause.pause().await?;
-                s.ate = self.ate_scoring(plans, pause).await?;
+                s.ate = self
+                    .ate_scoring(plans, self.cfg.model_seed(), pause)
+                    .await?;
                 shift_fig.r = s.pooled.mean_shift_r;
                 shift_fig.true_shift = pool.true_shift;
                 shift_fig.pred_shift = pool.pred_shift;
@@ -101,7 +103,20 @@ impl Session {
         cells: &[usize],
         k: usize,
     ) -> Result<Option<LikelihoodBounds>, RunError> {
-        self.likelihood_bounds_pausing(cells, k, &NoPause).await
+        self.likelihood_bounds_pausing(cells, k, self.cfg.model_seed(), &NoPause)
+            .await
+    }
+
+    /// [`Session::likelihood_bounds`] with the particles drawn from the stream of `noise_seed`
+    /// instead of the run's: how much the estimate moves with its Monte-Carlo noise alone.
+    pub async fn likelihood_bounds_noise(
+        &self,
+        cells: &[usize],
+        k: usize,
+        noise_seed: u64,
+    ) -> Result<Option<LikelihoodBounds>, RunError> {
+        self.likelihood_bounds_pausing(cells, k, noise_seed, &NoPause)
+            .await
     }
 
     /// [`Session::likelihood_bounds`] with a pause before each chunk of cells.
@@ -109,6 +124,7 @@ impl Session {
         &self,
         cells: &[usize],
         k: usize,
+        noise_seed: u64,
         pause: &dyn Pause,
     ) -> Result<Option<LikelihoodBounds>, RunError> {
         if cells.is_empty() || k == 0 {
@@ -116,7 +132,7 @@ impl Session {
         }
         let model = self.trainer.model();
         let device = self.device.clone().inner();
-        let mut rng = Rng::derive(self.cfg.model_seed(), "iwelbo");
+        let mut rng = Rng::derive(noise_seed, "iwelbo");
         let noise = model.draw_noise(k, &mut rng);
         let set = cell_set(
             &self.prep,
@@ -173,13 +189,25 @@ impl Session {
     /// with z_basal from the prior and the globals from q (library 1e4, counts drawn from the
     /// likelihood), against samples under the control condition with the same noise.
     pub async fn ate_scores(&self, plans: &[ConditionPlan]) -> Result<Option<AteScores>, RunError> {
-        self.ate_scoring(plans, &NoPause).await
+        self.ate_scoring(plans, self.cfg.model_seed(), &NoPause)
+            .await
+    }
+
+    /// [`Session::ate_scores`] with the samples drawn from the stream of `noise_seed` instead
+    /// of the run's: how much the estimate moves with its Monte-Carlo noise alone.
+    pub async fn ate_scores_noise(
+        &self,
+        plans: &[ConditionPlan],
+        noise_seed: u64,
+    ) -> Result<Option<AteScores>, RunError> {
+        self.ate_scoring(plans, noise_seed, &NoPause).await
     }
 
     /// [`Session::ate_scores`] with a pause before each condition.
     async fn ate_scoring(
         &self,
         plans: &[ConditionPlan],
+        noise_seed: u64,
         pause: &dyn Pause,
     ) -> Result<Option<AteScores>, RunError> {
         let model = self.trainer.model();
@@ -196,7 +224,7 @@ impl Session {
             |cells: &[usize]| -> Vec<f64> { self.prep.lognorm.select_rows(cells).col_means() };
         let ctrl_counts = self.prep.counts.as_ref().map(|c| c.select_rows(&controls));
         let ctrl_mean = data_means(&controls);
-        let mut rng = Rng::derive(self.cfg.model_seed(), "ate");
+        let mut rng = Rng::derive(noise_seed, "ate");
         let (mut data_all, mut model_all, mut data_top, mut model_top) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut scored = Vec::new();
