@@ -9,6 +9,7 @@ import { $, clearCanvas, el, fmtDuration, fmtInt, fmtNum } from './dom.js';
 import { clearComparison, comparedRun, comparedRuns, mergedResults, shownResults, verdicts } from './comparison.js';
 import { PANELS, cancelFigures, clearFigureTables, drawFigures } from './figures.js';
 import { spec } from './form.js';
+import { renderGap } from './gap.js';
 import { renderMetricGroups } from './metricgroups.js';
 import { BASELINE_ORDER, byRank, modelColour, modelLabel, modelOf } from './models.js';
 import { comparisonKey, formKey, previewFor, splitKey } from './preview.js';
@@ -33,6 +34,7 @@ export function clearResults() {
   $('verdicts').replaceChildren();
   $('scoreboard-status').hidden = true;
   renderMetricGroups([]);
+  renderGap(null, []);
   $('figure-model-box').hidden = true;
   syncMasksPanel(null);
   for (const panel of PANELS) clearCanvas($(`fig-${panel}`));
@@ -332,6 +334,7 @@ export function renderScoreboard({ stale = false } = {}) {
       $('pooled-table').tBodies[0].replaceChildren();
       $('condition-table').tBodies[0].replaceChildren();
       renderMetricGroups([]);
+      renderGap(null, []);
     }
     return;
   }
@@ -392,6 +395,7 @@ export function renderScoreboard({ stale = false } = {}) {
     ...finals.map((r) => ({ name: modelOf(r), label: modelLabel(modelOf(r)), kind: 'model', set: r.scores[modelOf(r)].pooled, intervals: r.scores[modelOf(r)].seeds?.intervals })),
     ...baselines.map((name) => ({ name, label: name, kind: 'baseline', set: base.scores[name].pooled })),
   ]);
+  renderGap(finals.length ? base : null, finals.map(modelOf));
 
   const notes = $('score-notes');
   notes.replaceChildren();

@@ -146,6 +146,18 @@ describe('scoreboard from the first second', () => {
     assert.ok(line.startsWith(`cVAE ${m > b ? 'beats' : 'does not beat'} the ${best.replace(/_/g, ' ')}`), line);
     assert.ok(line.includes(`(${m.toFixed(3)} vs ${b.toFixed(3)})`), line);
 
+    // The model between the best baseline and the ceiling: at (m − b)/(c − b) on the r track,
+    // or no track, with the reason, where the ceiling does not beat the best baseline.
+    const gap = await page.$$eval(`${tid('gap')} li`, (lis) =>
+      lis.map((li) => ({ metric: li.dataset.metric, why: li.querySelector('.gap-why')?.textContent ?? null, pos: li.querySelector('.gap-mark[data-model="cvae"]')?.dataset.position ?? null })),
+    );
+    const onR = gap.find((g) => g.metric === 'r');
+    const c = json.scores.ceiling.pooled.mean_shift_r;
+    console.log(`gap track for r: ceiling ${c.toFixed(3)}, best baseline ${b.toFixed(3)}: ${onR.why ?? `cVAE at ${onR.pos}`}`);
+    if (c > b) assert.ok(Math.abs(Number(onR.pos) - (m - b) / (c - b)) < 1e-9, `r track: ${onR.pos}`);
+    else assert.match(onR.why, /does not beat the best baseline/);
+    assert.equal(gap.length, 6, 'six metrics have a track or a reason');
+
     // Every group is there with its explanation, and fits a 390 px wide screen.
     for (const g of ['error', 'systema', 'de', 'discrimination', 'energy', 'overall']) {
       const section = page.locator(tid(`metric-group-${g}`));
