@@ -144,15 +144,28 @@ pub fn sparse_rotation(effects: &[Vec<f64>], restarts: usize, rng: &mut Rng) -> 
                     .collect()
             })
             .collect();
+        // A pair's best angle depends on its two columns only: a pair left unrotated stays so
+        // until one of its columns changes, and later sweeps skip it until then. `changed[c]`
+        // counts the rotations of column c; `settled[i][j]` holds the counts of i and j when
+        // the pair was last found not worth rotating.
+        let mut changed = vec![0usize; l];
+        let mut settled: Vec<Vec<Option<(usize, usize)>>> = vec![vec![None; l]; l];
         for _ in 0..MAX_SWEEPS {
             let mut gain = 0.0;
             for i in 0..l {
                 for j in i + 1..l {
+                    if settled[i][j] == Some((changed[i], changed[j])) {
+                        continue;
+                    }
                     let (theta, g) = best_angle(&m, i, j, half_inv_eps2);
                     if g > 1e-10 {
                         rotate_cols(&mut m, i, j, theta);
                         rotate_cols(&mut rot, i, j, theta);
+                        changed[i] += 1;
+                        changed[j] += 1;
                         gain += g;
+                    } else {
+                        settled[i][j] = Some((changed[i], changed[j]));
                     }
                 }
             }
