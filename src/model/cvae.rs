@@ -6,7 +6,7 @@ use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::layers::{Batch, DecoderOutput, Dense, LEAK, LossOutput};
-use super::likelihood::{Likelihood, decode_location, neg_log_lik};
+use super::likelihood::{Likelihood, decode_location, neg_log_lik, neg_log_lik_particles};
 use crate::rng::Rng;
 
 /// Architecture of the conditional VAE.
@@ -111,7 +111,7 @@ impl Cvae {
         let log_ratio = z.clone().square().mul_scalar(-0.5).sum_dim(1)
             + (eps.square() + logvar).mul_scalar(0.5).sum_dim(1);
         let out = self.decode(z, rep(batch.condition), rep(batch.library));
-        let log_lik = self.nll(&out, rep(batch.target)).neg();
+        let log_lik = neg_log_lik_particles(self.likelihood, &out, batch.target, k).neg();
         (log_lik + log_ratio.squeeze_dim::<1>(1)).reshape([k, n])
     }
 

@@ -50,6 +50,38 @@ pub fn neg_log_lik(likelihood: Likelihood, out: &DecoderOutput, target: Tensor<2
     log_p.sum_dim(1).squeeze_dim::<1>(1).neg()
 }
 
+/// Negative log-likelihood of `k` particles per cell, [k·n] rows in particle-major order, with
+/// `target` given once per cell ([n, genes]). The NB terms that do not involve the mean (three
+/// lgammas, the costliest part) are the same for every particle, so they are computed once per
+/// cell and repeated: every element is the sum [`neg_log_lik`] forms, in the same order.
+pub fn neg_log_lik_particles(
+    likelihood: Likelihood,
+    out: &DecoderOutput,
+    target: Tensor<2>,
+    k: usize,
+) -> Tensor<1> {
+    let rep = |x: Tensor<2>| -> Tensor<2> {
+        let [r, c] = x.dims();
+        x.unsqueeze::<3>().repeat_dim(0, k).reshape([k * r, c])
+    };
+    match likelihood {
+        Likelihood::Gaussian => neg_log_lik(likelihood, out, rep(target)),
+        Likelihood::Nb => {
+            let log_theta = out.log_scale.clone().unsqueeze::<2>(); // [1, genes]
+            let theta = log_theta.clone().exp();
+            let constant = lgamma(target.clone() + theta.clone())
+                - lgamma(theta.clone())
+                - lgamma(target.clone() + 1.0); // [n, genes]
+            let log_mu = out.location.clone(); // [k·n, genes]
+            let log_theta_mu = (log_mu.clone().exp() + theta.clone()).log();
+            let log_p = rep(constant)
+                + theta * (log_theta - log_theta_mu.clone())
+                + rep(target) * (log_mu - log_theta_mu);
+            log_p.sum_dim(1).squeeze_dim::<1>(1).neg()
+        }
+    }
+}
+
 /// log NB(x; mean = exp(log_mu), inverse dispersion theta = exp(log_theta)). [cells, genes]
 pub fn nb_log_prob(x: Tensor<2>, log_mu: Tensor<2>, log_theta: Tensor<2>) -> Tensor<2> {
     let theta = log_theta.clone().exp(); // [1, genes]
