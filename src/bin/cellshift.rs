@@ -384,21 +384,12 @@ fn train_and_score(session: &mut Session, quiet: bool) -> Result<RunResults, Cli
 
 /// Writes predictions.h5ad: the held-out true cells, the model's and the controls.
 fn export_h5ad(session: &Session, out: &Path, quiet: bool) -> Result<(), CliError> {
-    let t = pollster::block_on(session.export_table())?;
-    let bytes = data::write_h5ad(
-        &t.lognorm,
-        t.counts.as_ref(),
-        &t.cell_names,
-        &t.genes,
-        &t.obs,
-    )?;
+    let (bytes, [cells, genes]) = pollster::block_on(session.export_h5ad())?;
     write_file(&out.join("predictions.h5ad"), &bytes)?;
     if !quiet {
         println!(
-            "wrote {}/predictions.h5ad ({} cells × {} genes)",
-            out.display(),
-            t.cell_names.len(),
-            t.genes.len()
+            "wrote {}/predictions.h5ad ({cells} cells × {genes} genes)",
+            out.display()
         );
     }
     Ok(())

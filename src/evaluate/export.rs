@@ -24,6 +24,19 @@ pub struct ExportTable {
 }
 
 impl Session {
+    /// [`Session::export_table`] written as `.h5ad` bytes, with the table's cells and genes.
+    pub async fn export_h5ad(&self) -> Result<(Vec<u8>, [usize; 2]), RunError> {
+        let t = self.export_table().await?;
+        let bytes = crate::data::write_h5ad(
+            &t.lognorm,
+            t.counts.as_ref(),
+            &t.cell_names,
+            &t.genes,
+            &t.obs,
+        )?;
+        Ok((bytes, [t.cell_names.len(), t.genes.len()]))
+    }
+
     /// Every held-out condition's true and predicted cells and their matched controls (each
     /// control once). Conditions the model cannot predict contribute their true cells only.
     pub async fn export_table(&self) -> Result<ExportTable, RunError> {

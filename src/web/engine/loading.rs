@@ -204,15 +204,7 @@ impl Engine {
         let state = self.state.clone();
         let st = state.try_borrow().map_err(|_| WebError::Busy)?;
         let session = st.session.as_ref().ok_or(WebError::NoRun)?;
-        let t = session.export_table().await.map_err(WebError::from)?;
-        let bytes = data::write_h5ad(
-            &t.lognorm,
-            t.counts.as_ref(),
-            &t.cell_names,
-            &t.genes,
-            &t.obs,
-        )
-        .map_err(WebError::from)?;
+        let (bytes, _) = session.export_h5ad().await.map_err(WebError::from)?;
         Ok(bytes)
     }
 }
