@@ -24,7 +24,8 @@
 //
 // Compressed copies: gzip level 9 and brotli (quality 11, or 9 for files above 4 MiB, where 11
 // takes minutes). As names carry their content's hash, copies in an earlier build of the same
-// output directory, and pkg/'s own gzip of the wasm, are reused.
+// output directory are reused, and so are pkg/'s own gzip and brotli (quality 11) copies of the
+// wasm when they are at least as new as it.
 
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -298,11 +299,12 @@ async function compress(dir, previous, path, bytes, reuse = {}) {
   for (const [ext, make] of jobs) {
     const dest = join(dir, `${path}.${ext}`);
     const old = previous && join(previous, `${path}.${ext}`);
-    if (old && existsSync(old)) {
-      await copyFile(old, dest);
-      reused += 1;
-    } else if (reuse[ext]) {
+    // pkg/'s own copy first: it is the build's best compression (an earlier site's may be a quicker one).
+    if (reuse[ext]) {
       await copyFile(reuse[ext], dest);
+      reused += 1;
+    } else if (old && existsSync(old)) {
+      await copyFile(old, dest);
       reused += 1;
     } else {
       await writeFile(dest, await make());
@@ -375,13 +377,18 @@ export async function buildSite({ root = ROOT, out = join(root, 'site'), compres
   let reused = 0;
   let made = 0;
   if (compressed) {
+    // pkg/'s own copies of the wasm (scripts/build-wasm.sh), when at least as new as the wasm.
     const wasm = join(root, 'pkg/cellshift_bg.wasm');
-    const pkgGz = `${wasm}.gz`;
-    const pkgGzFresh = existsSync(pkgGz) && statSync(pkgGz).mtimeMs >= statSync(wasm).mtimeMs;
+    const wasmMtime = statSync(wasm).mtimeMs;
+    const pkgCopies = {};
+    for (const ext of ['gz', 'br']) {
+      const copy = `${wasm}.${ext}`;
+      if (existsSync(copy) && statSync(copy).mtimeMs >= wasmMtime) pkgCopies[ext] = copy;
+    }
     for (const [path, bytes] of written) {
       if (!COMPRESSIBLE.test(path) || bytes.length < COMPRESS_MIN_BYTES) continue;
       const hashed = [...names.values()].includes(path);
-      const reuse = path === names.get('pkg/cellshift_bg.wasm') && pkgGzFresh ? { gz: pkgGz } : {};
+      const reuse = path === names.get('pkg/cellshift_bg.wasm') ? pkgCopies : {};
       const n = await compress(tmp, hashed ? previous : null, path, bytes, reuse);
       reused += n;
       made += 2 - n;

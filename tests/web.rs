@@ -3,7 +3,7 @@
 //! failed loads keep the previous data.
 #![cfg(target_arch = "wasm32")]
 
-use cellshift::web::{Comparison, Engine, LiveCurves, draw};
+use cellshift::web::{Comparison, Engine, LiveCurves, combine_seeds, draw};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
@@ -62,7 +62,7 @@ async fn trains_and_scores_on_the_cpu_backend_with_async_readback() {
     assert_eq!(summary["cells"], 3140);
     let info = json(e.init_backend("cpu".into()).await.unwrap());
     assert_eq!(info["backend"], "cpu");
-    e.start(small_config(2)).unwrap();
+    e.start(small_config(2), None).unwrap();
     let first = json(e.step().await.unwrap());
     yield_to_browser().await;
     // Each step reports where the run stands: the page keeps no run state of its own.
@@ -95,6 +95,43 @@ async fn trains_and_scores_on_the_cpu_backend_with_async_readback() {
     assert!(!e.is_done());
     assert_eq!(json(e.step().await.unwrap())["epoch"], 3);
     yield_to_browser().await;
+}
+
+/// Two seeds of one run: each is started by its index, and their results combine into means
+/// with intervals; a seed the settings do not have is refused.
+#[wasm_bindgen_test]
+async fn seeds_start_by_index_and_combine() {
+    let e = Engine::new();
+    e.load_sample(7).unwrap();
+    e.init_backend("cpu".into()).await.unwrap();
+    let mut cfg: Value = serde_wasm_bindgen::from_value(small_config(1)).unwrap();
+    cfg["seeds"] = 2.into();
+    let settings = || {
+        cfg.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .unwrap()
+    };
+    let runs = js_sys::Array::new();
+    for k in 0..2 {
+        let started = json(e.start(settings(), Some(k)).unwrap());
+        assert_eq!(
+            (started["replicate"].as_u64(), started["seeds"].as_u64()),
+            (Some(k as u64), Some(2))
+        );
+        e.step().await.unwrap();
+        runs.push(&e.evaluate().await.unwrap());
+        yield_to_browser().await;
+    }
+    let combined = json(combine_seeds(runs.into()).unwrap());
+    let seeds = &combined["scores"]["cvae"]["seeds"];
+    assert_eq!(seeds["runs"].as_array().unwrap().len(), 2);
+    let r = &seeds["intervals"]["mean_shift_r"];
+    assert_eq!(
+        combined["scores"]["cvae"]["pooled"]["mean_shift_r"],
+        r["mean"]
+    );
+    assert!(r["low"].as_f64() <= r["high"].as_f64());
+    let (msg, _) = error_parts(e.start(settings(), Some(2)).unwrap_err());
+    assert!(msg.contains("seed 2 of a run with 2"), "{msg}");
 }
 
 #[wasm_bindgen_test]
@@ -152,6 +189,7 @@ fn a_failed_load_keeps_the_previous_data() {
         e.start(
             v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
                 .unwrap(),
+            None,
         )
         .unwrap(),
     );
@@ -163,7 +201,7 @@ async fn charts_draw_onto_a_canvas() {
     let e = Engine::new();
     e.load_sample(7).unwrap();
     e.init_backend("cpu".into()).await.unwrap();
-    e.start(small_config(1)).unwrap();
+    e.start(small_config(1), None).unwrap();
     e.step().await.unwrap();
     yield_to_browser().await;
     let results = e.evaluate().await.unwrap();
@@ -244,7 +282,7 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     cfg["particles"] = 1.into();
     cfg["iwelbo_particles"] = 5.into();
     cfg["ate_samples"] = 20.into();
-    e.start(to_value(&cfg)).unwrap();
+    e.start(to_value(&cfg), None).unwrap();
     e.step().await.unwrap();
     yield_to_browser().await;
     let sams = e.evaluate().await.unwrap();
@@ -403,7 +441,7 @@ fn refused_settings_name_their_field() {
     e.load_sample(7).unwrap();
     let mut cfg = json(small_config(1));
     cfg["holdout_conditions"] = serde_json::json!(["Z"]);
-    let (msg, field) = error_parts(e.start(to_value(&cfg)).unwrap_err());
+    let (msg, field) = error_parts(e.start(to_value(&cfg), None).unwrap_err());
     assert_eq!(field.as_deref(), Some("holdout_conditions"));
     assert!(msg.contains("`Z`"), "{msg}");
 }

@@ -12,9 +12,13 @@
 // Every response carries Content-Security-Policy (index.html's meta policy plus
 // `frame-ancestors 'none'`, which only works as a header; the header also reaches the worker,
 // which the meta tag does not), Referrer-Policy, X-Content-Type-Options, X-Frame-Options,
-// Cross-Origin-Opener-Policy and `Cache-Control: no-cache`. Files get their MIME type and gzip
-// when the client accepts it (a pre-compressed `<file>.gz` beside the file is used as is;
-// otherwise the file is compressed once and kept in memory).
+// Cross-Origin-Opener-Policy and `Cache-Control: no-cache`. Files get their MIME type, and text
+// and wasm files a compressed body as the client's Accept-Encoding allows: brotli when a
+// pre-compressed `<file>.br` at least as new as the file lies beside it (scripts/build-wasm.sh
+// writes one for the wasm), else gzip (a pre-compressed `<file>.gz` as new as the file is used
+// as is; otherwise the file is compressed once and kept in memory), else the file as it is. Of
+// two acceptable codings the one with the higher q wins, brotli on a tie. Their responses carry
+// `Vary: Accept-Encoding` whichever coding was sent.
 
 import { createServer } from 'node:http';
 import { readFile, realpath, stat } from 'node:fs/promises';
@@ -189,28 +193,56 @@ function hostOk(req, port) {
   return host === `127.0.0.1:${port}` || host === `localhost:${port}` || host === `[::1]:${port}`;
 }
 
-function acceptsGzip(req) {
-  const header = req.headers['accept-encoding'] ?? '';
-  return header.split(',').some((part) => {
-    const [coding, ...params] = part.trim().split(';');
-    if (coding.trim().toLowerCase() !== 'gzip') return false;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    return !q || Number.parseFloat(q.slice(2)) > 0;
-  });
+/**
+ * The q-value the request's Accept-Encoding gives `coding` (0: not acceptable); a coding it does
+ * not name takes the value of `*`, if any. No header, or an empty one, accepts no coding: the
+ * file is then sent as it is (and so it is whenever neither brotli nor gzip is acceptable).
+ */
+function acceptQ(req, coding) {
+  let named = null;
+  let star = null;
+  for (const part of (req.headers['accept-encoding'] ?? '').split(',')) {
+    const [name, ...params] = part.trim().split(';');
+    const q = params.map((p) => p.trim()).find((p) => /^q=/i.test(p));
+    const value = q ? Number.parseFloat(q.slice(2)) : 1;
+    const weight = Number.isFinite(value) ? Math.min(Math.max(value, 0), 1) : 0;
+    const n = name.trim().toLowerCase();
+    if (n === coding) named = Math.max(named ?? 0, weight);
+    else if (n === '*') star = Math.max(star ?? 0, weight);
+  }
+  return named ?? star ?? 0;
 }
 
 /** Compressed bodies made on the fly, keyed by real path and invalidated by mtime and size. */
 const gzipCache = new Map();
 
+/** A pre-compressed copy `<file>.<ext>` that is allowed and at least as new as the file, or null. */
+async function precompressed(file, ext) {
+  const pre = await fileInfo(`${file.real}.${ext}`);
+  return pre && pre.stats.mtimeMs >= file.stats.mtimeMs ? pre : null;
+}
+
 async function gzipBody(file) {
-  const pre = await fileInfo(`${file.real}.gz`);
-  if (pre && pre.stats.mtimeMs >= file.stats.mtimeMs) return readFile(pre.real);
+  const pre = await precompressed(file, 'gz');
+  if (pre) return readFile(pre.real);
   const key = `${file.stats.mtimeMs}:${file.stats.size}`;
   const cached = gzipCache.get(file.real);
   if (cached?.key === key) return cached.body;
   const body = gzipSync(await readFile(file.real), { level: 6 });
   gzipCache.set(file.real, { key, body });
   return body;
+}
+
+/** The body of `file` and its Content-Encoding (null: as it is) for this request. */
+async function encodedBody(req, file) {
+  const br = acceptQ(req, 'br');
+  const gz = acceptQ(req, 'gzip');
+  if (br > 0 && br >= gz) {
+    const pre = await precompressed(file, 'br');
+    if (pre) return { encoding: 'br', body: await readFile(pre.real) };
+  }
+  if (gz > 0) return { encoding: 'gzip', body: await gzipBody(file) };
+  return { encoding: null, body: await readFile(file.real) };
 }
 
 async function handle(req, res) {
@@ -241,10 +273,11 @@ async function handle(req, res) {
   const ext = extname(path).toLowerCase();
   const headers = { 'Content-Type': MIME[ext] ?? 'application/octet-stream' };
   let body;
-  if (COMPRESSIBLE.has(ext) && acceptsGzip(req)) {
-    headers['Content-Encoding'] = 'gzip';
+  if (COMPRESSIBLE.has(ext)) {
+    const encoded = await encodedBody(req, file);
+    body = encoded.body;
+    if (encoded.encoding) headers['Content-Encoding'] = encoded.encoding;
     headers.Vary = 'Accept-Encoding';
-    body = await gzipBody(file);
   } else {
     body = await readFile(file.real);
   }

@@ -6,16 +6,21 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, rm, symlink } from 'node:fs/promises';
+import { readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
 const SERVE = join(ROOT, 'www/serve.mjs');
 const LINK_NAME = `test-link-${process.pid}.txt`;
 const LINK = join(ROOT, 'www', LINK_NAME);
+/** A text file with pre-compressed copies beside it, made by the content-coding tests. */
+const CODED_NAME = `test-coding-${process.pid}.txt`;
+const CODED = join(ROOT, 'www', CODED_NAME);
+const CODED_FILES = [CODED, `${CODED}.br`, `${CODED}.gz`];
 
 let server;
 let port;
@@ -114,6 +119,7 @@ before(async () => {
 
 after(async () => {
   await rm(LINK, { force: true });
+  for (const f of CODED_FILES) await rm(f, { force: true });
   if (server && server.exitCode === null) {
     const exited = new Promise((done) => server.once('exit', done));
     server.kill('SIGTERM');
@@ -158,6 +164,142 @@ describe('what the server serves', () => {
     assert.equal(head.status, 200);
     assert.equal(head.body.length, 0);
     assert.ok(Number(head.headers['content-length']) > 0);
+  });
+});
+
+describe('content coding', () => {
+  const text = Buffer.from(`${'cellshift serves pre-compressed copies. '.repeat(200)}\n`);
+  const br = brotliCompressSync(text);
+  const gz = gzipSync(text, { level: 9 });
+  const BUILT = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+
+  before(async () => {
+    await writeFile(CODED, text);
+    await writeFile(`${CODED}.br`, br);
+    await writeFile(`${CODED}.gz`, gz);
+    // The copies are as new as the file, as a build leaves them (whole seconds: utimes would
+    // truncate the file's own sub-millisecond mtime).
+    for (const f of CODED_FILES) await utimes(f, BUILT, BUILT);
+  });
+
+  after(async () => {
+    for (const f of CODED_FILES) await rm(f, { force: true });
+  });
+
+  const url = `/www/${CODED_NAME}`;
+  const varies = (res) => assert.ok(/(^|,\s*)accept-encoding(\s*,|$)/i.test(res.headers.vary ?? ''), `Vary: ${res.headers.vary}`);
+
+  test('brotli when accepted and <file>.br exists, preferred to gzip, with its own length', async () => {
+    for (const accept of ['gzip, deflate, br', 'br', 'br, gzip', 'gzip;q=1, br;q=1', '*']) {
+      const res = await get(url, { headers: { 'Accept-Encoding': accept } });
+      assert.equal(res.status, 200, accept);
+      assert.equal(res.headers['content-encoding'], 'br', accept);
+      assert.deepEqual(res.body, br, `${accept}: the pre-compressed copy as it is`);
+      assert.equal(Number(res.headers['content-length']), br.length, accept);
+      assert.deepEqual(brotliDecompressSync(res.body), text);
+      assert.match(res.headers['content-type'], /^text\/plain/);
+      varies(res);
+      await assertSecurityHeaders(res);
+    }
+  });
+
+  test('gzip when brotli is not accepted or less wanted', async () => {
+    for (const accept of ['gzip', 'gzip, deflate', 'br;q=0, gzip', 'br;q=0.5, gzip', 'gzip;q=0.8, br;q=0.2', 'br;q=0, *']) {
+      const res = await get(url, { headers: { 'Accept-Encoding': accept } });
+      assert.equal(res.status, 200, accept);
+      assert.equal(res.headers['content-encoding'], 'gzip', accept);
+      assert.deepEqual(gunzipSync(res.body), text, accept);
+      assert.equal(Number(res.headers['content-length']), res.body.length, accept);
+      varies(res);
+    }
+  });
+
+  test('the file as it is without Accept-Encoding, or when neither coding is accepted', async () => {
+    for (const headers of [{}, { 'Accept-Encoding': '' }, { 'Accept-Encoding': 'identity' }, { 'Accept-Encoding': 'deflate' }, { 'Accept-Encoding': 'gzip;q=0, br;q=0' }]) {
+      const res = await get(url, { headers });
+      const label = JSON.stringify(headers);
+      assert.equal(res.status, 200, label);
+      assert.equal(res.headers['content-encoding'], undefined, label);
+      assert.deepEqual(res.body, text, label);
+      assert.equal(Number(res.headers['content-length']), text.length, label);
+      varies(res);
+      await assertSecurityHeaders(res);
+    }
+  });
+
+  test('HEAD gives the length of the body GET would send, and no body', async () => {
+    for (const [accept, length] of [['br', br.length], ['gzip', null], [null, text.length]]) {
+      const headers = accept ? { 'Accept-Encoding': accept } : {};
+      const head = await get(url, { method: 'HEAD', headers });
+      const full = await get(url, { headers });
+      assert.equal(head.status, 200);
+      assert.equal(head.body.length, 0);
+      assert.equal(head.headers['content-encoding'], full.headers['content-encoding']);
+      assert.equal(Number(head.headers['content-length']), full.body.length, String(accept));
+      if (length !== null) assert.equal(full.body.length, length, String(accept));
+    }
+  });
+
+  test('no brotli for a file without <file>.br (gzip, or the file as it is)', async () => {
+    const plain = await readFile(join(ROOT, 'www/app.js'));
+    const gzRes = await get('/www/app.js', { headers: { 'Accept-Encoding': 'br, gzip' } });
+    assert.equal(gzRes.headers['content-encoding'], 'gzip');
+    assert.deepEqual(gunzipSync(gzRes.body), plain);
+    const brOnly = await get('/www/app.js', { headers: { 'Accept-Encoding': 'br' } });
+    assert.equal(brOnly.headers['content-encoding'], undefined);
+    assert.deepEqual(brOnly.body, plain);
+    assert.equal(Number(brOnly.headers['content-length']), plain.length);
+  });
+
+  test('a <file>.br older than the file is not sent', async () => {
+    const old = new Date(BUILT.getTime() - 3_600_000);
+    await utimes(`${CODED}.br`, old, old);
+    try {
+      const res = await get(url, { headers: { 'Accept-Encoding': 'br, gzip' } });
+      assert.equal(res.headers['content-encoding'], 'gzip');
+      assert.deepEqual(gunzipSync(res.body), text);
+      const brOnly = await get(url, { headers: { 'Accept-Encoding': 'br' } });
+      assert.equal(brOnly.headers['content-encoding'], undefined);
+      assert.deepEqual(brOnly.body, text);
+    } finally {
+      await utimes(`${CODED}.br`, BUILT, BUILT);
+    }
+  });
+
+  test('a <file>.br that is a symlink out of the repository is not sent', async () => {
+    await rm(`${CODED}.br`);
+    await symlink('/etc/passwd', `${CODED}.br`);
+    try {
+      const res = await get(url, { headers: { 'Accept-Encoding': 'br' } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['content-encoding'], undefined);
+      assert.deepEqual(res.body, text);
+      assert.doesNotMatch(res.body.toString(), /root:/);
+    } finally {
+      await rm(`${CODED}.br`, { force: true });
+      await writeFile(`${CODED}.br`, br);
+      await utimes(`${CODED}.br`, BUILT, BUILT);
+    }
+  });
+
+  test("the page's wasm: brotli from pkg/cellshift_bg.wasm.br, gzip from its .gz", async (t) => {
+    const wasm = join(ROOT, 'pkg/cellshift_bg.wasm');
+    if (!existsSync(`${wasm}.br`) || !existsSync(`${wasm}.gz`)) {
+      t.skip('pkg/ is not built with its compressed copies (scripts/build-wasm.sh)');
+      return;
+    }
+    const bytes = await readFile(wasm);
+    const res = await get('/pkg/cellshift_bg.wasm', { headers: { 'Accept-Encoding': 'gzip, deflate, br, zstd' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'application/wasm');
+    assert.equal(res.headers['content-encoding'], 'br');
+    assert.equal(Number(res.headers['content-length']), (await stat(`${wasm}.br`)).size);
+    assert.ok(brotliDecompressSync(res.body).equals(bytes), 'the .br holds the served wasm');
+    varies(res);
+    const gzRes = await get('/pkg/cellshift_bg.wasm', { headers: { 'Accept-Encoding': 'gzip, deflate' } });
+    assert.equal(gzRes.headers['content-encoding'], 'gzip');
+    assert.equal(Number(gzRes.headers['content-length']), (await stat(`${wasm}.gz`)).size);
+    assert.ok(gunzipSync(gzRes.body).equals(bytes), 'the .gz holds the served wasm');
   });
 });
 

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { buildSite, headerCsp } from '../../scripts/site.mjs';
 import * as harness from './harness.mjs';
 import { CHROMIUM, ROOT, assertGuards, launch, setSettings, tempDir, tid, train, waitForScores, waitIdleWithData } from './harness.mjs';
@@ -212,6 +212,42 @@ describe('the static site', () => {
     assert.ok(!files.includes(first.files['www/protocol.js']), 'the old name is gone from the rebuilt site');
     const sw = await readFile(join(out, 'sw.js'), 'utf8');
     assert.ok(sw.includes(`"${second.files['www/protocol.js']}"`), 'sw.js caches the new name');
+  });
+
+  test("pkg/'s own gzip and brotli copies of the wasm are reused when as new as the wasm, and only then", async () => {
+    const root = await tempDir('cellshift-site-pkg-');
+    await cp(join(ROOT, 'index.html'), join(root, 'index.html'));
+    await cp(join(ROOT, 'www'), join(root, 'www'), { recursive: true });
+    await mkdir(join(root, 'pkg'));
+    await cp(join(ROOT, 'pkg/cellshift.js'), join(root, 'pkg/cellshift.js'));
+    const wasm = Buffer.concat([Buffer.from('\0asm\x01\0\0\0'), Buffer.alloc(8192, 5), Buffer.from('cellshift '.repeat(500))]);
+    const wasmPath = join(root, 'pkg/cellshift_bg.wasm');
+    await writeFile(wasmPath, wasm);
+    // Copies the site would not make itself (its own are gzip 9 and brotli 11), so a reused one is recognisable.
+    const pkgBr = brotliCompressSync(wasm, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 0 } });
+    const pkgGz = gzipSync(wasm, { level: 1 });
+    assert.notDeepEqual(pkgBr, brotliCompressSync(wasm, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11 } }));
+    assert.notDeepEqual(pkgGz, gzipSync(wasm, { level: 9 }));
+    await writeFile(`${wasmPath}.br`, pkgBr);
+    await writeFile(`${wasmPath}.gz`, pkgGz);
+    const built = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    for (const f of [wasmPath, `${wasmPath}.br`, `${wasmPath}.gz`]) await utimes(f, built, built);
+
+    const fresh = await buildSite({ root, out: join(root, 'site-fresh') });
+    const name = fresh.files['pkg/cellshift_bg.wasm'];
+    assert.deepEqual(await readFile(join(fresh.out, `${name}.br`)), pkgBr, "the site's .br is pkg/'s");
+    assert.deepEqual(await readFile(join(fresh.out, `${name}.gz`)), pkgGz, "the site's .gz is pkg/'s");
+
+    // Copies older than the wasm belong to another build: the site makes its own.
+    const older = new Date(built.getTime() - 3_600_000);
+    for (const f of [`${wasmPath}.br`, `${wasmPath}.gz`]) await utimes(f, older, older);
+    const stale = await buildSite({ root, out: join(root, 'site-stale') });
+    const br = await readFile(join(stale.out, `${name}.br`));
+    const gz = await readFile(join(stale.out, `${name}.gz`));
+    assert.notDeepEqual(br, pkgBr, 'a stale pkg/ .br was reused');
+    assert.notDeepEqual(gz, pkgGz, 'a stale pkg/ .gz was reused');
+    assert.deepEqual(brotliDecompressSync(br), wasm);
+    assert.deepEqual(gunzipSync(gz), wasm);
   });
 
   describe('served under a sub-path by python3 -m http.server', () => {
