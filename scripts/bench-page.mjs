@@ -5,7 +5,9 @@
 //   and the scoring time of those runs, from the page's own clock;
 // - the first scoreboard: seconds from opening a link that trains the default cVAE on the
 //   sample (autorun) to its scores on screen;
-// - the wasm download: raw, gzip and brotli bytes of pkg/cellshift_bg.wasm.
+// - the wasm download: raw, gzip and brotli bytes of pkg/cellshift_bg.wasm;
+// - cost growth: epoch time and wasm memory of the default cVAE on generated data of 1k and 10k
+//   cells × 100 and 500 genes, beside the native table's.
 // Figures, not pass/fail: a shared machine's timings move by 15% between runs.
 
 import { existsSync, statSync } from 'node:fs';
@@ -52,6 +54,48 @@ async function timeModel(browser, baseUrl, model) {
   };
 }
 
+/**
+ * A seeded CSV of `cells` × `genes` counts: 40% controls and four perturbations, each raising a
+ * tenth of the genes (geometric counts around a per-gene mean). Only its size matters here.
+ */
+function growthCsv(cells, genes) {
+  let x = 0x2545f491;
+  const uniform = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return ((x >>> 0) + 0.5) / 4294967296;
+  };
+  const base = Array.from({ length: genes }, () => 0.5 + 8 * uniform());
+  const labels = ['control', 'A', 'B', 'C', 'D'];
+  const lines = [['condition', ...Array.from({ length: genes }, (_, g) => `g${g}`)].join(',')];
+  for (let i = 0; i < cells; i++) {
+    const u = uniform();
+    const k = u < 0.4 ? 0 : 1 + Math.min(3, Math.floor((u - 0.4) / 0.15));
+    const row = [labels[k]];
+    for (let g = 0; g < genes; g++) {
+      const mean = base[g] * (k > 0 && g % 10 === k ? 3 : 1);
+      row.push(Math.floor(-Math.log(uniform()) * mean));
+    }
+    lines.push(row.join(','));
+  }
+  return Buffer.from(`${lines.join('\n')}\n`);
+}
+
+/** One growth case in the page: two epochs of the default cVAE on generated data, scored cheaply. */
+async function growthCase(browser, baseUrl, cells, genes) {
+  const page = await h.openPage(browser, baseUrl);
+  await h.waitIdleWithData(page);
+  await page.locator(h.tid('file-input')).setInputFiles({ name: `growth-${cells}x${genes}.csv`, mimeType: 'text/csv', buffer: growthCsv(cells, genes) });
+  await page.waitForFunction((n) => window.__cellshift?.phase === 'idle' && window.__cellshift.summary?.cells === n, cells, { timeout: 300_000 });
+  await page.locator('#advanced > summary').click();
+  await h.setSettings(page, { genes, epochs: 2, patience: 0, seed: 0, 'iwelbo-particles': 1, 'ate-samples': 1, backend: 'cpu' });
+  const results = await h.train(page, 900_000);
+  const memory = await page.evaluate(() => [...window.__cellshift.events].reverse().find((e) => e.type === 'results')?.memoryBytes ?? null);
+  await page.close();
+  return { cells, genes, ms_per_epoch: (results.train.seconds * 1000) / results.train.epochs, wasm_memory_mib: memory === null ? null : memory / 2 ** 20 };
+}
+
 /** Seconds from opening a link that trains the default cVAE on the sample to its scores. */
 async function firstScoreboard(browser, baseUrl) {
   const page = await h.openPage(browser, `${baseUrl}#data=sample&sample_seed=7&model=cvae&backend=cpu&autorun=1`);
@@ -72,7 +116,9 @@ try {
   const models = [];
   for (const model of ['cvae', 'sams']) models.push(await timeModel(browser, baseUrl, model));
   const first = await firstScoreboard(browser, baseUrl);
-  pageReport = { backend: 'flex (CPU, wasm) in headless Chromium', epochs: EPOCHS, models, first_scoreboard: first, wasm_bytes: wasm };
+  const growth = [];
+  for (const genes of [100, 500]) for (const cells of [1_000, 10_000]) growth.push(await growthCase(browser, baseUrl, cells, genes));
+  pageReport = { backend: 'flex (CPU, wasm) in headless Chromium', epochs: EPOCHS, models, first_scoreboard: first, wasm_bytes: wasm, growth };
 } finally {
   await h.stopSuite(browser);
 }
@@ -107,6 +153,16 @@ for (const m of page.models) {
   );
 }
 console.log(`first scoreboard from a link (default cVAE on the sample, ${first.epochs} epochs): ${f(first.seconds)} s, of which training ${f(first.train_s)} s`);
+console.log('\ncost growth in the page (default cVAE, generated data; mean of 2 epochs, the first included)');
+console.log('  cells  genes  ms/epoch  native  ×native  wasm memory MiB');
+for (const g of page.growth) {
+  // The native table's case of the same size (its generated data has about as many cells).
+  const n = report.growth?.find((x) => x.genes === g.genes && Math.abs(x.cells - g.cells) / g.cells < 0.01);
+  g.native_ms_per_epoch = n?.ms_per_epoch ?? null;
+  g.epoch_ratio = n ? g.ms_per_epoch / n.ms_per_epoch : null;
+  console.log(`${String(g.cells).padStart(7)} ${String(g.genes).padStart(6)} ${f(g.ms_per_epoch, 0).padStart(9)} ${f(g.native_ms_per_epoch, 0).padStart(7)} ${f(g.epoch_ratio, 2).padStart(8)} ${f(g.wasm_memory_mib, 0).padStart(16)}`);
+}
+await writeFile(out, JSON.stringify(report, null, 2));
 const mb = (b) => (b / 1e6).toFixed(1);
 console.log(`wasm: ${mb(page.wasm_bytes.raw)} MB, ${mb(page.wasm_bytes.gzip)} MB gzip, ${mb(page.wasm_bytes.brotli)} MB brotli`);
 console.log(`wrote ${out}`);
