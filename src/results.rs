@@ -28,6 +28,11 @@ impl RunResults {
     pub fn model(&self) -> crate::config::ModelName {
         self.config.model()
     }
+
+    /// The model's seeds and intervals, when it was trained with several seeds.
+    pub fn seeds(&self) -> Option<&crate::seeds::SeedSummary> {
+        self.scores.get(self.model().name())?.seeds.as_ref()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,37 +159,128 @@ pub struct ScoreSet {
     pub undefined: Option<String>,
 }
 
-/// The columns of the newer metrics in `scores.csv`, in order (see [`ScoreSet::newer_values`]).
-pub const NEWER_COLUMNS: [&str; 11] = [
-    "mae",
-    "systema_r",
-    "systema_r_top20",
-    "de_overlap",
-    "de_top20_mse",
-    "de_top20_sign",
-    "discrimination_l1",
-    "discrimination_rank",
-    "centroid_accuracy",
-    "energy_r",
-    "normalised_score",
+/// One metric of a score set: its `scores.csv` column, and how to read and set it.
+pub struct Column {
+    pub key: &'static str,
+    pub get: fn(&ScoreSet) -> Option<f64>,
+    pub set: fn(&mut ScoreSet, Option<f64>),
+}
+
+fn jaccard(s: &ScoreSet, k: usize) -> Option<f64> {
+    s.jaccard.get(&k.to_string()).copied().flatten()
+}
+
+/// Sets J@K where the score set has that K (K is clipped to the panel, the key stays).
+fn set_jaccard(s: &mut ScoreSet, k: usize, v: Option<f64>) {
+    if let Some(slot) = s.jaccard.get_mut(&k.to_string()) {
+        *slot = v;
+    }
+}
+
+/// The headline metrics lead [`COLUMNS`]; the newer ones follow.
+pub const HEADLINE_COLUMNS: usize = 5;
+
+/// Every metric of a score set, in the order of `scores.csv`: the headline metrics (mean-shift
+/// r, J@25/50/100, energy distance), then the newer ones. One table for the CSV, the CLI's
+/// tables, the seeds' means and the verdict.
+pub static COLUMNS: [Column; 16] = [
+    Column {
+        key: "mean_shift_r",
+        get: |s| s.mean_shift_r,
+        set: |s, v| s.mean_shift_r = v,
+    },
+    Column {
+        key: "jaccard_25",
+        get: |s| jaccard(s, 25),
+        set: |s, v| set_jaccard(s, 25, v),
+    },
+    Column {
+        key: "jaccard_50",
+        get: |s| jaccard(s, 50),
+        set: |s, v| set_jaccard(s, 50, v),
+    },
+    Column {
+        key: "jaccard_100",
+        get: |s| jaccard(s, 100),
+        set: |s, v| set_jaccard(s, 100, v),
+    },
+    Column {
+        key: "energy_distance",
+        get: |s| s.energy_distance,
+        set: |s, v| s.energy_distance = v,
+    },
+    Column {
+        key: "mae",
+        get: |s| s.mae,
+        set: |s, v| s.mae = v,
+    },
+    Column {
+        key: "systema_r",
+        get: |s| s.systema.r,
+        set: |s, v| s.systema.r = v,
+    },
+    Column {
+        key: "systema_r_top20",
+        get: |s| s.systema.r_top20,
+        set: |s, v| s.systema.r_top20 = v,
+    },
+    Column {
+        key: "de_overlap",
+        get: |s| s.de.overlap,
+        set: |s, v| s.de.overlap = v,
+    },
+    Column {
+        key: "de_top20_mse",
+        get: |s| s.de.top20_mse,
+        set: |s, v| s.de.top20_mse = v,
+    },
+    Column {
+        key: "de_top20_sign",
+        get: |s| s.de.top20_sign,
+        set: |s, v| s.de.top20_sign = v,
+    },
+    Column {
+        key: "discrimination_l1",
+        get: |s| s.discrimination.l1,
+        set: |s, v| s.discrimination.l1 = v,
+    },
+    Column {
+        key: "discrimination_rank",
+        get: |s| s.discrimination.rank,
+        set: |s, v| s.discrimination.rank = v,
+    },
+    Column {
+        key: "centroid_accuracy",
+        get: |s| s.discrimination.centroid,
+        set: |s, v| s.discrimination.centroid = v,
+    },
+    Column {
+        key: "energy_r",
+        get: |s| s.energy_r,
+        set: |s, v| s.energy_r = v,
+    },
+    Column {
+        key: "normalised_score",
+        get: |s| s.normalised_score,
+        set: |s, v| s.normalised_score = v,
+    },
 ];
 
+// The headline Jaccard columns are exactly JACCARD_KS.
+const _: () = assert!(JACCARD_KS.len() == 3 && HEADLINE_COLUMNS == 2 + JACCARD_KS.len());
+
+/// The column called `key`.
+pub fn column(key: &str) -> Option<&'static Column> {
+    COLUMNS.iter().find(|c| c.key == key)
+}
+
 impl ScoreSet {
-    /// The newer metrics' values in the order of [`NEWER_COLUMNS`].
-    pub fn newer_values(&self) -> [Option<f64>; 11] {
-        [
-            self.mae,
-            self.systema.r,
-            self.systema.r_top20,
-            self.de.overlap,
-            self.de.top20_mse,
-            self.de.top20_sign,
-            self.discrimination.l1,
-            self.discrimination.rank,
-            self.discrimination.centroid,
-            self.energy_r,
-            self.normalised_score,
-        ]
+    /// The newer metrics' values, in the order of [`COLUMNS`].
+    pub fn newer_values(&self) -> Vec<Option<f64>> {
+        COLUMNS[HEADLINE_COLUMNS..]
+            .iter()
+            .map(|c| (c.get)(self))
+            .collect()
     }
 }
 
@@ -304,41 +400,24 @@ pub fn scores_csv(r: &RunResults) -> String {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
-    let header = [
-        "predictor",
-        "condition",
-        "mean_shift_r",
-        "jaccard_25",
-        "jaccard_50",
-        "jaccard_100",
-        "energy_distance",
-    ]
-    .into_iter()
-    .chain(NEWER_COLUMNS)
-    .chain(["notes", "undefined"]);
+    let header = ["predictor", "condition"]
+        .into_iter()
+        .chain(COLUMNS.iter().map(|c| c.key))
+        .chain(["notes", "undefined"]);
     // Writing into memory cannot fail.
     let _ = w.write_record(header);
     for (name, s) in &r.scores {
         let rows = std::iter::once(("pooled", &s.pooled))
             .chain(s.conditions.iter().map(|(c, v)| (c.as_str(), v)));
         for (cond, set) in rows {
-            let j = |k: &str| csv_num(set.jaccard.get(k).copied().flatten());
             let notes: Vec<String> = set.notes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-            let record = [
-                csv_text(name),
-                csv_text(cond),
-                csv_num(set.mean_shift_r),
-                j("25"),
-                j("50"),
-                j("100"),
-                csv_num(set.energy_distance),
-            ]
-            .into_iter()
-            .chain(set.newer_values().map(csv_num))
-            .chain([
-                csv_text(&notes.join("; ")),
-                csv_text(set.undefined.as_deref().unwrap_or("")),
-            ]);
+            let record = [csv_text(name), csv_text(cond)]
+                .into_iter()
+                .chain(COLUMNS.iter().map(|c| csv_num((c.get)(set))))
+                .chain([
+                    csv_text(&notes.join("; ")),
+                    csv_text(set.undefined.as_deref().unwrap_or("")),
+                ]);
             let _ = w.write_record(record);
         }
     }

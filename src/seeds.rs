@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::results::{JACCARD_KS, NEWER_COLUMNS, RunResults, ScoreSet, Scores};
+use crate::results::{COLUMNS, RunResults, ScoreSet, Scores};
 
 /// The confidence level of every interval.
 pub const LEVEL: f64 = 0.95;
@@ -135,95 +135,11 @@ pub enum SeedsError {
     NoModel(String),
 }
 
-type Get = fn(&ScoreSet) -> Option<f64>;
-type Put = fn(&mut ScoreSet, Option<f64>);
-
-fn jaccard(s: &ScoreSet, k: usize) -> Option<f64> {
-    s.jaccard.get(&k.to_string()).copied().flatten()
-}
-
-fn put_jaccard(s: &mut ScoreSet, k: usize, v: Option<f64>) {
-    if let Some(slot) = s.jaccard.get_mut(&k.to_string()) {
-        *slot = v;
-    }
-}
-
-/// Every per-condition metric of a score set, keyed as its `scores.csv` column.
-static FIELDS: [(&str, Get, Put); 16] = [
-    (
-        "mean_shift_r",
-        |s| s.mean_shift_r,
-        |s, v| s.mean_shift_r = v,
-    ),
-    (
-        "jaccard_25",
-        |s| jaccard(s, 25),
-        |s, v| put_jaccard(s, 25, v),
-    ),
-    (
-        "jaccard_50",
-        |s| jaccard(s, 50),
-        |s, v| put_jaccard(s, 50, v),
-    ),
-    (
-        "jaccard_100",
-        |s| jaccard(s, 100),
-        |s, v| put_jaccard(s, 100, v),
-    ),
-    (
-        "energy_distance",
-        |s| s.energy_distance,
-        |s, v| s.energy_distance = v,
-    ),
-    ("mae", |s| s.mae, |s, v| s.mae = v),
-    ("systema_r", |s| s.systema.r, |s, v| s.systema.r = v),
-    (
-        "systema_r_top20",
-        |s| s.systema.r_top20,
-        |s, v| s.systema.r_top20 = v,
-    ),
-    ("de_overlap", |s| s.de.overlap, |s, v| s.de.overlap = v),
-    (
-        "de_top20_mse",
-        |s| s.de.top20_mse,
-        |s, v| s.de.top20_mse = v,
-    ),
-    (
-        "de_top20_sign",
-        |s| s.de.top20_sign,
-        |s, v| s.de.top20_sign = v,
-    ),
-    (
-        "discrimination_l1",
-        |s| s.discrimination.l1,
-        |s, v| s.discrimination.l1 = v,
-    ),
-    (
-        "discrimination_rank",
-        |s| s.discrimination.rank,
-        |s, v| s.discrimination.rank = v,
-    ),
-    (
-        "centroid_accuracy",
-        |s| s.discrimination.centroid,
-        |s, v| s.discrimination.centroid = v,
-    ),
-    ("energy_r", |s| s.energy_r, |s, v| s.energy_r = v),
-    (
-        "normalised_score",
-        |s| s.normalised_score,
-        |s, v| s.normalised_score = v,
-    ),
-];
-
-// The table above covers the scoreboard's columns exactly.
-const _: () = assert!(FIELDS.len() == 5 + NEWER_COLUMNS.len() && JACCARD_KS.len() == 3);
-
 /// A model's pooled values, keyed as in [`SeedRun::values`].
 pub fn pooled_values(s: &Scores) -> BTreeMap<String, Option<f64>> {
-    let mut out: BTreeMap<String, Option<f64>> = FIELDS
+    let mut out: BTreeMap<String, Option<f64>> = COLUMNS
         .iter()
-        .map(|(k, get, _)| (k.to_string(), get(&s.pooled)))
+        .map(|c| (c.key.to_string(), (c.get)(&s.pooled)))
         .collect();
     out.insert("iwelbo".into(), s.iwelbo);
     out.insert("ate_r".into(), s.ate.as_ref().and_then(|a| a.r));
@@ -235,8 +151,8 @@ pub fn pooled_values(s: &Scores) -> BTreeMap<String, Option<f64>> {
 /// (its notes, why a prediction is undefined).
 fn mean_set(sets: &[&ScoreSet]) -> ScoreSet {
     let mut out = sets.first().map(|s| (*s).clone()).unwrap_or_default();
-    for (_, get, put) in &FIELDS {
-        put(&mut out, mean(sets.iter().filter_map(|s| get(s))));
+    for c in &COLUMNS {
+        (c.set)(&mut out, mean(sets.iter().filter_map(|s| (c.get)(s))));
     }
     out
 }

@@ -76,7 +76,8 @@ impl Metric {
             ])
     }
 
-    /// The metric's key in `scores.csv` and in a model's seed intervals.
+    /// The metric's column in `scores.csv` ([`crate::results::COLUMNS`]), also the key of a
+    /// model's seed intervals.
     fn key(self) -> String {
         match self {
             Metric::R => "mean_shift_r".into(),
@@ -115,22 +116,9 @@ impl Metric {
 
     /// The pooled value, when it is a finite number.
     fn read(self, s: &ScoreSet) -> Option<f64> {
-        let v = match self {
-            Metric::R => s.mean_shift_r,
-            Metric::Jaccard(k) => s.jaccard.get(&k.to_string()).copied().flatten(),
-            Metric::Energy => s.energy_distance,
-            Metric::Mae => s.mae,
-            Metric::SystemaR => s.systema.r,
-            Metric::SystemaRTop20 => s.systema.r_top20,
-            Metric::DeOverlap => s.de.overlap,
-            Metric::DeTop20Mse => s.de.top20_mse,
-            Metric::DeTop20Sign => s.de.top20_sign,
-            Metric::DiscriminationL1 => s.discrimination.l1,
-            Metric::PerturbenchRank => s.discrimination.rank,
-            Metric::CentroidAccuracy => s.discrimination.centroid,
-            Metric::EnergyR => s.energy_r,
-        };
-        v.filter(|v| v.is_finite())
+        crate::results::column(&self.key())
+            .and_then(|c| (c.get)(s))
+            .filter(|v| v.is_finite())
     }
 
     /// Lower is better for distances and errors (and PerturBench's rank); higher for

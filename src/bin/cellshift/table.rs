@@ -11,7 +11,7 @@ fn fmt(v: Option<f64>) -> String {
 fn row(name: &str, s: &ScoreSet, extra: bool) -> String {
     let mut line = format!("{name:<20}");
     let cells: Vec<Option<f64>> = if extra {
-        s.newer_values().to_vec()
+        s.newer_values()
     } else {
         std::iter::once(s.mean_shift_r)
             .chain(
@@ -66,7 +66,7 @@ pub(crate) fn scoreboard_table(r: &RunResults) -> String {
     out += "(pseudobulk MAE; Systema r vs the perturbed mean, all and top-20 genes; DE overlap; \
             top-20 DE MSE, sign; discrimination: VCC L1, PerturBench rank (lower is better), \
             Systema centroid; energy r across conditions; baseline-normalised score)\n";
-    if let Some(seeds) = r.scores.get(model).and_then(|s| s.seeds.as_ref()) {
+    if let Some(seeds) = r.seeds() {
         out += &seeds_table(model, seeds);
     }
     if let Some(v) = cellshift::verdict::verdict(r, model) {
