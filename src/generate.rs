@@ -62,10 +62,15 @@ pub async fn predict(
     rng: &mut Rng,
 ) -> Result<Matrix, ReadbackError> {
     let draws = predict_draws(model, device, src, mode, scale, rng).await?;
-    Ok(match model.likelihood() {
+    Ok(log_normalized(model.likelihood(), draws))
+}
+
+/// Draws as the metrics see them: counts log-normalised, Gaussian values as they are.
+pub fn log_normalized(likelihood: Likelihood, draws: Matrix) -> Matrix {
+    match likelihood {
         Likelihood::Nb => log_normalize(&draws),
         Likelihood::Gaussian => draws,
-    })
+    }
 }
 
 /// The draws themselves: sampled counts for the negative binomial (what an export keeps as

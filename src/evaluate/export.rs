@@ -93,23 +93,11 @@ impl Session {
             if self.unpredictable(&plan.label).is_some() {
                 continue;
             }
-            let inputs = self.generation_inputs(&plan.pool, &plan.label);
-            let mode = self.cfg.settings().generation.mode();
-            let draws = generate::predict_draws(
-                &model,
-                &self.device,
-                &inputs.sources(),
-                mode,
-                &self.scale(),
-                &mut rng,
-            )
-            .await?
-            .select_rows(&plan.matched);
-            let lognorm = if nb {
-                crate::preprocess::log_normalize(&draws)
-            } else {
-                draws.clone()
-            };
+            let draws = self
+                .pool_draws(&model, plan, &mut rng)
+                .await?
+                .select_rows(&plan.matched);
+            let lognorm = generate::log_normalized(self.likelihood, draws.clone());
             for k in 0..draws.rows {
                 rows.push(lognorm.row(k).to_vec());
                 if self.prep.counts.is_some() {

@@ -143,6 +143,27 @@ impl Session {
         Ok(out)
     }
 
+    /// The model's draws under the condition for every control of its pool, in pool order
+    /// (counts for the negative binomial). Scoring and the `.h5ad` export both take them from
+    /// here, on the same stream, so the export holds the cells that were scored.
+    pub(super) async fn pool_draws(
+        &self,
+        model: &Model,
+        plan: &ConditionPlan,
+        rng: &mut Rng,
+    ) -> Result<Matrix, RunError> {
+        let inputs = self.generation_inputs(&plan.pool, &plan.label);
+        Ok(generate::predict_draws(
+            model,
+            &self.device,
+            &inputs.sources(),
+            self.cfg.settings().generation.mode(),
+            &self.scale(),
+            rng,
+        )
+        .await?)
+    }
+
     /// The model's cells for one condition (one per test cell, from its matched control) and
     /// its predicted mean shift from the reference.
     async fn predict_model(
@@ -153,16 +174,8 @@ impl Session {
     ) -> Result<(Matrix, Vec<f64>), RunError> {
         // Every control of the involved groups is decoded, so the
         // predicted mean is weighted exactly like the reference.
-        let inputs = self.generation_inputs(&plan.pool, &plan.label);
-        let decoded = generate::predict(
-            model,
-            &self.device,
-            &inputs.sources(),
-            self.cfg.settings().generation.mode(),
-            &self.scale(),
-            rng,
-        )
-        .await?;
+        let draws = self.pool_draws(model, plan, rng).await?;
+        let decoded = generate::log_normalized(model.likelihood(), draws);
         let mean = weighted_mean(&decoded, &plan.weights);
         let shift = mean
             .iter()
