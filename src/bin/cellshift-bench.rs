@@ -10,7 +10,6 @@ use cellshift::data;
 use cellshift::masks::MaskTruth;
 use cellshift::pipeline::Session;
 use cellshift::sample::{self, SampleConfig};
-use cellshift::split;
 use serde::Serialize;
 
 #[path = "cellshift-bench/children.rs"]
@@ -58,10 +57,7 @@ struct MonteCarlo {
 }
 
 fn sd(v: &[f64]) -> Option<f64> {
-    (v.len() > 1).then(|| {
-        let m = v.iter().sum::<f64>() / v.len() as f64;
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
-    })
+    cellshift::seeds::Interval::of(v).map(|i| i.sd)
 }
 
 /// Scores the IWELBO and the ATE of `s` again with `streams` other noise seeds.
@@ -448,24 +444,19 @@ fn main() {
     }
     // SAMS-VAE at its defaults, trained to its early stop on the benchmark's exact split: the
     // figure to set beside the reference implementation's 443 s and top-20 ATE r of 0.85.
-    let synth = shared.join("synth_sparse_additive.csv");
-    let split_path = shared.join("synth_sparse_additive.split.csv");
     let truth_path = shared.join("synth_sparse_additive.truth.json");
-    if synth.exists() && split_path.exists() && truth_path.exists() {
+    let synth_files =
+        ["csv", "split.csv"].map(|e| shared.join(format!("synth_sparse_additive.{e}")));
+    if truth_path.exists() && synth_files.iter().all(|p| p.exists()) {
         let settings = check(Settings {
             model: ModelName::Sams,
             ..Settings::default()
         });
-        let ds =
-            data::load_path(&synth, &settings.load_options()).expect("synth_sparse_additive loads");
-        let assignments = std::fs::read(&split_path)
-            .ok()
-            .and_then(|b| split::parse_split_file(&b, ds.n_cells()).ok())
-            .expect("the split file parses");
+        let (ds, cfg) =
+            children::synth_with_split(&shared, settings).expect("synth_sparse_additive loads");
         let truth = std::fs::read_to_string(&truth_path)
             .ok()
             .and_then(|t| MaskTruth::from_json(&t).ok());
-        let cfg = settings.with_split_file(split_path.display().to_string(), assignments);
         cases.push(bench("synth_sparse_additive", || ds, cfg, truth));
     } else {
         println!("NOTICE: synth_sparse_additive.* are absent; skipping them");

@@ -313,7 +313,6 @@ fn train(m: &ArgMatches) -> Result<(), CliError> {
             export_h5ad(&session, &out, quiet)?;
         }
     }
-    let cfg_seeds = runs.len();
     let results = seeds::combine(runs)?;
     if !quiet {
         print!("{}", scoreboard_table(&results));
@@ -325,7 +324,11 @@ fn train(m: &ArgMatches) -> Result<(), CliError> {
         } else {
             ""
         };
-        let seeds = if cfg_seeds > 1 { ", seeds.csv" } else { "" };
+        let seeds = if results.seeds().is_some() {
+            ", seeds.csv"
+        } else {
+            ""
+        };
         println!(
             "wrote {}/results.json, scores.csv{seeds}, config.json, scoreboard.png, scoreboard.svg{masks}",
             out.display()
@@ -406,11 +409,7 @@ fn write_outputs(out: &Path, results: &RunResults) -> Result<(), CliError> {
     )?;
     cellshift::render::scoreboard_png(results, &out.join("scoreboard.png"), 1600, 1200)?;
     cellshift::render::scoreboard_svg(results, &out.join("scoreboard.svg"), 1600, 1200)?;
-    if let Some(s) = results
-        .scores
-        .get(results.model().name())
-        .and_then(|s| s.seeds.as_ref())
-    {
+    if let Some(s) = results.seeds() {
         write_file(&out.join("seeds.csv"), seeds::seeds_csv(s).as_bytes())?;
     }
     if let Some(m) = &results.figures.masks {

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use cellshift::config::{LikelihoodChoice, ModelName, Settings};
-use cellshift::data;
+use cellshift::config::{LikelihoodChoice, ModelName, RunConfig, Settings};
+use cellshift::data::{self, Dataset};
 use cellshift::pipeline::Session;
 use cellshift::sample::{self, SampleConfig};
 use cellshift::split;
@@ -91,9 +91,20 @@ pub fn run(spec: &str, shared: &Path) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-fn reference(model: ModelName, threads: usize, shared: &Path) -> Result<ReferenceRun, String> {
+/// The synthetic benchmark and `cfg` with its exact split file.
+pub fn synth_with_split(shared: &Path, cfg: RunConfig) -> Result<(Dataset, RunConfig), String> {
     let csv = shared.join("synth_sparse_additive.csv");
     let split_path = shared.join("synth_sparse_additive.split.csv");
+    let ds = data::load_path(&csv, &cfg.load_options()).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(&split_path).map_err(|e| e.to_string())?;
+    let roles = split::parse_split_file(&bytes, ds.n_cells()).map_err(|e| e.to_string())?;
+    Ok((
+        ds,
+        cfg.with_split_file(split_path.display().to_string(), roles),
+    ))
+}
+
+fn reference(model: ModelName, threads: usize, shared: &Path) -> Result<ReferenceRun, String> {
     let epochs = 10;
     let mut settings = Settings {
         model,
@@ -109,11 +120,7 @@ fn reference(model: ModelName, threads: usize, shared: &Path) -> Result<Referenc
     };
     // The reference trains its masks from the first epoch.
     settings.align_epochs = 0;
-    let cfg = settings.check().map_err(|e| e.to_string())?;
-    let ds = data::load_path(&csv, &cfg.load_options()).map_err(|e| e.to_string())?;
-    let bytes = std::fs::read(&split_path).map_err(|e| e.to_string())?;
-    let roles = split::parse_split_file(&bytes, ds.n_cells()).map_err(|e| e.to_string())?;
-    let cfg = cfg.with_split_file(split_path.display().to_string(), roles);
+    let (ds, cfg) = synth_with_split(shared, settings.check().map_err(|e| e.to_string())?)?;
     let device = Device::flex().autodiff();
     let mut s =
         Session::new(ds, "synth_sparse_additive", cfg, &device).map_err(|e| e.to_string())?;
