@@ -67,6 +67,16 @@ export const METRIC_GROUPS = [
 /** A metric's value in a score set, by its path (`de.top20_mse`). */
 export const metricValue = (set, path) => path.split('.').reduce((v, k) => (v === null || v === undefined ? v : v[k]), set) ?? null;
 
+/**
+ * Adds a seed interval (`{low, high, n}`) to the cell showing a model's mean `value` of `metric`:
+ * ± half its width under the mean, and the whole interval in the tooltip.
+ */
+export function showInterval(td, metric, value, interval, digits = 3) {
+  const half = (interval.high - interval.low) / 2;
+  td.append(el('small', { class: 'interval', 'data-testid': 'interval', 'data-low': String(interval.low), 'data-high': String(interval.high) }, `±${fmtNum(half, digits)}`));
+  td.title = `${metric}: mean ${value} over ${interval.n} seeds, 95% interval [${fmtNum(interval.low, digits)}, ${fmtNum(interval.high, digits)}]`;
+}
+
 /** A metric's key among a model's seed intervals (its `scores.csv` column). */
 const intervalKey = (path) => (path === 'discrimination.centroid' ? 'centroid_accuracy' : path.replace('.', '_'));
 
@@ -129,10 +139,7 @@ export function renderMetricGroups(rows) {
           td.title = `${m.label.replace(/ ↓$/, '')} = ${v}`;
           td.dataset.value = String(v);
           const iv = intervals?.[intervalKey(m.path)];
-          if (iv) {
-            td.append(el('small', { class: 'interval', 'data-testid': 'interval' }, `±${fmtNum((iv.high - iv.low) / 2, 3)}`));
-            td.title = `${m.label.replace(/ ↓$/, '')}: mean ${v} over ${iv.n} seeds, 95% interval [${fmtNum(iv.low, 3)}, ${fmtNum(iv.high, 3)}]`;
-          }
+          if (iv) showInterval(td, m.label.replace(/ ↓$/, ''), v, iv);
         }
         return td;
       });

@@ -10,7 +10,7 @@ import { clearComparison, comparedRun, comparedRuns, mergedResults, shownResults
 import { PANELS, cancelFigures, clearFigureTables, drawFigures } from './figures.js';
 import { spec } from './form.js';
 import { renderGap } from './gap.js';
-import { renderMetricGroups } from './metricgroups.js';
+import { renderMetricGroups, showInterval } from './metricgroups.js';
 import { BASELINE_ORDER, byRank, modelColour, modelLabel, modelOf } from './models.js';
 import { comparisonKey, formKey, previewFor, splitKey } from './preview.js';
 import { state, syncControls } from './state.js';
@@ -102,11 +102,7 @@ function scoreCell(value, set, metric, digits = 3, interval = null) {
     td.textContent = fmtNum(value, digits);
     td.title = `${metric} = ${value}`;
     td.dataset.value = String(value);
-    if (interval) {
-      const half = (interval.high - interval.low) / 2;
-      td.append(el('small', { class: 'interval', 'data-testid': 'interval', 'data-low': String(interval.low), 'data-high': String(interval.high) }, `±${fmtNum(half, digits)}`));
-      td.title = `${metric}: mean ${value} over ${interval.n} seeds, 95% interval [${fmtNum(interval.low, digits)}, ${fmtNum(interval.high, digits)}]`;
-    }
+    if (interval) showInterval(td, metric, value, interval, digits);
   }
   return td;
 }
