@@ -7,14 +7,17 @@
 import { $, el, fmtNum } from './dom.js';
 import { modelColour, modelLabel } from './models.js';
 
-/** The metrics on the tracks: pooled value, and whether higher is better. */
+/**
+ * The metrics on the tracks: the pooled value, whether higher is better, and the metric's name
+ * in the engine's verdicts, which say which baseline does best on it.
+ */
 const METRICS = [
-  { key: 'r', label: 'mean-shift r', get: (s) => s.mean_shift_r, higher: true },
-  { key: 'j50', label: 'top-50 Jaccard', get: (s) => s.jaccard?.['50'], higher: true },
-  { key: 'energy', label: 'energy distance', get: (s) => s.energy_distance, higher: false },
-  { key: 'mae', label: 'pseudobulk MAE', get: (s) => s.mae, higher: false },
-  { key: 'systema', label: 'Systema r', get: (s) => s.systema?.r, higher: true },
-  { key: 'de', label: 'DE overlap', get: (s) => s.de?.overlap, higher: true },
+  { key: 'r', verdict: 'r', label: 'mean-shift r', get: (s) => s.mean_shift_r, higher: true },
+  { key: 'j50', verdict: 'J@50', label: 'top-50 Jaccard', get: (s) => s.jaccard?.['50'], higher: true },
+  { key: 'energy', verdict: 'energy', label: 'energy distance', get: (s) => s.energy_distance, higher: false },
+  { key: 'mae', verdict: 'MAE', label: 'pseudobulk MAE', get: (s) => s.mae, higher: false },
+  { key: 'systema', verdict: 'Systema r', label: 'Systema r', get: (s) => s.systema?.r, higher: true },
+  { key: 'de', verdict: 'DE overlap', label: 'DE overlap', get: (s) => s.de?.overlap, higher: true },
 ];
 
 /** Where the track's ends sit when a model is off its scale: a little outside 0 and 1. */
@@ -23,27 +26,27 @@ const MAX = 1.5;
 
 const finite = (v) => typeof v === 'number' && Number.isFinite(v);
 
-/** The best baseline's name and value on `metric` (the ceiling is not a baseline). */
-function bestBaseline(scores, metric) {
-  let best = null;
-  for (const [name, s] of Object.entries(scores)) {
-    if (name === 'ceiling' || s.pooled.undefined) continue;
-    const v = metric.get(s.pooled);
-    if (!finite(v)) continue;
-    if (!best || (metric.higher ? v > best.value : v < best.value)) best = { name, value: v };
+/** The best baseline on `metric` as the engine's verdicts name it (`{name, value}`), or null. */
+function bestBaseline(verdicts, metric) {
+  for (const v of verdicts) {
+    const m = v.metrics.find((x) => x.metric === metric.verdict);
+    if (m) return { name: m.baseline, value: m.baseline_value };
   }
-  return best;
+  return null;
 }
 
-/** `(model − baseline) / (ceiling − baseline)` per metric and model, or why there is no track. */
-export function gapRows(scores, models) {
+/**
+ * `(model − baseline) / (ceiling − baseline)` per metric and model, or why there is no track;
+ * `verdicts` are the engine's verdicts on the models.
+ */
+export function gapRows(scores, models, verdicts) {
   const ceiling = scores.ceiling?.pooled;
   return METRICS.map((metric) => {
-    const base = bestBaseline(scores, metric);
+    const base = bestBaseline(verdicts, metric);
     const c = ceiling ? metric.get(ceiling) : null;
     const row = { metric, base, ceiling: c, models: [], why: null };
     if (!base || !finite(c)) {
-      row.why = !base ? 'no baseline has this metric' : 'the ceiling has no value here';
+      row.why = !base ? 'no model has a value to set beside a baseline on this metric' : 'the ceiling has no value here';
       return row;
     }
     const gain = metric.higher ? c - base.value : base.value - c;
@@ -68,8 +71,11 @@ function describe(m) {
   return `${modelLabel(m.name)} ${fmtNum(m.value)}: ${Math.round(m.position * 100)}% of the way from the best baseline to the ceiling`;
 }
 
-/** Fills the tracks for the scored `models` of the merged `results` (none: empties them). */
-export function renderGap(results, models) {
+/**
+ * Fills the tracks for the scored `models` of the merged `results`, with the engine's `verdicts`
+ * on them (no results: empties them).
+ */
+export function renderGap(results, models, verdicts = []) {
   const box = $('gap');
   if (!box) return;
   if (!results || !models.length || !results.scores.ceiling) {
@@ -77,7 +83,7 @@ export function renderGap(results, models) {
     box.replaceChildren();
     return;
   }
-  const rows = gapRows(results.scores, models);
+  const rows = gapRows(results.scores, models, verdicts);
   const items = rows.map((row) => {
     const head = el('span', { class: 'gap-metric', text: row.metric.label });
     if (row.why) return el('li', { class: 'gap-row gap-none', 'data-metric': row.metric.key }, head, el('span', { class: 'gap-why', text: `No track: ${row.why}.` }));

@@ -391,7 +391,7 @@ export function renderScoreboard({ stale = false } = {}) {
     ...finals.map((r) => ({ name: modelOf(r), label: modelLabel(modelOf(r)), kind: 'model', set: r.scores[modelOf(r)].pooled, intervals: r.scores[modelOf(r)].seeds?.intervals })),
     ...baselines.map((name) => ({ name, label: name, kind: 'baseline', set: base.scores[name].pooled })),
   ]);
-  renderGap(finals.length ? base : null, finals.map(modelOf));
+  renderGap(finals.length ? base : null, finals.map(modelOf), finals.length ? verdicts() : []);
 
   const notes = $('score-notes');
   notes.replaceChildren();
