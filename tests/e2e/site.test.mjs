@@ -171,17 +171,23 @@ function assertRequestsUnder(requests, base) {
   assert.deepEqual(bad, [], `requests outside ${base} or not answered`);
 }
 
+/** A temporary copy of the page's sources (index.html, www/, pkg/cellshift.js) with `wasm` as its module. */
+async function sourceCopy(prefix, wasm) {
+  const root = await tempDir(prefix);
+  await cp(join(ROOT, 'index.html'), join(root, 'index.html'));
+  await cp(join(ROOT, 'www'), join(root, 'www'), { recursive: true });
+  await mkdir(join(root, 'pkg'));
+  await cp(join(ROOT, 'pkg/cellshift.js'), join(root, 'pkg/cellshift.js'));
+  await writeFile(join(root, 'pkg/cellshift_bg.wasm'), wasm);
+  return root;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe('the static site', () => {
   test('a rebuild after a change to a module renames it and every module that imports it', async () => {
     // A copy of the page's sources with a stand-in wasm (the graph and the names are under test).
-    const root = await tempDir('cellshift-site-src-');
-    await cp(join(ROOT, 'index.html'), join(root, 'index.html'));
-    await cp(join(ROOT, 'www'), join(root, 'www'), { recursive: true });
-    await mkdir(join(root, 'pkg'));
-    await cp(join(ROOT, 'pkg/cellshift.js'), join(root, 'pkg/cellshift.js'));
-    await writeFile(join(root, 'pkg/cellshift_bg.wasm'), Buffer.concat([Buffer.from('\0asm\x01\0\0\0'), Buffer.alloc(4096, 7)]));
+    const root = await sourceCopy('cellshift-site-src-', Buffer.concat([Buffer.from('\0asm\x01\0\0\0'), Buffer.alloc(4096, 7)]));
     const out = join(root, 'site');
 
     const first = await buildSite({ root, out });
@@ -215,14 +221,9 @@ describe('the static site', () => {
   });
 
   test("pkg/'s own gzip and brotli copies of the wasm are reused when as new as the wasm, and only then", async () => {
-    const root = await tempDir('cellshift-site-pkg-');
-    await cp(join(ROOT, 'index.html'), join(root, 'index.html'));
-    await cp(join(ROOT, 'www'), join(root, 'www'), { recursive: true });
-    await mkdir(join(root, 'pkg'));
-    await cp(join(ROOT, 'pkg/cellshift.js'), join(root, 'pkg/cellshift.js'));
     const wasm = Buffer.concat([Buffer.from('\0asm\x01\0\0\0'), Buffer.alloc(8192, 5), Buffer.from('cellshift '.repeat(500))]);
+    const root = await sourceCopy('cellshift-site-pkg-', wasm);
     const wasmPath = join(root, 'pkg/cellshift_bg.wasm');
-    await writeFile(wasmPath, wasm);
     // Copies the site would not make itself (its own are gzip 9 and brotli 11), so a reused one is recognisable.
     const pkgBr = brotliCompressSync(wasm, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 0 } });
     const pkgGz = gzipSync(wasm, { level: 1 });
