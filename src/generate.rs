@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::matrix::Matrix;
 use crate::model::{Likelihood, Model};
 use crate::preprocess::log_normalize;
-use crate::rng::Rng;
+use crate::rng::{NbSampler, Rng};
 use crate::tensor::{ReadbackError, read_matrix, read_vec, to_tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,11 +101,11 @@ pub async fn predict_draws(
     let mut draws = Matrix::zeros(location.rows, location.cols);
     match model.likelihood() {
         Likelihood::Nb => {
+            let mut nb = NbSampler::new(log_scale.iter().map(|&l| (l as f64).exp()));
             for i in 0..n {
                 for (g, v) in draws.row_mut(i).iter_mut().enumerate() {
                     let mu = (location.get(i, g) as f64).exp();
-                    let theta = (log_scale[g] as f64).exp();
-                    *v = rng.neg_binomial(mu, theta) as f32;
+                    *v = nb.draw(rng, g, mu) as f32;
                 }
             }
             Ok(draws)
