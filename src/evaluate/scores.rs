@@ -2,7 +2,7 @@
 //! score of the models and the ceiling, and for the model also its held-out likelihood bounds
 //! and average treatment effects.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use burn::tensor::{Tensor, TensorData};
 
@@ -12,6 +12,7 @@ use super::pooled::score_rows;
 use super::predict::Row;
 use crate::baselines;
 use crate::generate::{self, Mode, Scale, Sources};
+use crate::matrix::Matrix;
 use crate::metrics;
 use crate::model::{Batch, Likelihood, Model};
 use crate::pause::{NoPause, Pause};
@@ -224,7 +225,11 @@ impl Session {
             |cells: &[usize]| -> Vec<f64> { self.prep.lognorm.select_rows(cells).col_means() };
         let ctrl_counts = self.prep.counts.as_ref().map(|c| c.select_rows(&controls));
         let ctrl_mean = data_means(&controls);
-        let mut rng = Rng::derive(noise_seed, "ate");
+        // Every arm starts from this one stream: common random numbers across the control and
+        // all treatments, so the prior draws of z are the same in each and a control arm that
+        // repeats (the same covariate make-up) is computed once.
+        let noise = Rng::derive(noise_seed, "ate");
+        let mut control_arms: HashMap<Vec<u32>, Vec<f64>> = HashMap::new();
         let (mut data_all, mut model_all, mut data_top, mut model_top) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut scored = Vec::new();
@@ -241,7 +246,9 @@ impl Session {
                     .map(|(a, b)| a - b)
                     .collect(),
             };
-            let model_ate = self.model_ate(&model, plan, nb, &mut rng).await?;
+            let model_ate = self
+                .model_ate(&model, plan, nb, &noise, &mut control_arms)
+                .await?;
             for g in metrics::top_k_abs(&data_ate, ATE_TOP_GENES) {
                 data_top.push(data_ate[g]);
                 model_top.push(model_ate[g]);
@@ -261,57 +268,70 @@ impl Session {
     }
 
     /// The model's ATE of one condition from `ate_samples` prior samples per arm (log2 units
-    /// for counts, `nb`).
+    /// for counts, `nb`); both arms draw from `noise`. `control_arms` keeps the control arm's
+    /// means by its condition matrix: in prior mode the cells' expression is not read, so two
+    /// conditions with the same covariate make-up share their control arm.
     async fn model_ate(
         &self,
         model: &Model,
         plan: &ConditionPlan,
         nb: bool,
-        rng: &mut Rng,
+        noise: &Rng,
+        control_arms: &mut HashMap<Vec<u32>, Vec<f64>>,
     ) -> Result<Vec<f64>, RunError> {
         let m = self.cfg.settings().ate_samples;
-        let scale = Scale {
-            mean: &self.prep.mean,
-            sd: &self.prep.sd,
-        };
         // Covariates follow the held-out cells' make-up, cycled to m samples.
         let cells: Vec<usize> = (0..m).map(|i| plan.test[i % plan.test.len()]).collect();
         let x_std = self.prep.x_std.select_rows(&cells);
         let ctrl_cond = self.encode(&cells, Some(&self.ds.control_label));
         let target = self.encode(&cells, Some(&plan.label));
-        let library = vec![if nb { preprocess::SCALE as f32 } else { 1.0 }; m];
-        let ctrl_src = Sources {
-            x_std: &x_std,
-            own_condition: &ctrl_cond,
-            target_condition: &ctrl_cond,
-            library: &library,
+        let key: Vec<u32> = ctrl_cond.data.iter().map(|v| v.to_bits()).collect();
+        let ctrl = match control_arms.get(&key) {
+            Some(means) => means.clone(),
+            None => {
+                let means = self
+                    .ate_arm(model, &x_std, &ctrl_cond, &ctrl_cond, nb, noise)
+                    .await?;
+                control_arms.insert(key, means.clone());
+                means
+            }
         };
-        let treated_src = Sources {
-            x_std: &x_std,
-            own_condition: &ctrl_cond,
-            target_condition: &target,
-            library: &library,
-        };
-        // Common random numbers: both arms draw the same noise.
-        let mut r_ctrl = rng.clone();
-        let ctrl = generate::predict(
-            model,
-            &self.device,
-            &ctrl_src,
-            Mode::Prior,
-            &scale,
-            &mut r_ctrl,
-        )
-        .await?;
-        let treated =
-            generate::predict(model, &self.device, &treated_src, Mode::Prior, &scale, rng).await?;
+        let treated = self
+            .ate_arm(model, &x_std, &ctrl_cond, &target, nb, noise)
+            .await?;
         // generate returns ln(1 + 1e4·x/Σx) for counts: divide by ln 2 for log2 units.
         let unit = if nb { std::f64::consts::LN_2 } else { 1.0 };
         Ok(treated
-            .col_means()
             .iter()
-            .zip(ctrl.col_means())
+            .zip(&ctrl)
             .map(|(a, b)| (a - b) / unit)
             .collect())
+    }
+
+    /// Mean generated profile of one ATE arm: prior samples decoded under `target`. [genes]
+    async fn ate_arm(
+        &self,
+        model: &Model,
+        x_std: &Matrix,
+        own: &Matrix,
+        target: &Matrix,
+        nb: bool,
+        noise: &Rng,
+    ) -> Result<Vec<f64>, RunError> {
+        let scale = Scale {
+            mean: &self.prep.mean,
+            sd: &self.prep.sd,
+        };
+        let library = vec![if nb { preprocess::SCALE as f32 } else { 1.0 }; x_std.rows];
+        let src = Sources {
+            x_std,
+            own_condition: own,
+            target_condition: target,
+            library: &library,
+        };
+        let mut rng = noise.clone();
+        let cells =
+            generate::predict(model, &self.device, &src, Mode::Prior, &scale, &mut rng).await?;
+        Ok(cells.col_means())
     }
 }
