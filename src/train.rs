@@ -417,6 +417,32 @@ impl Trainer {
         Ok(record)
     }
 
+    /// Runs `steps` optimizer steps on the first batches of the training cells, then waits for
+    /// the device to finish them: what one step of this model costs on this device, for
+    /// choosing between devices. The model moves, so probe a trainer built for the purpose.
+    pub async fn probe(&mut self, steps: usize) -> Result<(), TrainError> {
+        let beta = kl_weight(self.epoch, self.cfg.kl_warmup, self.cfg.beta);
+        let order: Vec<usize> = (0..self.train.n).collect();
+        let batches = order.chunks(self.cfg.batch_size.max(1)).cycle().take(steps);
+        for chunk in batches {
+            let out = self
+                .model
+                .loss(self.train.batch(chunk, &self.device), beta, &mut self.rng);
+            let grads = GradientsParams::from_grads(out.loss.backward(), &self.model);
+            self.model = match &self.lr_groups {
+                Some(lr) => self.optim.step(lr.clone(), self.model.clone(), grads),
+                None => self.optim.step(self.cfg.lr, self.model.clone(), grads),
+            };
+        }
+        // A loss of the updated model needs every step before it: reading it back waits for them.
+        let head = &order[..order.len().min(self.cfg.batch_size.max(1))];
+        let out = self
+            .model
+            .loss(self.train.batch(head, &self.device), beta, &mut self.rng);
+        read_vec(out.stacked()).await?;
+        Ok(())
+    }
+
     fn track_best(&mut self, record: &EpochRecord) {
         // Before warm-up ends the objective itself is still changing: nothing to compare.
         if self.epoch < self.cfg.kl_warmup.max(self.model.schedule_epochs()) {

@@ -38,6 +38,9 @@ export function onBackend(info) {
   $('adapter-info').textContent = a ? `${a.name || 'unnamed adapter'}${a.vendor ? ` · vendor ${a.vendor}` : ''}${a.device_type ? ` · ${a.device_type}` : ''}${a.backend ? ` · ${a.backend}` : ''}${a.driver ? ` · ${a.driver}` : ''}` : '';
   $('adapter-info').title = a ? Object.entries(a).map(([k, v]) => `${k}: ${v}`).join('\n') : '';
   if (info.notice) showMessage('backend-notice', backendNotice(info));
+  if (state.run?.pref === 'auto' && info.backend === 'webgpu' && !info.race) setStatus('Timing a few training steps on WebGPU and on the CPU, to train on the faster…');
+  const r = info.race;
+  $('backend-race').textContent = r ? `auto: a step took ${r.webgpu_ms.toFixed(1)} ms on WebGPU, ${r.cpu_ms.toFixed(1)} ms on the CPU` : '';
 }
 
 /** Why the backend differs from the one asked for: a sentence, and the graphics stack's own words behind a disclosure. */

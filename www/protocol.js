@@ -47,8 +47,10 @@ export const Msg = Object.freeze({
   /** `{bytes: ArrayBuffer}` of predictions.h5ad, or `{error}`. */
   EXPORTED: 'exported',
   /**
-   * `{info: {backend, adapter, notice, detail}}`: the device the run uses; `notice` says in words
-   * why it is not the one asked for, `detail` is the graphics stack's own message (or null).
+   * `{info: {backend, adapter, notice, detail, race}}`: the device the run uses; `notice` says in
+   * words why it is not the one asked for, `detail` is the graphics stack's own message (or null).
+   * With backend `auto` and WebGPU at hand, a second BACKEND follows once a few training steps
+   * were timed on each device: `race` is `{webgpu_ms, cpu_ms, steps}` and `backend` the faster.
    */
   BACKEND: 'backend',
   /**

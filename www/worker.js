@@ -175,6 +175,18 @@ async function handleTrain({ settings, backend, checkpoint, replicate = 0 }) {
       fail(Stage.START, e);
       return;
     }
+    // Backend auto with WebGPU at hand: a few steps are timed on each device, and the faster
+    // one trains (the engine rebuilds the run on the CPU if that one won).
+    if (backend === 'auto' && info.backend === 'webgpu' && !checkpoint) {
+      try {
+        info = await engine.race_backends();
+      } catch (e) {
+        fail(Stage.BACKEND, e);
+        return;
+      }
+      post(Msg.BACKEND, { info });
+      runBackend = info.backend;
+    }
     post(Msg.STARTED, { plan, resumed: false, restored });
     await runLoop();
   } finally {

@@ -67,7 +67,22 @@ struct BackendInfo {
     notice: Option<String>,
     /// The technical reason behind the notice (the graphics stack's own message).
     detail: Option<String>,
+    /// With backend `auto` and WebGPU available: the timed steps that chose the device.
+    race: Option<Race>,
 }
+
+/// One training step of the run's model timed on each device (ms, after warm-up steps).
+#[derive(Serialize, Clone)]
+struct Race {
+    webgpu_ms: f64,
+    cpu_ms: f64,
+    steps: usize,
+}
+
+/// Untimed steps before a device is timed (the first ones compile the GPU's kernels), and the
+/// timed steps.
+const RACE_WARM_STEPS: usize = 2;
+const RACE_STEPS: usize = 3;
 
 /// The WebGPU device and its adapter's description, or why there is none.
 type GpuInit = Result<(Device, BTreeMap<String, String>), String>;
@@ -87,6 +102,9 @@ struct State {
     backend: BackendInfo,
     /// Milliseconds spent in training steps of the current run: the one clock of a run.
     elapsed_ms: f64,
+    /// Races already run, by the data and settings they timed: seeds and repeated runs of the
+    /// same settings do not time the devices again.
+    races: BTreeMap<String, Race>,
 }
 
 impl State {
@@ -173,6 +191,7 @@ impl Engine {
                             .into(),
                     ),
                     detail: Some(why),
+                    race: None,
                 }
             }
             _ => {
@@ -184,6 +203,96 @@ impl Engine {
             }
         };
         st.session = None;
+        st.backend = info.clone();
+        Ok(to_js(&info)?)
+    }
+
+    /// With backend `auto` and WebGPU in use: times a few training steps of the started run's
+    /// model on WebGPU and on the CPU, each on a copy of the run built for the purpose, and
+    /// trains on the faster; the run itself starts fresh on the chosen device. Small panels are
+    /// often faster on the CPU (every GPU kernel launch costs more than its arithmetic), so this
+    /// is measured, not assumed. Returns the backend info with both figures.
+    // Borrowed across the timed steps for the same reason as `step`.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn race_backends(&self) -> Result<JsValue, JsValue> {
+        let state = self.state.clone();
+        let mut st = state.try_borrow_mut().map_err(|_| WebError::Busy)?;
+        let Some(Ok((gpu, adapter))) = st.gpu.clone() else {
+            return Ok(to_js(&st.backend)?);
+        };
+        if st.backend.backend != "webgpu" {
+            return Ok(to_js(&st.backend)?);
+        }
+        let session = st.session.as_ref().ok_or(WebError::NoRun)?;
+        let (ds, name, cfg) = (session.ds.clone(), session.source.clone(), session.cfg.clone());
+        let key = format!(
+            "{}{}",
+            ds.sha256,
+            serde_json::to_string(cfg.settings()).unwrap_or_default()
+        );
+        let race = match st.races.get(&key) {
+            Some(r) => Ok(r.clone()),
+            None => {
+                let gpu_ms = time_steps(&ds, &name, &cfg, &gpu.autodiff()).await;
+                match gpu_ms {
+                    Ok(webgpu_ms) => {
+                        let cpu_ms = time_steps(&ds, &name, &cfg, &Device::flex().autodiff())
+                            .await
+                            .map_err(WebError::from)?;
+                        let r = Race {
+                            webgpu_ms,
+                            cpu_ms,
+                            steps: RACE_STEPS,
+                        };
+                        st.races.insert(key, r.clone());
+                        Ok(r)
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        };
+        let adapter_name = adapter.get("name").cloned().unwrap_or_default();
+        let info = match race {
+            Ok(r) if r.webgpu_ms <= r.cpu_ms => BackendInfo {
+                backend: "webgpu".into(),
+                adapter: Some(adapter),
+                race: Some(r),
+                ..BackendInfo::default()
+            },
+            Ok(r) => BackendInfo {
+                backend: "cpu".into(),
+                adapter: None,
+                notice: Some(format!(
+                    "Backend auto: a training step of this model took {:.1} ms on WebGPU \
+                     ({adapter_name}) and {:.1} ms on the CPU here, so it trains on the CPU.",
+                    r.webgpu_ms, r.cpu_ms
+                )),
+                detail: None,
+                race: Some(r),
+            },
+            Err(why) => BackendInfo {
+                backend: "cpu".into(),
+                adapter: None,
+                notice: Some(
+                    "Backend auto: WebGPU failed while a few training steps were timed on it, \
+                     so the model trains on the CPU."
+                        .into(),
+                ),
+                detail: Some(why),
+                race: None,
+            },
+        };
+        if info.backend == "cpu" {
+            let cpu = Device::flex().autodiff();
+            let plan = Session::plan(&ds, &name, cfg).map_err(WebError::from)?;
+            st.session = None;
+            let mut session = Session::build(ds, plan, &cpu).map_err(WebError::from)?;
+            if let Some(truth) = st.truth.clone() {
+                session = session.with_truth(truth);
+            }
+            st.session = Some(session);
+            st.device = Some(cpu);
+        }
         st.backend = info.clone();
         Ok(to_js(&info)?)
     }
@@ -430,4 +539,20 @@ impl Default for Engine {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Milliseconds per training step of the run `cfg` describes on `device`, on a copy of the
+/// run built for the purpose, after warm-up steps.
+async fn time_steps(
+    ds: &Dataset,
+    name: &str,
+    cfg: &crate::config::RunConfig,
+    device: &Device,
+) -> Result<f64, RunError> {
+    let plan = Session::plan(ds, name, cfg.clone())?;
+    let mut probe = Session::build(ds.clone(), plan, device)?;
+    probe.trainer.probe(RACE_WARM_STEPS).await?;
+    let t0 = js_sys::Date::now();
+    probe.trainer.probe(RACE_STEPS).await?;
+    Ok((js_sys::Date::now() - t0) / RACE_STEPS as f64)
 }

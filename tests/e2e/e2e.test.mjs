@@ -802,6 +802,22 @@ describe('cellshift page', () => {
       assertCanvasesDrawn(await canvasInk(page));
       await screenshot(page, 'webgpu-scoreboard');
 
+      // Backend auto: a few training steps are timed on each device and the faster one trains;
+      // the badge shows both figures. (SwiftShader emulates a GPU on the CPU, so here the CPU
+      // is expected to win, but the test holds whichever does.)
+      await setSettings(page, { backend: 'auto' });
+      const auto = await train(page, 300_000);
+      const info = await page.evaluate(() => window.__cellshift.backend);
+      assert.ok(info.race?.webgpu_ms > 0 && info.race?.cpu_ms > 0 && info.race.steps > 0, JSON.stringify(info));
+      const faster = info.race.webgpu_ms <= info.race.cpu_ms ? 'webgpu' : 'cpu';
+      assert.equal(info.backend, faster);
+      assert.match(auto.train.backend, faster === 'webgpu' ? /^webgpu/ : /CPU/);
+      assert.equal(auto.train.epochs, 1);
+      const race = await page.locator(tid('backend-race')).innerText();
+      assert.ok(race.includes(`${info.race.webgpu_ms.toFixed(1)} ms on WebGPU`) && race.includes(`${info.race.cpu_ms.toFixed(1)} ms on the CPU`), race);
+      if (faster === 'cpu') assert.match(await page.locator(tid('backend-notice')).innerText(), /trains on the CPU/);
+      await setSettings(page, { backend: 'webgpu' });
+
       // Fault drill: the engine dies during a WebGPU run; the page restarts the run on the CPU.
       // The drill makes the run's first training step fail the way a crashed engine does.
       await page.evaluate(() => window.__cellshift.injectFault());
