@@ -41,6 +41,15 @@ export function initTrainAll() {
   );
 }
 
+/** The engine's estimate of a run's work (floating-point operations), or 0 when it has none. */
+function estimatedWork(settings) {
+  try {
+    return wasm.estimate_run(settings, state.summary.shape).work * (settings.seeds ?? 1);
+  } catch {
+    return 0;
+  }
+}
+
 /** The ticked models, in the page's order. */
 const tickedModels = () => [...$('train-all-models').querySelectorAll('input:checked')].map((i) => i.value).sort(byRank);
 
@@ -55,7 +64,21 @@ export function trainAllState() {
     running: !batch.endedAt,
     wallSeconds: batch.endedAt ? (batch.endedAt - batch.startedAt) / 1000 : null,
     ownSeconds: ownSeconds(),
-    models: batch.jobs.map((j) => ({ model: j.model, state: j.state, epoch: j.epoch, budget: j.budget, error: j.error, trainSeconds: j.trainSeconds, scoringSeconds: j.scoringSeconds, reason: j.reason })),
+    models: batch.jobs.map((j) => ({
+      model: j.model,
+      state: j.state,
+      epoch: j.epoch,
+      budget: j.budget,
+      error: j.error,
+      reason: j.reason,
+      trainSeconds: j.trainSeconds,
+      scoringSeconds: j.scoringSeconds,
+      // From its worker's start to its first epoch loop: the engine made ready, the data loaded.
+      setupSeconds: j.setupSeconds ?? null,
+      // When it started and ended, from Train all's click.
+      startSeconds: j.startedAt ? (j.startedAt - batch.startedAt) / 1000 : null,
+      endSeconds: j.endedAt ? (j.endedAt - batch.startedAt) / 1000 : null,
+    })),
   };
 }
 
@@ -80,13 +103,17 @@ export function startTrainAll() {
     }
     job.settings = settings;
     job.seeds = { of: settings.seeds ?? 1, replicate: 0, done: [] };
+    job.work = refused ? 0 : estimatedWork(settings);
     return job;
   });
   // Training keeps one core busy per worker and the page's thread is idle meanwhile (it only
   // draws a line per epoch), so as many workers as the browser reports cores, and no more than
   // there are models: more workers than cores would only share them and hold more memory.
   const pool = Math.max(1, Math.min(models.length, navigator.hardwareConcurrency || 2));
-  batch = { jobs, pool, dataset: state.dataset, startedAt: performance.now(), endedAt: null, stopping: false };
+  // With more models than workers, the longest start first, so that the short ones fill the
+  // gaps at the end rather than leave one long model training alone.
+  const queue = [...jobs].sort((a, b) => b.work - a.work);
+  batch = { jobs, queue, pool, dataset: state.dataset, startedAt: performance.now(), endedAt: null, stopping: false };
   state.phase = 'training-all';
   markResultsStale();
   syncControls();
@@ -103,7 +130,7 @@ function fillPool() {
   if (!batch) return;
   const busy = batch.jobs.filter((j) => ['starting', 'loading', 'training', 'scoring'].includes(j.state)).length;
   let free = batch.pool - busy;
-  for (const job of batch.jobs) {
+  for (const job of batch.queue) {
     if (job.state !== 'queued') continue;
     if (batch.stopping) {
       job.state = 'skipped';
@@ -170,6 +197,7 @@ function onMessage(job, msg) {
       break;
     case Msg.STARTED:
       job.budget = msg.plan?.epochs ?? job.budget;
+      job.setupSeconds ??= (performance.now() - job.startedAt) / 1000;
       drawLine(job);
       break;
     case Msg.PROGRESS:
