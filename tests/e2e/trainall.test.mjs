@@ -194,6 +194,31 @@ describe('Train all', () => {
     await page.close();
   });
 
+  test('more models than cores: they wait for a free worker, the longest first', async () => {
+    const page = await openQuick();
+    // Two cores, whatever this machine has.
+    await page.evaluate(() => Object.defineProperty(navigator, 'hardwareConcurrency', { value: 2, configurable: true }));
+    await chooseModels(page, ['cvae', 'cpa', 'svae-plus']);
+    await page.locator(tid('train-all')).click();
+    await page.waitForFunction(() => window.__cellshift.trainAll?.models.find((m) => m.model === 'cvae').state === 'queued', null, { timeout: 10_000 });
+    assert.match(await page.locator(tid('train-all-line-cvae')).innerText(), /waiting for a free worker/);
+    await h.waitForScores(page, 300_000);
+    const all = await page.evaluate(() => window.__cellshift.trainAll);
+    console.log(`# queued: ${all.models.map((m) => `${m.model} ${m.startSeconds.toFixed(1)}–${m.endSeconds.toFixed(1)} s`).join('; ')}`);
+    assert.equal(all.pool, 2);
+    assert.deepEqual(all.models.map((m) => m.state), ['done', 'done', 'done']);
+    const at = Object.fromEntries(all.models.map((m) => [m.model, m]));
+    // The cVAE is the least work: it waits, and starts when the first of the others ends.
+    assert.ok(at.cvae.startSeconds >= Math.min(at.cpa.endSeconds, at['svae-plus'].endSeconds), `the cVAE started when a worker was free: ${JSON.stringify(at)}`);
+    const workers = await page.evaluate(() => ({ ...window.__workers }));
+    assert.equal(workers.maxAlive, 3, `never more than two models' workers beside the page's: ${JSON.stringify(workers)}`);
+    assert.equal(workers.made, 4);
+    const rows = await modelRows(page);
+    for (const model of ['cvae', 'cpa', 'svae-plus']) assertScored(rows, model);
+    h.assertGuards(page);
+    await page.close();
+  });
+
   test('a model whose run fails says why on its line; the other is scored', async () => {
     const page = await openQuick();
     await page.evaluate(() => {
