@@ -5,7 +5,7 @@
 // and its run are not touched: Resume and Score go on with what it holds. One line per model
 // says where it stands; Stop stops them all, and each is scored as trained so far.
 
-import { $, el, fmtDuration, listText, setStatus, showMessage } from './dom.js';
+import { $, el, fmtDuration, fmtNum, listText, setStatus, showMessage } from './dom.js';
 import { spawnRunWorker, wasm } from './engine.js';
 import { addRun, comparedRun } from './comparison.js';
 import { datasetRequest } from './data.js';
@@ -173,6 +173,7 @@ async function loadData(job) {
 function train(job) {
   job.state = 'training';
   job.epoch = 0;
+  job.provisional = null;
   drawLine(job);
   job.worker.postMessage({ type: Msg.TRAIN, settings: job.settings, backend: 'cpu', replicate: job.seeds.replicate });
 }
@@ -213,6 +214,11 @@ function onMessage(job, msg) {
       job.evaluatingAt = performance.now();
       drawLine(job);
       break;
+    case Msg.PROVISIONAL:
+      // The engine's quick score every few epochs, as the single run's row shows it.
+      job.provisional = msg;
+      scheduleLine(job);
+      break;
     case Msg.SCORING_STOPPED:
       // A Stop that reached the worker as scoring began: score it after all (the model is kept).
       job.rescoring = true;
@@ -225,7 +231,7 @@ function onMessage(job, msg) {
       failJob(job, errorText(job, msg));
       break;
     default:
-      // BACKEND, PROVISIONAL, CHECKPOINT: the page's own run uses them; here the line says enough.
+      // BACKEND and CHECKPOINT (a WebGPU run's): a CPU run's line needs neither.
       break;
   }
 }
@@ -385,7 +391,9 @@ function scheduleLine(job) {
 
 function lineText(job) {
   const seed = job.seeds.of > 1 ? `seed ${Math.min(job.seeds.done.length + 1, job.seeds.of)} of ${job.seeds.of} · ` : '';
-  const epochs = job.budget ? `epoch ${job.epoch} / ${job.budget}` : '';
+  const pv = job.provisional;
+  const provisional = pv && pv.mean_shift_r !== null && job.state === 'training' ? ` · provisional r ≈ ${fmtNum(pv.mean_shift_r)} (epoch ${pv.epoch})` : '';
+  const epochs = job.budget ? `epoch ${job.epoch} / ${job.budget}${provisional}` : '';
   switch (job.state) {
     case 'queued':
       return 'waiting for a free worker';
