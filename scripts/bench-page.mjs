@@ -17,6 +17,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import * as h from '../tests/e2e/harness.mjs';
@@ -129,6 +130,8 @@ async function firstScoreboard(browser, baseUrl) {
  * clock, and workers sharing the cores make each model slower than alone.
  */
 async function trainAllSpeedup(browser, baseUrl, models) {
+  // Other work on the machine takes cores from the workers: the load says how much there was.
+  const loadBefore = loadavg()[0];
   const page = await h.openPage(browser, baseUrl);
   await h.waitIdleWithData(page);
   await h.setSettings(page, { backend: 'cpu' });
@@ -172,6 +175,7 @@ async function trainAllSpeedup(browser, baseUrl, models) {
     speedup_bound: sequential / longest,
     alone,
     together: all.models.map((m) => ({ model: m.model, epochs: m.epoch, setup_s: m.setupSeconds, train_s: m.trainSeconds, scoring_s: m.scoringSeconds, end_s: m.endSeconds })),
+    load_average: [loadBefore, loadavg()[0]],
   };
 }
 
@@ -186,7 +190,7 @@ function printTrainAll(t) {
       `${a.model.padEnd(7)} ${String(a.epochs).padStart(6)} ${f(a.train_s).padStart(15)} ${f(a.scoring_s).padStart(10)} ${f(a.wall_s).padStart(16)} ${f(b?.setup_s, 2).padStart(24)} ${f(b?.train_s).padStart(8)} ${f(b?.scoring_s).padStart(10)} ${f(b?.end_s).padStart(16)}`,
     );
   }
-  console.log(`one after another: ${f(t.sequential_s)} s; Train all: ${f(t.train_all_s)} s; speed-up ${f(t.speedup, 2)}× (the longest model alone bounds it at ${f(t.speedup_bound, 2)}×)`);
+  console.log(`one after another: ${f(t.sequential_s)} s; Train all: ${f(t.train_all_s)} s; speed-up ${f(t.speedup, 2)}× (the longest model alone bounds it at ${f(t.speedup_bound, 2)}×); load average ${f(t.load_average[0], 2)} before, ${f(t.load_average[1], 2)} after`);
 }
 
 if (only === 'train-all') {
