@@ -119,7 +119,8 @@ export function startTrainAll() {
   syncControls();
   renderList();
   const names = listText(models.map(modelLabel));
-  setStatus(`Training ${names} at once on the CPU, ${Math.min(pool, jobs.length)} at a time, each in a worker of its own…`);
+  const waiting = pool < models.length ? `, ${pool} at a time (the others wait for a free worker)` : '';
+  setStatus(`Training ${names} at once on the CPU, each in a worker of its own${waiting}…`);
   logEvent('train-all', { models, pool });
   renderScoreboard();
   fillPool();
@@ -310,6 +311,16 @@ function endJob(job) {
   job.endedAt = performance.now();
   drawLine(job);
   fillPool();
+  if (!batch.endedAt) setStatus(overallText());
+}
+
+/** Where Train all stands, in a sentence: how many are through, and which still train. */
+function overallText() {
+  const through = batch.jobs.filter((j) => ['done', 'failed', 'skipped'].includes(j.state)).length;
+  const going = batch.jobs.filter((j) => ['starting', 'loading', 'training', 'scoring'].includes(j.state)).map((j) => modelLabel(j.model));
+  const failed = batch.jobs.filter((j) => j.state === 'failed').length;
+  const verb = batch.stopping ? 'stopping' : 'still training';
+  return `Train all: ${through} of ${batch.jobs.length} models through${failed ? ` (${failed} failed)` : ''}; ${listText(going)} ${verb}…`;
 }
 
 /** Stop: every model in training stops after its epoch and is scored; waiting ones do not start. */
