@@ -219,6 +219,15 @@ describe('Train all', () => {
     await page.close();
   });
 
+  test('a link that fixes the model hides Train all', async () => {
+    const page = await h.openPage(browser, `${baseUrl}#hide=model`);
+    await h.waitIdleWithData(page);
+    for (const id of ['train-all', 'train-all-box']) assert.equal(await page.locator(tid(id)).isVisible(), false, `${id} is hidden`);
+    assert.equal(await page.locator(tid('train')).isVisible(), true);
+    h.assertGuards(page);
+    await page.close();
+  });
+
   test('a model whose run fails says why on its line; the other is scored', async () => {
     const page = await openQuick();
     await page.evaluate(() => {
