@@ -7,17 +7,30 @@
 //   sample (autorun) to its scores on screen;
 // - the wasm download: raw, gzip and brotli bytes of pkg/cellshift_bg.wasm;
 // - cost growth: epoch time and wasm memory of the default cVAE on generated data of 1k and 10k
-//   cells × 100 and 500 genes, beside the native table's.
+//   cells × 100 and 500 genes, beside the native table's;
+// - Train all: the wall clock of training and scoring the default cVAE and SAMS-VAE on the
+//   sample one after another (two ordinary runs with Train) against both at once (Train all,
+//   a worker each), and the speed-up; and the same for SAMS-VAE and its mean-field guide, two
+//   models that take about as long, where the longer one bounds the speed-up less.
 // Figures, not pass/fail: a shared machine's timings move by 15% between runs.
+// `--only train-all` measures Train all alone and adds it to the page's figures already in the file.
 
 import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import * as h from '../tests/e2e/harness.mjs';
 
-const out = process.argv[2] ?? 'bench.json';
+const args = process.argv.slice(2);
+const onlyAt = args.indexOf('--only');
+const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : null;
+if (only !== null && only !== 'train-all') throw new Error(`--only takes train-all (got ${only})`);
+const out = args[0] ?? 'bench.json';
 const EPOCHS = 30;
+/** The models Train all is timed with, at their defaults: the two the page ticks first, and two of about one length. */
+const TRAIN_ALL_MODELS = ['cvae', 'sams'];
+const TRAIN_ALL_BALANCED = ['sams', 'sams-mf'];
 
 /** Bytes of the wasm as served: the pre-compressed copies when the build made them. */
 async function wasmBytes() {
@@ -109,6 +122,101 @@ async function firstScoreboard(browser, baseUrl) {
   return { seconds: s, epochs: results.train.epochs, train_s: results.train.seconds };
 }
 
+/**
+ * Training and scoring `models` at their defaults on the sample (CPU), on one page: first one
+ * after another with Train (the wall clock from each click to its results, summed), then all at
+ * once with Train all (from its click to the last model's results). Each model's own figures of
+ * both ways are kept, so a shortfall can be told apart: the longest model bounds Train all's wall
+ * clock, and workers sharing the cores make each model slower than alone.
+ */
+async function trainAllSpeedup(browser, baseUrl, models) {
+  // Other work on the machine takes cores from the workers: the load says how much there was.
+  const loadBefore = loadavg()[0];
+  const page = await h.openPage(browser, baseUrl);
+  await h.waitIdleWithData(page);
+  await h.setSettings(page, { backend: 'cpu' });
+  const alone = [];
+  for (const model of models) {
+    await h.setSettings(page, { model });
+    const clickedAt = await page.evaluate(() => {
+      const t = performance.now();
+      document.querySelector('[data-testid="train"]').click();
+      return t;
+    });
+    const results = await h.waitForScores(page, 900_000);
+    const t = await page.evaluate(() => {
+      const events = window.__cellshift.events;
+      const last = (type) => [...events].reverse().find((e) => e.type === type && !e.trainAll)?.t ?? null;
+      return { evaluating: last('evaluating'), results: last('results') };
+    });
+    alone.push({ model, epochs: results.train.epochs, train_s: results.train.seconds, scoring_s: (t.results - t.evaluating) / 1000, wall_s: (t.results - clickedAt) / 1000 });
+  }
+  await page.evaluate((models) => {
+    for (const box of document.querySelectorAll('#train-all-models input')) {
+      box.checked = models.includes(box.value);
+      box.dispatchEvent(new Event('change'));
+    }
+    document.querySelector('[data-testid="train-all"]').click();
+  }, models);
+  await page.waitForFunction(() => window.__cellshift.phase === 'idle' && window.__cellshift.trainAll?.running === false, null, { timeout: 900_000, polling: 200 });
+  const all = await page.evaluate(() => window.__cellshift.trainAll);
+  await page.close();
+  const failed = all.models.filter((m) => m.state !== 'done');
+  if (failed.length) throw new Error(`Train all did not score ${failed.map((m) => `${m.model} (${m.state}: ${m.error})`).join(', ')}`);
+  const sequential = alone.reduce((n, m) => n + m.wall_s, 0);
+  const longest = Math.max(...alone.map((m) => m.wall_s));
+  return {
+    models,
+    workers: all.pool,
+    sequential_s: sequential,
+    train_all_s: all.wallSeconds,
+    speedup: sequential / all.wallSeconds,
+    // What the longest model alone allows: Train all cannot end before it.
+    speedup_bound: sequential / longest,
+    alone,
+    together: all.models.map((m) => ({ model: m.model, epochs: m.epoch, setup_s: m.setupSeconds, train_s: m.trainSeconds, scoring_s: m.scoringSeconds, end_s: m.endSeconds })),
+    load_average: [loadBefore, loadavg()[0]],
+  };
+}
+
+/** Prints the Train all figures. */
+function printTrainAll(t) {
+  const f = (v, d = 1) => (v === null || v === undefined ? '—' : v.toFixed(d));
+  console.log(`\nTrain all (${t.models.join(' + ')} at their defaults on the sample, ${t.workers} workers; wall clock from click to the last results)`);
+  console.log('model   epochs  alone: train s  scoring s  click→results s   together: worker+data s  train s  scoring s  click→results s');
+  for (const a of t.alone) {
+    const b = t.together.find((x) => x.model === a.model);
+    console.log(
+      `${a.model.padEnd(7)} ${String(a.epochs).padStart(6)} ${f(a.train_s).padStart(15)} ${f(a.scoring_s).padStart(10)} ${f(a.wall_s).padStart(16)} ${f(b?.setup_s, 2).padStart(24)} ${f(b?.train_s).padStart(8)} ${f(b?.scoring_s).padStart(10)} ${f(b?.end_s).padStart(16)}`,
+    );
+  }
+  console.log(`one after another: ${f(t.sequential_s)} s; Train all: ${f(t.train_all_s)} s; speed-up ${f(t.speedup, 2)}× (the longest model alone bounds it at ${f(t.speedup_bound, 2)}×); load average ${f(t.load_average[0], 2)} before, ${f(t.load_average[1], 2)} after`);
+}
+
+if (only === 'train-all') {
+  const { baseUrl, browser } = await h.startSuite();
+  let trainAll;
+  let balanced;
+  try {
+    trainAll = await trainAllSpeedup(browser, baseUrl, TRAIN_ALL_MODELS);
+    balanced = await trainAllSpeedup(browser, baseUrl, TRAIN_ALL_BALANCED);
+  } finally {
+    await h.stopSuite(browser);
+  }
+  let report = {};
+  try {
+    report = JSON.parse(await readFile(out, 'utf8'));
+  } catch {
+    console.log(`NOTICE: ${out} has no figures yet; writing Train all's alone`);
+  }
+  report.page = { ...(report.page ?? {}), train_all: trainAll, train_all_balanced: balanced };
+  await writeFile(out, JSON.stringify(report, null, 2));
+  printTrainAll(trainAll);
+  printTrainAll(balanced);
+  console.log(`wrote ${out}`);
+  process.exit(0);
+}
+
 const { baseUrl, browser } = await h.startSuite();
 let pageReport;
 try {
@@ -118,7 +226,9 @@ try {
   const first = await firstScoreboard(browser, baseUrl);
   const growth = [];
   for (const genes of [100, 500]) for (const cells of [1_000, 10_000]) growth.push(await growthCase(browser, baseUrl, cells, genes));
-  pageReport = { backend: 'flex (CPU, wasm) in headless Chromium', epochs: EPOCHS, models, first_scoreboard: first, wasm_bytes: wasm, growth };
+  const trainAll = await trainAllSpeedup(browser, baseUrl, TRAIN_ALL_MODELS);
+  const balanced = await trainAllSpeedup(browser, baseUrl, TRAIN_ALL_BALANCED);
+  pageReport = { backend: 'flex (CPU, wasm) in headless Chromium', epochs: EPOCHS, models, first_scoreboard: first, wasm_bytes: wasm, growth, train_all: trainAll, train_all_balanced: balanced };
 } finally {
   await h.stopSuite(browser);
 }
@@ -163,6 +273,8 @@ for (const g of page.growth) {
   console.log(`${String(g.cells).padStart(7)} ${String(g.genes).padStart(6)} ${f(g.ms_per_epoch, 0).padStart(9)} ${f(g.native_ms_per_epoch, 0).padStart(7)} ${f(g.epoch_ratio, 2).padStart(8)} ${f(g.wasm_memory_mib, 0).padStart(16)}`);
 }
 await writeFile(out, JSON.stringify(report, null, 2));
+printTrainAll(page.train_all);
+printTrainAll(page.train_all_balanced);
 const mb = (b) => (b / 1e6).toFixed(1);
 console.log(`wasm: ${mb(page.wasm_bytes.raw)} MB, ${mb(page.wasm_bytes.gzip)} MB gzip, ${mb(page.wasm_bytes.brotli)} MB brotli`);
 console.log(`wrote ${out}`);

@@ -20,6 +20,7 @@ import { initPreview, onPreviewed, previewState, resetPreview } from './preview.
 import { Msg } from './protocol.js';
 import { onEvaluating, onProvisional, onResults, onRunError, onRunProgress, onScoringStopped, resumeTraining, scoreAgain, startLinkedRun, startTraining, stopTraining } from './run.js';
 import { clearResults, redrawFigures, showFiguresOf } from './scoreboard.js';
+import { initTrainAll, startTrainAll, stopTrainAll, trainAllState } from './trainall.js';
 import { validateForm } from './settings.js';
 import { state, syncControls } from './state.js';
 
@@ -113,7 +114,8 @@ async function onEngineCrash(message) {
     syncControls();
     return;
   }
-  state.phase = 'idle';
+  // Train all's workers are not this engine's: if they are still at it, so is the page.
+  state.phase = ['training-all', 'stopping-all'].includes(wasPhase) && trainAllState()?.running ? wasPhase : 'idle';
   syncControls();
   if (training && onGpu) {
     $('backend').value = 'cpu';
@@ -170,7 +172,9 @@ function bindEvents() {
   window.addEventListener('drop', (e) => e.preventDefault());
 
   $('train').addEventListener('click', () => startTraining());
-  $('stop').addEventListener('click', () => stopTraining());
+  $('train-all').addEventListener('click', () => startTrainAll());
+  // One Stop: during Train all it stops every model.
+  $('stop').addEventListener('click', () => (state.phase === 'training-all' ? stopTrainAll() : stopTraining()));
   $('resume').addEventListener('click', () => resumeTraining());
   $('score').addEventListener('click', () => scoreAgain());
   $('holdout-kind').addEventListener('change', syncHoldoutBoxes);
@@ -272,6 +276,10 @@ function exposeForTests() {
     get preview() {
       return previewState();
     },
+    /** Train all: each model's state, epochs and times, and its wall clock (null before one). */
+    get trainAll() {
+      return trainAllState();
+    },
     /** The current data's kind and name (`sample`, `file` or `bundled`). */
     get dataset() {
       const d = state.dataset;
@@ -311,6 +319,7 @@ async function boot() {
     state.schema = wasm.settings_schema();
     state.datasets = wasm.bundled_datasets();
     buildForm();
+    initTrainAll();
     initBundled();
     initLiveCurves();
     initComparison();

@@ -360,17 +360,23 @@ export async function loadFile(fileOrFiles, { reload = false } = {}) {
   return true;
 }
 
+/**
+ * The request that loads the current data into a worker, and the buffers it transfers: the
+ * sample with its seed, or the file's bytes, read anew for each request (they are transferred).
+ */
+export async function datasetRequest(ds = state.dataset) {
+  if (ds.kind === 'sample') return { msg: { type: Msg.LOAD_SAMPLE, seed: String(ds.seed) }, transfer: [] };
+  if (ds.files) {
+    const list = await filesMessage(ds.files);
+    return { msg: { type: Msg.LOAD_FILES, files: list, name: ds.name, options: ds.options, format: ds.format }, transfer: list.map((f) => f.bytes) };
+  }
+  // A bundled dataset's bytes as fetched.
+  const bytes = await ds.file.arrayBuffer();
+  return { msg: { type: Msg.LOAD_CSV, bytes, name: ds.file.name, options: ds.options }, transfer: [bytes] };
+}
+
 /** Loads the current data again (into a restarted engine). */
 export async function reloadDataset() {
-  const ds = state.dataset;
-  if (ds.kind === 'sample') {
-    state.summary = await request({ type: Msg.LOAD_SAMPLE, seed: String(ds.seed) });
-  } else if (ds.files) {
-    const list = await filesMessage(ds.files);
-    state.summary = await request({ type: Msg.LOAD_FILES, files: list, name: ds.name, options: ds.options, format: ds.format }, list.map((f) => f.bytes));
-  } else {
-    // A bundled dataset's bytes as fetched.
-    const bytes = await ds.file.arrayBuffer();
-    state.summary = await request({ type: Msg.LOAD_CSV, bytes, name: ds.file.name, options: ds.options }, [bytes]);
-  }
+  const { msg, transfer } = await datasetRequest();
+  state.summary = await request(msg, transfer);
 }

@@ -2,7 +2,8 @@
 // checks, the live curves, the comparison and every chart, which needs the DOM) and the worker
 // that owns the training Engine.
 // A load request is a promise answered by LOADED or a load ERROR; other messages go to the
-// handlers given to `spawnWorker`, and a crashed worker is reported to its `onCrash`.
+// handlers given to `spawnWorker`, and a crashed worker is reported to its `onCrash`. Train all
+// starts further workers on the same compiled module (`spawnRunWorker`) and talks to them itself.
 
 import { Msg, Stage } from './protocol.js';
 import { logEvent } from './state.js';
@@ -52,6 +53,23 @@ export function spawnWorker(on, crashed) {
   worker.addEventListener('messageerror', () => onCrash('a message from the worker could not be read'));
   worker.postMessage({ type: Msg.INIT, module: wasmModule });
   return ready;
+}
+
+/**
+ * Starts another worker on the compiled module, for a run of its own beside the page's (Train
+ * all): every message from it goes to `onMessage`, and `onCrash(message)` is told when it dies.
+ * Its engine is ready when it answers READY. The page's own worker is not touched.
+ */
+export function spawnRunWorker(onMessage, onCrash) {
+  const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  w.addEventListener('message', (e) => onMessage(e.data));
+  w.addEventListener('error', (e) => {
+    e.preventDefault();
+    onCrash(e.message || 'the worker stopped unexpectedly');
+  });
+  w.addEventListener('messageerror', () => onCrash('a message from the worker could not be read'));
+  w.postMessage({ type: Msg.INIT, module: wasmModule });
+  return w;
 }
 
 /** Drops a crashed worker: waiting requests fail with `message`. */

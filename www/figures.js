@@ -7,8 +7,9 @@ import { renderChartTables } from './charttables.js';
 import { $, clearCanvas, saveBlob, showMessage, sizeCanvas } from './dom.js';
 import { requestExport, wasm } from './engine.js';
 import { drawComparison, mergedResults, scoresCsv, shownResults } from './comparison.js';
-import { modelOf } from './models.js';
+import { modelLabel, modelOf } from './models.js';
 import { state } from './state.js';
+import { trainedApart } from './trainall.js';
 
 export const PANELS = ['shift', 'jaccard', 'pca', 'curves', 'masks'];
 
@@ -104,6 +105,11 @@ export function downloadScores() {
 /** The run's held-out, predicted and control cells as .h5ad, made by the worker's engine. */
 export async function downloadPredictions() {
   if (!state.results) return;
+  const shown = shownResults();
+  if (trainedApart(shown)) {
+    showMessage('run-error', `The cells of ${modelLabel(modelOf(shown))} are not kept: Train all ends each model's worker once the model is scored. Train it alone with Train to download its predictions.h5ad.`);
+    return;
+  }
   try {
     const bytes = await requestExport();
     saveBlob(new Blob([bytes], { type: 'application/x-hdf5' }), 'predictions.h5ad');

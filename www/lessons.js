@@ -224,6 +224,8 @@ function applyHide() {
     if (name === 'advanced') for (const id of ['advanced', 'sams-more']) hide($(id));
     for (const key of keysOf(name)) hide(elementOfKey(key));
   }
+  // With the model fixed by the link, Train all (which chooses models) goes too.
+  if (state.hide.some((name) => keysOf(name).includes('model'))) for (const id of ['train-all', 'train-all-box']) hide($(id));
   // A box whose every field is hidden goes too.
   for (const id of ['sams-settings', 'sams-more', 'advanced']) {
     const fields = [...$(id).querySelectorAll('[data-key]')];

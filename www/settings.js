@@ -145,9 +145,10 @@ function readHoldout(errors) {
 /**
  * The form as the engine's flat settings object, plus the page's own errors (`{key, message}`).
  * Settings the chosen model does not use keep their defaults, so equal runs have equal settings.
+ * `model`: read them for another model than the chosen one (Train all), with that model's own
+ * fields as they stand (hidden while another model is chosen, they keep their values).
  */
-export function readSettings() {
-  const model = $('model').value;
+export function readSettings(model = $('model').value) {
   const settings = {};
   const errors = [];
   for (const s of formSpecs()) {
@@ -161,11 +162,12 @@ export function readSettings() {
     if (r.error) errors.push({ key: s.key, message: r.error });
   }
   Object.assign(settings, runLoadOptions(), readHoldout(errors));
+  settings.model = model;
   return { settings, errors };
 }
 
 /** The engine's verdict on settings: `{notes}` or `{error: {key, message}}`. */
-function engineCheck(settings) {
+export function engineCheck(settings) {
   try {
     return { notes: wasm.check_settings(settings) };
   } catch (e) {

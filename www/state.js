@@ -5,7 +5,11 @@
 import { $ } from './dom.js';
 
 export const state = {
-  /** `booting` | `idle` | `loading` | `training` | `stopping` | `evaluating` | `recovering` | `failed` */
+  /**
+   * `booting` | `idle` | `loading` | `training` | `stopping` | `evaluating` | `recovering` |
+   * `failed`, or `training-all` | `stopping-all` while Train all runs its models in workers of
+   * their own (trainall.js; the page's own worker then stays idle).
+   */
   phase: 'booting',
   /** The engine's settings schema: every setting, in order (see `settings_schema`). */
   schema: [],
@@ -57,7 +61,11 @@ export function syncControls() {
   const idle = p === 'idle';
   const running = p === 'training' || p === 'stopping' || p === 'evaluating';
   $('train').disabled = !(idle && state.summary);
-  $('stop').disabled = p !== 'training' && p !== 'evaluating';
+  // Train all needs data and at least one model ticked; its Stop is the same button.
+  const ticked = document.querySelectorAll('#train-all-models input:checked').length;
+  if ($('train-all')) $('train-all').disabled = !(idle && state.summary && ticked);
+  for (const box of document.querySelectorAll('#train-all-models input')) box.disabled = !idle;
+  $('stop').disabled = p !== 'training' && p !== 'evaluating' && p !== 'training-all';
   // Resume trains one model further: not a run of several seeds, whose scores are their means.
   $('resume').disabled = !(idle && state.sessionAlive && !(state.run?.seeds?.of > 1));
   $('score').disabled = !(idle && state.sessionAlive && state.scoreStopped);
@@ -71,6 +79,7 @@ export function syncControls() {
   $('reload-file').disabled = !(idle && state.lastFile);
   $('drop-zone').classList.toggle('is-disabled', !idle);
   $('train').textContent = running ? 'Training…' : 'Train';
+  if ($('train-all')) $('train-all').textContent = p === 'training-all' || p === 'stopping-all' ? 'Training all…' : 'Train all';
   for (const b of document.querySelectorAll('.downloads .btn, [data-download-panel]')) b.disabled = !state.results || !idle;
   // The masks panel has a heatmap to download only for a model with masks.
   const masksButton = document.querySelector('[data-download-panel="masks"]');
