@@ -465,3 +465,38 @@ async fn baselines_are_scored_before_anything_is_trained() {
     assert!(e.is_done());
     assert!(e.progress().is_err());
 }
+
+/// The page's CPU backend computes exp and ln with its own branch-free kernels (burn-flex as
+/// carried in vendor/): within 1 ulp of the correctly rounded value over the whole range, with
+/// the edge cases a loss can reach (overflow to infinity, zero, negative, NaN).
+#[wasm_bindgen_test]
+async fn flex_exp_and_ln_are_within_one_ulp_in_the_browser() {
+    use burn::tensor::{Device, Tensor, TensorData};
+    use cellshift::tensor::read_vec;
+    let device = Device::flex();
+    let ulps = |a: f32, b: f32| (a.to_bits() as i64 - b.to_bits() as i64).abs();
+    let xs: Vec<f32> = (0..40_000).map(|i| -87.0 + i as f32 * 0.004_4).collect();
+    let t = Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &device);
+    let got = read_vec(t.exp()).await.unwrap();
+    for (x, g) in xs.iter().zip(&got) {
+        let want = (*x as f64).exp() as f32;
+        assert!(ulps(*g, want) <= 1, "exp({x}) = {g}, want {want}");
+    }
+    let ys: Vec<f32> = (0..40_000).map(|i| 1e-30 * 1.002_3f32.powi(i)).collect();
+    let t = Tensor::<1>::from_data(TensorData::new(ys.clone(), [ys.len()]), &device);
+    let got = read_vec(t.log()).await.unwrap();
+    for (y, g) in ys.iter().zip(&got) {
+        let want = (*y as f64).ln() as f32;
+        assert!(ulps(*g, want) <= 1, "ln({y}) = {g}, want {want}");
+    }
+    let edges = vec![100.0f32, f32::NEG_INFINITY, f32::NAN, 0.0, -1.0];
+    let t = Tensor::<1>::from_data(TensorData::new(edges.clone(), [edges.len()]), &device);
+    let e = read_vec(t.clone().exp()).await.unwrap();
+    assert_eq!(e[0], f32::INFINITY);
+    assert_eq!(e[1], 0.0);
+    assert!(e[2].is_nan());
+    assert_eq!(e[3], 1.0);
+    let l = read_vec(t.log()).await.unwrap();
+    assert!(l[2].is_nan() && l[4].is_nan());
+    assert_eq!(l[3], f32::NEG_INFINITY);
+}

@@ -23,8 +23,11 @@ pub fn exp_f32(x: f32) -> f32 {
         * r
         + 5.000_000_1e-1;
     let y = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
-    let out = y * scale;
+    // 2^n for n in [-126, 128]: 2^128 is not a float, so positive n scale by 2^(n-1) and 2.
+    let up = n > 0.0;
+    let bias = if up { 126 } else { 127 };
+    let scale = f32::from_bits(((n as i32 + bias) as u32) << 23);
+    let out = y * scale * if up { 2.0 } else { 1.0 };
     let out = if x > MAX { f32::INFINITY } else { out };
     let out = if x < MIN { 0.0 } else { out };
     if x.is_nan() { x } else { out }
@@ -85,7 +88,7 @@ mod tests {
     #[test]
     fn exp_is_within_one_ulp() {
         let mut x = -87.0f32;
-        while x < 88.5 {
+        while x < 88.722 {
             let want = (x as f64).exp() as f32;
             assert!(ulps(exp_f32(x), want) <= 1, "exp({x}) = {}, want {want}", exp_f32(x));
             x += 0.000_731;
@@ -99,7 +102,13 @@ mod tests {
 
     #[test]
     fn ln_is_within_one_ulp() {
-        let mut x = 1e-44f32;
+        // Subnormals, one by one where they are spaced too closely for a growing step.
+        for bits in (1u32..0x0080_0000).step_by(997) {
+            let x = f32::from_bits(bits);
+            let want = (x as f64).ln() as f32;
+            assert!(ulps(ln_f32(x), want) <= 1, "ln({x}) = {}, want {want}", ln_f32(x));
+        }
+        let mut x = f32::MIN_POSITIVE;
         while x < 3e38 {
             let want = (x as f64).ln() as f32;
             assert!(ulps(ln_f32(x), want) <= 1, "ln({x}) = {}, want {want}", ln_f32(x));
