@@ -300,6 +300,7 @@ impl Trainer {
         if train.is_empty() {
             return Err(TrainError::NoTrainingCells);
         }
+        crate::shards::keep_freed_memory();
         let optim = Self::optimizer(&cfg);
         let lr_groups = model
             .param_group_lr()
