@@ -2,7 +2,8 @@
 //!
 //! `config` declares every setting once and checks it once. Layers, from the bottom: `data` (CSV in, sample generator), `preprocess`, `split` and
 //! `design` (host-side preparation), `tensor` (matrices onto the device, values back without
-//! blocking), `model` (the burn models: math only), `train` (one epoch per call), `generate`,
+//! blocking), `model` (the burn models: math only), `train` (one epoch per call; `shards` runs a large
+//! batch's parts in parallel), `generate`,
 //! `baselines`, `metrics` and `masks` (host-side evaluation), `pipeline` (the session the CLI
 //! and the page drive: setup and training) with `evaluate` (predicting and scoring held-out
 //! cells), and `charts` (plotters, generic over the drawing backend). Only the edges
@@ -32,6 +33,7 @@ pub mod rng;
 pub mod rotation;
 pub mod sample;
 pub mod seeds;
+pub mod shards;
 pub mod split;
 pub mod tensor;
 pub mod train;

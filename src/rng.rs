@@ -51,6 +51,14 @@ impl Rng {
         Self::new(seed ^ h.rotate_left(17))
     }
 
+    /// Stream `index` of a family named by `key` (say one stream per part of a batch, from a
+    /// key drawn once per step): the same key and index give the same numbers wherever and in
+    /// whatever order they are drawn.
+    pub fn split(key: u64, index: u64) -> Self {
+        let mut x = index;
+        Self::new(key ^ splitmix64(&mut x))
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;

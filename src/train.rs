@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
@@ -16,9 +16,10 @@ use thiserror::Error;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, TrainState, put_params, read_params};
 use crate::matrix::Matrix;
-use crate::model::{Batch, LossOutput, Model};
+use crate::model::{Batch, GlobalNoise, LossOutput, Model};
 use crate::results::EpochRecord;
 use crate::rng::Rng;
+use crate::shards::{default_threads, run_shards, shard_count, split};
 use crate::tensor::{ReadbackError, read_vec, to_tensor};
 
 /// The trainer's options, built from a checked [`crate::config::RunConfig`] (where their
@@ -134,6 +135,140 @@ pub struct Trainer {
     diverged: Option<Divergence>,
     /// A fault drill: the next epoch's loss is made non-finite (see [`Trainer::drill_divergence`]).
     drill: bool,
+    /// Threads the shards of a large batch may run on; never changes results.
+    threads: usize,
+}
+
+/// Where a set's losses are computed: the model, the cells on their device, and the threads
+/// a large chunk's shards may run on.
+struct Shards<'a> {
+    model: &'a Model,
+    /// Training: each shard runs on a copy of the model with autodiff nodes of its own.
+    train: bool,
+    set: &'a DeviceCells,
+    device: &'a Device,
+    threads: usize,
+}
+
+impl Shards<'_> {
+    /// `f(model, loss, cells, weight)` of each shard of the cells `chunk`, in shard order;
+    /// `weight` is the shard's share of the chunk's cells.
+    ///
+    /// A chunk too small to shard (see [`shard_count`]) is one shard whose noise all comes
+    /// from `rng`, as an unsharded batch's always has. Otherwise `rng` gives the chunk's draw
+    /// of the global variables, shared by every shard, and a key from which each shard's
+    /// per-cell noise is a stream of its own: the noise depends on the chunk and the shard,
+    /// never on the thread. In training, each shard's copy of the model has fresh autodiff
+    /// nodes under the same parameter ids, so the shards' graphs share nothing (autodiff
+    /// would otherwise run them one at a time) and their gradients are keyed as the model's.
+    fn losses<T: Send>(
+        &self,
+        chunk: &[usize],
+        beta: f64,
+        rng: &mut Rng,
+        f: impl Fn(&Model, LossOutput, usize, f64) -> T + Sync,
+    ) -> Vec<T> {
+        let (set, device) = (self.set, self.device);
+        let shards = shard_count(chunk.len());
+        if shards == 1 {
+            let out = self.model.loss(set.batch(chunk, device), beta, rng);
+            return vec![f(self.model, out, chunk.len(), 1.0)];
+        }
+        let global = self.model.draw_step_noise(rng);
+        let key = rng.next_u64();
+        let noise = (0..shards).map(|i| Rng::split(key, i as u64)).collect();
+        self.run(&split(chunk, shards), beta, global.as_ref(), noise, f)
+    }
+
+    /// `f(model, loss, cells, weight)` of each of the `parts` of a chunk under the chunk's
+    /// `global` draw, part `i` with its per-cell noise from `noise[i]`.
+    fn run<T: Send>(
+        &self,
+        parts: &[&[usize]],
+        beta: f64,
+        global: Option<&GlobalNoise>,
+        noise: Vec<Rng>,
+        f: impl Fn(&Model, LossOutput, usize, f64) -> T + Sync,
+    ) -> Vec<T> {
+        let (set, device) = (self.set, self.device);
+        let cells: usize = parts.iter().map(|p| p.len()).sum();
+        run_shards(parts.len(), self.threads, |i| {
+            let part = parts[i];
+            let copy = self.train.then(|| self.model.clone().fork(device));
+            let model = copy.as_ref().unwrap_or(self.model);
+            let mut noise = noise[i].clone();
+            let out = model.loss_with(set.batch(part, device), beta, global, &mut noise);
+            f(model, out, part.len(), part.len() as f64 / cells as f64)
+        })
+    }
+}
+
+/// What one step (or one shard of it) hands to the optimizer and the epoch's record.
+struct StepGradients {
+    /// The loss terms' names, `loss` first.
+    names: Vec<&'static str>,
+    /// The loss terms summed over the step's cells (per-cell averages times cells). [terms]
+    terms: Tensor<1>,
+    grads: GradientsParams,
+}
+
+impl StepGradients {
+    /// Backward of `out`, the loss of `cells` cells, weighted by `weight` (the cells' share
+    /// of the step). A fault drill makes the loss NaN first.
+    fn new(model: &Model, mut out: LossOutput, cells: usize, weight: f64, drill: bool) -> Self {
+        if drill {
+            out.loss = out.loss.mul_scalar(f64::NAN);
+        }
+        let names = out.names();
+        let terms = out.stacked().mul_scalar(cells as f64);
+        let loss = if weight == 1.0 {
+            out.loss
+        } else {
+            out.loss.mul_scalar(weight)
+        };
+        Self {
+            names,
+            terms,
+            grads: GradientsParams::from_grads(loss.backward(), model),
+        }
+    }
+}
+
+impl StepGradients {
+    /// The shards' terms and gradients added up in shard order.
+    fn sum(model: &Model, steps: Vec<Self>) -> Self {
+        let mut steps = steps.into_iter();
+        let mut total = steps.next().expect("a batch has at least one shard");
+        for step in steps {
+            total.terms = total.terms + step.terms;
+            total.grads = add_gradients(model, total.grads, step.grads);
+        }
+        total
+    }
+}
+
+/// `a + b`, parameter by parameter (a parameter without a gradient in one counts as zero).
+fn add_gradients(model: &Model, mut a: GradientsParams, mut b: GradientsParams) -> GradientsParams {
+    struct Add<'a> {
+        a: &'a mut GradientsParams,
+        b: &'a mut GradientsParams,
+    }
+    impl ModuleVisitor for Add<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let id = param.id;
+            let sum = match (self.a.remove::<D>(id), self.b.remove::<D>(id)) {
+                (Some(x), Some(y)) => x + y,
+                (Some(x), None) | (None, Some(x)) => x,
+                (None, None) => return,
+            };
+            self.a.register(id, sum);
+        }
+    }
+    model.visit(&mut Add {
+        a: &mut a,
+        b: &mut b,
+    });
+    a
 }
 
 /// Where and how a run diverged.
@@ -165,6 +300,7 @@ impl Trainer {
         if train.is_empty() {
             return Err(TrainError::NoTrainingCells);
         }
+        crate::shards::keep_freed_memory();
         let optim = Self::optimizer(&cfg);
         let lr_groups = model
             .param_group_lr()
@@ -186,6 +322,7 @@ impl Trainer {
             stopped_early: false,
             diverged: None,
             drill: false,
+            threads: default_threads(),
             cfg,
         })
     }
@@ -232,6 +369,13 @@ impl Trainer {
     #[doc(hidden)]
     pub fn drill_divergence(&mut self) {
         self.drill = true;
+    }
+
+    /// Threads the shards of a large batch may run on (by default
+    /// [`crate::shards::default_threads`]): the results are the same on any number, only the
+    /// time changes.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// Where the run diverged, if it did.
@@ -335,22 +479,14 @@ impl Trainer {
         let mut sum: Option<Tensor<1>> = None;
         let mut names = Vec::new();
         for chunk in order.chunks(self.cfg.batch_size) {
-            let batch = self.train.batch(chunk, &self.device);
-            let mut out: LossOutput = self.model.loss(batch, beta, &mut self.rng);
-            if std::mem::take(&mut self.drill) {
-                out.loss = out.loss.mul_scalar(f64::NAN);
-            }
-            names = out.names();
-            let terms = out.stacked().mul_scalar(chunk.len() as f64); // [terms]
+            let drill = std::mem::take(&mut self.drill);
+            let step = self.gradients(chunk, beta, drill);
+            names = step.names;
             sum = Some(match sum {
-                Some(s) => s + terms,
-                None => terms,
+                Some(s) => s + step.terms,
+                None => step.terms,
             });
-            let grads = GradientsParams::from_grads(out.loss.backward(), &self.model);
-            self.model = match &self.lr_groups {
-                Some(lr) => self.optim.step(lr.clone(), self.model.clone(), grads),
-                None => self.optim.step(self.cfg.lr, self.model.clone(), grads),
-            };
+            self.apply(step.grads);
         }
         let mut record = EpochRecord {
             epoch: self.epoch + 1,
@@ -370,18 +506,25 @@ impl Trainer {
             let all: Vec<usize> = (0..val.n).collect();
             let mut vsum: Option<Tensor<1>> = None;
             let mut names = Vec::new();
+            let device = val.x_std.device();
+            let shards = Shards {
+                model: &model,
+                train: false,
+                set: val,
+                device: &device,
+                threads: self.threads,
+            };
             for chunk in all.chunks(1024) {
-                let out = model.loss(
-                    val.batch(chunk, &val.x_std.device()),
-                    self.cfg.beta,
-                    &mut vrng,
-                );
-                names = out.names();
-                let terms = out.stacked().mul_scalar(chunk.len() as f64);
-                vsum = Some(match vsum {
-                    Some(s) => s + terms,
-                    None => terms,
+                let parts = shards.losses(chunk, self.cfg.beta, &mut vrng, |_, out, n, _| {
+                    (out.names(), out.stacked().mul_scalar(n as f64))
                 });
+                for (part_names, terms) in parts {
+                    names = part_names;
+                    vsum = Some(match vsum {
+                        Some(s) => s + terms,
+                        None => terms,
+                    });
+                }
             }
             if let Some(s) = vsum {
                 for (name, v) in names.iter().zip(read_vec(s).await?) {
@@ -417,6 +560,31 @@ impl Trainer {
         Ok(record)
     }
 
+    /// One step's loss terms and gradients on the cells `chunk` (see [`shard_losses`]): the
+    /// shards' gradients, each of its loss weighted by its share of the cells, add up to those
+    /// of the whole batch's loss.
+    fn gradients(&mut self, chunk: &[usize], beta: f64, drill: bool) -> StepGradients {
+        let shards = Shards {
+            model: &self.model,
+            train: true,
+            set: &self.train,
+            device: &self.device,
+            threads: self.threads,
+        };
+        let steps = shards.losses(chunk, beta, &mut self.rng, |model, out, n, weight| {
+            StepGradients::new(model, out, n, weight, drill)
+        });
+        StepGradients::sum(&self.model, steps)
+    }
+
+    /// One optimizer step (the global variables at their own learning rate, if they have one).
+    fn apply(&mut self, grads: GradientsParams) {
+        self.model = match &self.lr_groups {
+            Some(lr) => self.optim.step(lr.clone(), self.model.clone(), grads),
+            None => self.optim.step(self.cfg.lr, self.model.clone(), grads),
+        };
+    }
+
     /// Runs `steps` optimizer steps on the first batches of the training cells, then waits for
     /// the device to finish them: what one step of this model costs on this device, for
     /// choosing between devices. The model moves, so probe a trainer built for the purpose.
@@ -425,14 +593,8 @@ impl Trainer {
         let order: Vec<usize> = (0..self.train.n).collect();
         let batches = order.chunks(self.cfg.batch_size.max(1)).cycle().take(steps);
         for chunk in batches {
-            let out = self
-                .model
-                .loss(self.train.batch(chunk, &self.device), beta, &mut self.rng);
-            let grads = GradientsParams::from_grads(out.loss.backward(), &self.model);
-            self.model = match &self.lr_groups {
-                Some(lr) => self.optim.step(lr.clone(), self.model.clone(), grads),
-                None => self.optim.step(self.cfg.lr, self.model.clone(), grads),
-            };
+            let step = self.gradients(chunk, beta, false);
+            self.apply(step.grads);
         }
         // A loss of the updated model needs every step before it: reading it back waits for them.
         let head = &order[..order.len().min(self.cfg.batch_size.max(1))];
@@ -462,6 +624,157 @@ impl Trainer {
             self.stale += 1;
             if self.cfg.patience > 0 && self.stale >= self.cfg.patience {
                 self.stopped_early = true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::model::{CvaeConfig, Likelihood, SamsConfig, SamsKind};
+
+    const GENES: usize = 12;
+    const TREATMENTS: usize = 3;
+    const LATENT: usize = 4;
+
+    /// Random cells: counts, their standardised logs, a dosage of one treatment (or none).
+    fn cells(n: usize, rng: &mut Rng) -> CellSet {
+        let counts: Vec<f32> = (0..n * GENES).map(|_| rng.poisson(3.0) as f32).collect();
+        let library = counts
+            .chunks(GENES)
+            .map(|r| r.iter().sum::<f32>() + 1.0)
+            .collect();
+        let x_std = counts.iter().map(|&c| (c + 1.0).ln() - 1.0).collect();
+        let mut condition = vec![0.0; n * TREATMENTS];
+        for row in condition.chunks_mut(TREATMENTS) {
+            if let Some(t) = rng.below(TREATMENTS + 1).checked_sub(1) {
+                row[t] = 1.0;
+            }
+        }
+        CellSet {
+            x_std: Matrix::from_vec(n, GENES, x_std),
+            target: Matrix::from_vec(n, GENES, counts),
+            library,
+            condition: Matrix::from_vec(n, TREATMENTS, condition),
+        }
+    }
+
+    fn models(device: &Device) -> Vec<Model> {
+        let cvae = CvaeConfig::new(GENES, TREATMENTS, 0)
+            .with_latent(LATENT)
+            .with_hidden(16)
+            .init(3, device);
+        // One particle: its noise is one row per cell, so the parts' streams can be made to
+        // continue the whole batch's exactly (see the test).
+        let mut options = Settings::default()
+            .check()
+            .expect("defaults are valid")
+            .sams();
+        options.particles = 1;
+        options.align_epochs = 0;
+        let sams = |kind| {
+            Model::Sams(
+                SamsConfig {
+                    kind,
+                    n_genes: GENES,
+                    n_treatments: TREATMENTS,
+                    n_covariates: 0,
+                    latent: LATENT,
+                    hidden: 16,
+                    likelihood: Likelihood::Nb,
+                    options: options.clone(),
+                    n_obs: vec![90.0, 70.0, 80.0],
+                }
+                .init(5, device),
+            )
+        };
+        vec![
+            Model::Cvae(cvae),
+            sams(SamsKind::Correlated),
+            sams(SamsKind::MeanField),
+            sams(SamsKind::SvaePlus),
+        ]
+    }
+
+    /// Every parameter's gradient as host values, in the model's order.
+    fn host(model: &Model, grads: &GradientsParams) -> Vec<Vec<f32>> {
+        struct Read<'a>(&'a GradientsParams, Vec<Vec<f32>>);
+        impl ModuleVisitor for Read<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                if let Some(g) = self.0.get::<D>(param.id) {
+                    self.1
+                        .push(g.into_data().convert::<f32>().try_to_vec().unwrap());
+                }
+            }
+        }
+        let mut read = Read(grads, Vec::new());
+        model.visit(&mut read);
+        read.1
+    }
+
+    /// A batch cut in two shards, run on two threads on copies of the model, gives the
+    /// gradients and loss terms of the whole batch under the same noise: the global terms are
+    /// each cell's share, counted once, and the shards' losses are weighted by their cells.
+    #[test]
+    fn sharded_gradients_equal_the_whole_batch_gradients() {
+        let device = Device::flex().autodiff();
+        let mut data = Rng::new(1);
+        let set = DeviceCells::upload(&cells(300, &mut data), &device);
+        let mut chunk: Vec<usize> = (0..set.n).collect();
+        data.shuffle(&mut chunk);
+        let chunk = &chunk[..290];
+        assert_eq!(shard_count(chunk.len()), 2);
+        for model in models(&device) {
+            let beta = 0.7;
+            let mut rng = Rng::new(9);
+            let global = model.draw_step_noise(&mut rng);
+            let batch = set.batch(chunk, &device);
+            let out = model.loss_with(batch, beta, global.as_ref(), &mut rng.clone());
+            let whole = StepGradients::new(&model, out, chunk.len(), 1.0, false);
+
+            let parts = split(chunk, 2);
+            let mut second = rng.clone();
+            second.normal_vec(parts[0].len() * LATENT);
+            let shards = Shards {
+                model: &model,
+                train: true,
+                set: &set,
+                device: &device,
+                threads: 2,
+            };
+            let steps = shards.run(
+                &parts,
+                beta,
+                global.as_ref(),
+                vec![rng, second],
+                |m, o, n, w| StepGradients::new(m, o, n, w, false),
+            );
+            let sharded = StepGradients::sum(&model, steps);
+
+            let close = |a: &[f32], b: &[f32], what: &str| {
+                assert_eq!(a.len(), b.len(), "{what}");
+                let scale = a.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+                for (x, y) in a.iter().zip(b) {
+                    assert!(
+                        (x - y).abs() <= 1e-4 * scale,
+                        "{what}: {x} vs {y} (scale {scale})"
+                    );
+                }
+            };
+            let terms = |t: Tensor<1>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+            let kind = format!("{:?}", model.sams_kind());
+            close(&terms(whole.terms), &terms(sharded.terms), &kind);
+            let (a, b) = (host(&model, &whole.grads), host(&model, &sharded.grads));
+            assert_eq!(
+                a.len(),
+                b.len(),
+                "{kind}: the same parameters have gradients"
+            );
+            assert!(!a.is_empty());
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                close(x, y, &format!("{kind} parameter {i}"));
             }
         }
     }

@@ -36,10 +36,37 @@ pub enum Model {
 }
 
 impl Model {
+    /// The training loss of a batch: the step's draw of the global variables (see
+    /// [`Model::draw_step_noise`]), then each cell's noise, all from `rng`.
     pub fn loss(&self, batch: Batch, beta: f64, rng: &mut Rng) -> LossOutput {
+        let global = self.draw_step_noise(rng);
+        self.loss_with(batch, beta, global.as_ref(), rng)
+    }
+
+    /// One optimizer step's draw of the global variables (the SAMS family's masks and
+    /// embeddings, one per training particle), to be shared by every part of the step's batch;
+    /// `None` for a model without global variables.
+    pub fn draw_step_noise(&self, rng: &mut Rng) -> Option<GlobalNoise> {
         match self {
-            Model::Cvae(m) => m.loss(batch, beta, rng),
-            Model::Sams(m) => m.loss(batch, beta, rng),
+            Model::Cvae(_) => None,
+            Model::Sams(m) => Some(m.draw_noise(m.spec.particles, rng)),
+        }
+    }
+
+    /// [`Model::loss`] of part of a step's batch under the step's `global` draw, with only
+    /// the per-cell noise taken from `rng`. The terms are per-cell averages over the part, so
+    /// the parts' values weighted by their cells add up to the whole batch's.
+    pub fn loss_with(
+        &self,
+        batch: Batch,
+        beta: f64,
+        global: Option<&GlobalNoise>,
+        rng: &mut Rng,
+    ) -> LossOutput {
+        match (self, global) {
+            (Model::Cvae(m), _) => m.loss(batch, beta, rng),
+            (Model::Sams(m), Some(g)) => m.loss_with(batch, beta, g, rng),
+            (Model::Sams(m), None) => m.loss(batch, beta, rng),
         }
     }
 

@@ -175,13 +175,28 @@ impl SamsVae {
     /// Negative Monte-Carlo ELBO per cell, averaged over `particles` and the batch; the local
     /// KL and the global terms are weighted by `beta` (the KL warm-up).
     pub fn loss(&self, batch: Batch, beta: f64, rng: &mut Rng) -> LossOutput {
+        let noise = self.draw_noise(self.spec.particles, rng);
+        self.loss_with(batch, beta, &noise, rng)
+    }
+
+    /// [`SamsVae::loss`] with the draw of the globals given (one per particle), and only the
+    /// per-cell noise taken from `rng`. Every cell's share of the global terms is its own
+    /// (see `charge`), so the losses of the parts of a batch under one draw, weighted by their
+    /// cells, add up to the loss of the whole batch under it.
+    pub fn loss_with(
+        &self,
+        batch: Batch,
+        beta: f64,
+        noise: &GlobalNoise,
+        rng: &mut Rng,
+    ) -> LossOutput {
         let device = batch.x_std.device();
         let s = &self.spec;
         let p = s.particles;
+        assert_eq!(noise.count, p, "one draw of the globals per particle");
         let n = batch.x_std.dims()[0];
-        let noise = self.draw_noise(p, rng);
         let eps = tensor2(rng.normal_vec(p * n * s.latent), [p * n, s.latent], &device);
-        let draw = self.globals(&noise, &device);
+        let draw = self.globals(noise, &device);
         let (d, cov) = self.split_condition(batch.condition);
         let offset = self.offsets(d.clone(), draw.shift); // [P·n, L]
         let hx = Self::repeat_rows(self.encode_x(batch.x_std, cov.clone()), p); // [P·n, H]
