@@ -224,7 +224,11 @@ impl Engine {
             return Ok(to_js(&st.backend)?);
         }
         let session = st.session.as_ref().ok_or(WebError::NoRun)?;
-        let (ds, name, cfg) = (session.ds.clone(), session.source.clone(), session.cfg.clone());
+        let (ds, name, cfg) = (
+            session.ds.clone(),
+            session.source.clone(),
+            session.cfg.clone(),
+        );
         let key = format!(
             "{}{}",
             ds.sha256,
