@@ -16,7 +16,7 @@ use crate::checkpoint::Checkpoint;
 use crate::config::{Combination, Shape};
 use crate::data::{Dataset, Found, LoadOptions};
 use crate::masks::MaskTruth;
-use crate::pipeline::{RunError, Session};
+use crate::pipeline::{Planned, RunError, Session};
 use crate::results::{EpochRecord, RunResults};
 use crate::train::TrainError;
 
@@ -116,6 +116,19 @@ impl State {
             done: p.done,
             seconds: self.elapsed_ms / 1000.0,
         })
+    }
+
+    /// Builds the run `plan` describes on `device` over the current data (with the sample's
+    /// true effects, if known). The previous run goes first, before this one's copy of the data
+    /// is made, so two runs never share the engine's memory.
+    fn replace_session(&mut self, plan: Planned, device: &Device) -> Result<&Session, WebError> {
+        self.session = None;
+        let ds = self.data.as_ref().ok_or(WebError::NoData)?.0.clone();
+        let mut session = Session::build(ds, plan, device)?;
+        if let Some(truth) = self.truth.clone() {
+            session = session.with_truth(truth);
+        }
+        Ok(self.session.insert(session))
     }
 }
 
@@ -224,11 +237,9 @@ impl Engine {
             return Ok(to_js(&st.backend)?);
         }
         let session = st.session.as_ref().ok_or(WebError::NoRun)?;
-        let (ds, name, cfg) = (
-            session.ds.clone(),
-            session.source.clone(),
-            session.cfg.clone(),
-        );
+        let (name, cfg) = (session.source.clone(), session.cfg.clone());
+        // The run was built from the engine's data: its copies time the devices.
+        let ds = &st.data.as_ref().ok_or(WebError::NoData)?.0;
         let key = format!(
             "{}{}",
             ds.sha256,
@@ -237,10 +248,10 @@ impl Engine {
         let race = match st.races.get(&key) {
             Some(r) => Ok(r.clone()),
             None => {
-                let gpu_ms = time_steps(&ds, &name, &cfg, &gpu.autodiff()).await;
+                let gpu_ms = time_steps(ds, &name, &cfg, &gpu.autodiff()).await;
                 match gpu_ms {
                     Ok(webgpu_ms) => {
-                        let cpu_ms = time_steps(&ds, &name, &cfg, &Device::flex().autodiff())
+                        let cpu_ms = time_steps(ds, &name, &cfg, &Device::flex().autodiff())
                             .await
                             .map_err(WebError::from)?;
                         let r = Race {
@@ -288,13 +299,9 @@ impl Engine {
         };
         if info.backend == "cpu" {
             let cpu = Device::flex().autodiff();
-            let plan = Session::plan(&ds, &name, cfg).map_err(WebError::from)?;
-            st.session = None;
-            let mut session = Session::build(ds, plan, &cpu).map_err(WebError::from)?;
-            if let Some(truth) = st.truth.clone() {
-                session = session.with_truth(truth);
-            }
-            st.session = Some(session);
+            let ds = &st.data.as_ref().ok_or(WebError::NoData)?.0;
+            let plan = Session::plan(ds, &name, cfg).map_err(WebError::from)?;
+            st.replace_session(plan, &cpu)?;
             st.device = Some(cpu);
         }
         st.backend = info.clone();
@@ -334,14 +341,8 @@ impl Engine {
             let ds = &st.data.as_ref().ok_or(WebError::NoData)?.0;
             Session::plan(ds, &name, cfg).map_err(WebError::from)?
         };
-        // The plan passed every check: the previous run can go before this one is built (and
-        // before its copy of the data is made), so two runs never share the engine's memory.
-        st.session = None;
-        let ds = st.data.as_ref().ok_or(WebError::NoData)?.0.clone();
-        let mut session = Session::build(ds, plan, &device).map_err(WebError::from)?;
-        if let Some(truth) = st.truth.clone() {
-            session = session.with_truth(truth);
-        }
+        // The plan passed every check: the previous run can go now.
+        let session = st.replace_session(plan, &device)?;
         #[derive(Serialize)]
         struct Started {
             train_cells: usize,
@@ -366,7 +367,6 @@ impl Engine {
             epochs: session.progress().budget,
             notes,
         };
-        st.session = Some(session);
         st.elapsed_ms = 0.0;
         Ok(to_js(&out)?)
     }
