@@ -40,25 +40,17 @@ export async function loadEngine() {
 export function spawnWorker(on, crashed) {
   handlers = on;
   onCrash = crashed;
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   const ready = new Promise((resolve, reject) => {
     readyWaiter = { resolve, reject };
   });
-  worker.addEventListener('message', (e) => onWorkerMessage(e.data));
-  worker.addEventListener('error', (e) => {
-    e.preventDefault();
-    const message = e.message || 'the worker stopped unexpectedly';
-    onCrash(message);
-  });
-  worker.addEventListener('messageerror', () => onCrash('a message from the worker could not be read'));
-  worker.postMessage({ type: Msg.INIT, module: wasmModule });
+  worker = spawnRunWorker(onWorkerMessage, (message) => onCrash(message));
   return ready;
 }
 
 /**
- * Starts another worker on the compiled module, for a run of its own beside the page's (Train
- * all): every message from it goes to `onMessage`, and `onCrash(message)` is told when it dies.
- * Its engine is ready when it answers READY. The page's own worker is not touched.
+ * Starts a worker on the compiled module: the page's own (`spawnWorker`), or one for a run of
+ * its own beside it (Train all). Every message from it goes to `onMessage`, and
+ * `onCrash(message)` is told when it dies. Its engine is ready when it answers READY.
  */
 export function spawnRunWorker(onMessage, onCrash) {
   const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
