@@ -196,26 +196,37 @@ function printTrainAll(t) {
   console.log(`one after another: ${f(t.sequential_s)} s; Train all: ${f(t.train_all_s)} s; speed-up ${f(t.speedup, 2)}× (the longest model alone bounds it at ${f(t.speedup_bound, 2)}×); load average ${f(t.load_average[0], 2)} before, ${f(t.load_average[1], 2)} after`);
 }
 
+/** Train all timed with both sets of models: the page report's `train_all` fields. */
+async function trainAllFigures(browser, baseUrl) {
+  return {
+    train_all: await trainAllSpeedup(browser, baseUrl, TRAIN_ALL_MODELS),
+    train_all_every_model: await trainAllSpeedup(browser, baseUrl, TRAIN_ALL_EVERY),
+  };
+}
+
+/** The report in `out` so far (the native figures), or an empty one when `out` has none. */
+async function readReport(alone) {
+  try {
+    return JSON.parse(await readFile(out, 'utf8'));
+  } catch {
+    console.log(`NOTICE: ${out} has no figures yet; writing ${alone} alone`);
+    return {};
+  }
+}
+
 if (only === 'train-all') {
   const { baseUrl, browser } = await h.startSuite();
-  let trainAll;
-  let every;
+  let figures;
   try {
-    trainAll = await trainAllSpeedup(browser, baseUrl, TRAIN_ALL_MODELS);
-    every = await trainAllSpeedup(browser, baseUrl, TRAIN_ALL_EVERY);
+    figures = await trainAllFigures(browser, baseUrl);
   } finally {
     await h.stopSuite(browser);
   }
-  let report = {};
-  try {
-    report = JSON.parse(await readFile(out, 'utf8'));
-  } catch {
-    console.log(`NOTICE: ${out} has no figures yet; writing Train all's alone`);
-  }
-  report.page = { ...(report.page ?? {}), train_all: trainAll, train_all_every_model: every };
+  const report = await readReport("Train all's");
+  report.page = { ...(report.page ?? {}), ...figures };
   await writeFile(out, JSON.stringify(report, null, 2));
-  printTrainAll(trainAll);
-  printTrainAll(every);
+  printTrainAll(figures.train_all);
+  printTrainAll(figures.train_all_every_model);
   console.log(`wrote ${out}`);
   process.exit(0);
 }
@@ -229,19 +240,13 @@ try {
   const first = await firstScoreboard(browser, baseUrl);
   const growth = [];
   for (const genes of [100, 500]) for (const cells of [1_000, 10_000]) growth.push(await growthCase(browser, baseUrl, cells, genes));
-  const trainAll = await trainAllSpeedup(browser, baseUrl, TRAIN_ALL_MODELS);
-  const every = await trainAllSpeedup(browser, baseUrl, TRAIN_ALL_EVERY);
-  pageReport = { backend: 'flex (CPU, wasm) in headless Chromium', epochs: EPOCHS, models, first_scoreboard: first, wasm_bytes: wasm, growth, train_all: trainAll, train_all_every_model: every };
+  const trainAll = await trainAllFigures(browser, baseUrl);
+  pageReport = { backend: 'flex (CPU, wasm) in headless Chromium', epochs: EPOCHS, models, first_scoreboard: first, wasm_bytes: wasm, growth, ...trainAll };
 } finally {
   await h.stopSuite(browser);
 }
 
-let report = {};
-try {
-  report = JSON.parse(await readFile(out, 'utf8'));
-} catch {
-  console.log(`NOTICE: ${out} has no native figures yet; writing the page's alone`);
-}
+const report = await readReport("the page's figures");
 const page = pageReport;
 const first = page.first_scoreboard;
 report.page = page;
@@ -253,6 +258,12 @@ report.page_vs_native = Object.fromEntries(
     return [m.model, n ? { epoch_ratio: m.ms_per_epoch / n.ms_per_epoch, scoring_ratio: m.scoring_s !== null ? (m.scoring_s * 1000) / n.evaluate_ms : null } : null];
   }),
 );
+for (const g of page.growth) {
+  // The native table's case of the same size (its generated data has about as many cells).
+  const n = report.growth?.find((x) => x.genes === g.genes && Math.abs(x.cells - g.cells) / g.cells < 0.01);
+  g.native_ms_per_epoch = n?.ms_per_epoch ?? null;
+  g.epoch_ratio = n ? g.ms_per_epoch / n.ms_per_epoch : null;
+}
 await writeFile(out, JSON.stringify(report, null, 2));
 
 const f = (v, d = 1) => (v === null || v === undefined ? '—' : v.toFixed(d));
@@ -269,13 +280,8 @@ console.log(`first scoreboard from a link (default cVAE on the sample, ${first.e
 console.log('\ncost growth in the page (default cVAE, generated data; mean of 2 epochs, the first included)');
 console.log('  cells  genes  ms/epoch  native  ×native  wasm memory MiB');
 for (const g of page.growth) {
-  // The native table's case of the same size (its generated data has about as many cells).
-  const n = report.growth?.find((x) => x.genes === g.genes && Math.abs(x.cells - g.cells) / g.cells < 0.01);
-  g.native_ms_per_epoch = n?.ms_per_epoch ?? null;
-  g.epoch_ratio = n ? g.ms_per_epoch / n.ms_per_epoch : null;
   console.log(`${String(g.cells).padStart(7)} ${String(g.genes).padStart(6)} ${f(g.ms_per_epoch, 0).padStart(9)} ${f(g.native_ms_per_epoch, 0).padStart(7)} ${f(g.epoch_ratio, 2).padStart(8)} ${f(g.wasm_memory_mib, 0).padStart(16)}`);
 }
-await writeFile(out, JSON.stringify(report, null, 2));
 printTrainAll(page.train_all);
 printTrainAll(page.train_all_every_model);
 const mb = (b) => (b / 1e6).toFixed(1);
