@@ -631,9 +631,12 @@ fn synth_sparse_additive_split_file_reaches_the_reference_ate() {
         "masks not sparse: {}",
         m.mean_active
     );
-    // Reached 0.65 here (0.17 without the unmasked start and sparse rotation).
+    // The overlap varies with the seed far more than with anything else: over seeds 0–3 it
+    // was 0.41–0.53 (mean 0.48), and 0.32–0.59 (mean 0.48) with the earlier Box–Muller noise;
+    // without the unmasked start and sparse rotation it was 0.17. The bound tells the method
+    // working from that failure, not one seed's luck.
     assert!(
-        m.overlap_spearman.is_some_and(|s| s >= 0.55),
+        m.overlap_spearman.is_some_and(|s| s >= 0.35),
         "overlap Spearman {:?}",
         m.overlap_spearman
     );
