@@ -11,6 +11,7 @@ use crate::matrix::Matrix;
 use crate::model::{Likelihood, Model};
 use crate::preprocess::log_normalize;
 use crate::rng::{NbSampler, Rng};
+use crate::shards::run_shards;
 use crate::tensor::{ReadbackError, read_matrix, read_vec, to_tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,8 +61,9 @@ pub async fn predict(
     mode: Mode,
     scale: &Scale<'_>,
     rng: &mut Rng,
+    threads: usize,
 ) -> Result<Matrix, ReadbackError> {
-    let draws = predict_draws(model, device, src, mode, scale, rng).await?;
+    let draws = predict_draws(model, device, src, mode, scale, rng, threads).await?;
     Ok(log_normalized(model.likelihood(), draws))
 }
 
@@ -82,6 +84,7 @@ pub async fn predict_draws(
     mode: Mode,
     scale: &Scale<'_>,
     rng: &mut Rng,
+    threads: usize,
 ) -> Result<Matrix, ReadbackError> {
     let n = src.x_std.rows;
     let library = Tensor::from_data(
@@ -98,26 +101,70 @@ pub async fn predict_draws(
     );
     let location = read_matrix(out.location).await?; // [cells, genes]
     let log_scale = read_vec(out.log_scale).await?; // [genes]
-    let mut draws = Matrix::zeros(location.rows, location.cols);
-    match model.likelihood() {
+    let key = rng.next_u64();
+    Ok(match model.likelihood() {
         Likelihood::Nb => {
-            let mut nb = NbSampler::new(log_scale.iter().map(|&l| (l as f64).exp()));
-            for i in 0..n {
-                for (g, v) in draws.row_mut(i).iter_mut().enumerate() {
-                    let mu = (location.get(i, g) as f64).exp();
-                    *v = nb.draw(rng, g, mu) as f32;
-                }
-            }
-            Ok(draws)
+            let nb = NbSampler::new(log_scale.iter().map(|&l| (l as f64).exp()));
+            draw_rows(
+                &location,
+                key,
+                threads,
+                || nb.clone(),
+                |nb, rng, g, loc| nb.draw(rng, g, (loc as f64).exp()) as f32,
+            )
         }
         Likelihood::Gaussian => {
-            for i in 0..n {
-                for (g, v) in draws.row_mut(i).iter_mut().enumerate() {
-                    let x = location.get(i, g) as f64 + (log_scale[g] as f64).exp() * rng.normal();
-                    *v = ((x * scale.sd[g] as f64 + scale.mean[g] as f64) as f32).max(0.0);
-                }
-            }
-            Ok(draws)
+            let sd: Vec<f64> = log_scale.iter().map(|&l| (l as f64).exp()).collect();
+            let z = crate::rng::ziggurat();
+            draw_rows(
+                &location,
+                key,
+                threads,
+                || (),
+                |_, rng, g, loc| {
+                    let x = loc as f64 + sd[g] * rng.normal_zig(z);
+                    ((x * scale.sd[g] as f64 + scale.mean[g] as f64) as f32).max(0.0)
+                },
+            )
         }
+    })
+}
+
+/// Rows drawn together on one stream: the unit of [`draw_rows`]' parallel work.
+pub const DRAW_BLOCK_ROWS: usize = 64;
+
+/// One draw per element of `location` [cells, genes], `draw(state, rng, gene, location)`.
+///
+/// Scoring draws millions (every ATE sample is a whole cell), so blocks of
+/// [`DRAW_BLOCK_ROWS`] rows run on up to `threads` threads. Block `b` draws from stream
+/// `Rng::split(key, b)` with a fresh `state`, so the draws depend on the key alone, never on
+/// the threads.
+fn draw_rows<S>(
+    location: &Matrix,
+    key: u64,
+    threads: usize,
+    state: impl Fn() -> S + Sync,
+    draw: impl Fn(&mut S, &mut Rng, usize, f32) -> f32 + Sync,
+) -> Matrix {
+    let (rows, cols) = (location.rows, location.cols);
+    let blocks = rows.div_ceil(DRAW_BLOCK_ROWS);
+    let parts = run_shards(blocks, threads, |b| {
+        let mut rng = Rng::split(key, b as u64);
+        let mut s = state();
+        let first = b * DRAW_BLOCK_ROWS;
+        let last = (first + DRAW_BLOCK_ROWS).min(rows);
+        let mut out = Vec::with_capacity((last - first) * cols);
+        for i in first..last {
+            for (g, &loc) in location.row(i).iter().enumerate() {
+                out.push(draw(&mut s, &mut rng, g, loc));
+            }
+        }
+        out
+    });
+    let mut draws = Matrix::zeros(rows, cols);
+    for (b, part) in parts.into_iter().enumerate() {
+        let at = b * DRAW_BLOCK_ROWS * cols;
+        draws.data[at..at + part.len()].copy_from_slice(&part);
     }
+    draws
 }

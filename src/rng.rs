@@ -231,13 +231,12 @@ impl Rng {
 
 /// Negative-binomial draws for generated cells: the Gamma–Poisson mixture of
 /// [`Rng::neg_binomial`] with cheaper steps, because scoring draws millions of them (every ATE
-/// sample is a whole cell). Normals come in polar pairs, each gene's gamma constants are worked
-/// out once, and Poisson means of 10 or more use Hörmann's PTRS, which is exact and O(1).
+/// sample is a whole cell). Normals come from the ziggurat, each gene's gamma constants are
+/// worked out once, and Poisson means of 10 or more use Hörmann's PTRS, which is exact and O(1).
 /// [`Rng::neg_binomial`] stays as it is: the sample dataset is drawn with it.
+#[derive(Clone)]
 pub struct NbSampler {
     shapes: Vec<GammaShape>,
-    /// The second normal of the last polar pair.
-    spare: Option<f64>,
 }
 
 /// Marsaglia–Tsang's constants for one gene's gamma shape θ (for θ < 1, those of θ + 1 and the
@@ -272,7 +271,6 @@ impl NbSampler {
     pub fn new(theta: impl IntoIterator<Item = f64>) -> Self {
         Self {
             shapes: theta.into_iter().map(GammaShape::new).collect(),
-            spare: None,
         }
     }
 
@@ -293,27 +291,11 @@ impl NbSampler {
         self.poisson(rng, rate)
     }
 
-    /// Standard normal by Marsaglia's polar method, both values of a pair used.
-    fn normal(&mut self, rng: &mut Rng) -> f64 {
-        if let Some(z) = self.spare.take() {
-            return z;
-        }
-        loop {
-            let u = 2.0 * rng.uniform() - 1.0;
-            let v = 2.0 * rng.uniform() - 1.0;
-            let s = u * u + v * v;
-            if s > 0.0 && s < 1.0 {
-                let f = (-2.0 * s.ln() / s).sqrt();
-                self.spare = Some(v * f);
-                return u * f;
-            }
-        }
-    }
-
     /// Gamma(θ, 1) by Marsaglia–Tsang.
     fn gamma(&mut self, rng: &mut Rng, s: GammaShape) -> f64 {
+        let z = ziggurat();
         let draw = loop {
-            let x = self.normal(rng);
+            let x = rng.normal_zig(z);
             let v = 1.0 + s.c * x;
             if v <= 0.0 {
                 continue;
@@ -408,9 +390,15 @@ mod tests {
         let v: Vec<f64> = (0..n).map(|_| rng.normal_zig(ziggurat())).collect();
         let (m, var, _) = moments(v.iter().copied());
         assert!(m.abs() < 5.0 / (n as f64).sqrt(), "mean {m}");
-        assert!((var - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt(), "variance {var}");
+        assert!(
+            (var - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt(),
+            "variance {var}"
+        );
         let kurt = v.iter().map(|x| x.powi(4)).sum::<f64>() / n as f64;
-        assert!((kurt - 3.0).abs() < 5.0 * (96.0 / n as f64).sqrt(), "E z⁴ {kurt}");
+        assert!(
+            (kurt - 3.0).abs() < 5.0 * (96.0 / n as f64).sqrt(),
+            "E z⁴ {kurt}"
+        );
         let cdf = |z: f64| {
             if z.is_infinite() {
                 return if z < 0.0 { 0.0 } else { 1.0 };
@@ -419,8 +407,24 @@ mod tests {
             if z < 0.0 { p } else { 1.0 - p }
         };
         let edges = [
-            f64::NEG_INFINITY, -4.0, -3.442_619_855_899, -3.0, -2.0, -1.5, -1.0, -0.5, -0.1, 0.0,
-            0.3, 0.9, 1.7, 2.5, 3.2, 3.442_619_855_899, 3.9, f64::INFINITY,
+            f64::NEG_INFINITY,
+            -4.0,
+            -3.442_619_855_899,
+            -3.0,
+            -2.0,
+            -1.5,
+            -1.0,
+            -0.5,
+            -0.1,
+            0.0,
+            0.3,
+            0.9,
+            1.7,
+            2.5,
+            3.2,
+            3.442_619_855_899,
+            3.9,
+            f64::INFINITY,
         ];
         for w in edges.windows(2) {
             let p = cdf(w[1]) - cdf(w[0]);

@@ -378,6 +378,11 @@ impl Trainer {
         self.threads = threads.max(1);
     }
 
+    /// The threads this run may use, for its scoring too.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// Where the run diverged, if it did.
     pub fn diverged(&self) -> Option<&Divergence> {
         self.diverged.as_ref()

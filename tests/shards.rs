@@ -80,3 +80,39 @@ fn a_sharded_epoch_that_diverges_is_rolled_back() {
     assert_eq!(before, after, "the model from epoch 1 is kept");
     assert_eq!(s.trainer.history().len(), 1);
 }
+
+/// Scoring draws its cells and its IWELBO particles in blocks that run on the run's threads:
+/// the scores must not depend on how many.
+#[test]
+fn scores_are_the_same_on_one_thread_and_on_two() {
+    for model in [ModelName::Cvae, ModelName::Sams] {
+        let settings = Settings {
+            model,
+            epochs: 2,
+            patience: 0,
+            ..Settings::default()
+        };
+        let scores = |threads| {
+            let (ds, _) = generate(&SampleConfig::default()).expect("sample generates");
+            let cfg = settings.clone().check().expect("valid settings");
+            let device = Device::flex().autodiff();
+            let mut s = Session::new(ds, "sample", cfg, &device).expect("session starts");
+            s.trainer.set_threads(threads);
+            while !s.is_done() {
+                pollster::block_on(s.step()).expect("epoch runs");
+            }
+            let r = pollster::block_on(s.evaluate(1.0, "flex")).expect("scores");
+            serde_json::to_string(&r.scores).expect("scores serialise")
+        };
+        let one = scores(1);
+        assert!(
+            one.contains("\"iwelbo\":-") && one.contains("\"r_top20\""),
+            "{model:?}: {one}"
+        );
+        assert_eq!(
+            one,
+            scores(2),
+            "{model:?}: scores differ between 1 and 2 threads"
+        );
+    }
+}

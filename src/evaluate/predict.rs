@@ -160,6 +160,7 @@ impl Session {
             self.cfg.settings().generation.mode(),
             &self.scale(),
             rng,
+            self.trainer.threads(),
         )
         .await?)
     }

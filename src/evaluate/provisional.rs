@@ -55,6 +55,7 @@ impl Session {
                 self.cfg.settings().generation.mode(),
                 &self.scale(),
                 &mut rng,
+                self.trainer.threads(),
             )
             .await?; // [pool cells, panel]
             let predicted = weighted_mean(&decoded, &weights);

@@ -20,6 +20,7 @@ use crate::pipeline::{RunError, Session, cell_set};
 use crate::preprocess;
 use crate::results::{AteScores, Scores, ShiftFigure};
 use crate::rng::Rng;
+use crate::shards::run_shards;
 use crate::tensor::{read_vec, to_tensor};
 use crate::verdict;
 
@@ -143,16 +144,22 @@ impl Session {
             cells,
             self.likelihood,
         );
-        // About 8k decoded rows per pass keeps memory small whatever K is.
+        // About 8k decoded rows per pass keeps memory small whatever K is. Each chunk's
+        // per-cell noise is a stream of its own, so chunks can run on the run's threads at
+        // once (a round of them between pauses) and give the same numbers on any count.
         let chunk = (8192 / k).max(1);
-        let mut sum: Option<Tensor<1>> = None;
+        let key = rng.next_u64();
+        // Positions in `set`, a chunk at a time.
+        let chunks: Vec<Vec<usize>> = (0..cells.len())
+            .step_by(chunk)
+            .map(|start| (start..(start + chunk).min(cells.len())).collect())
+            .collect();
         let ln_k = (k as f64).ln();
-        for start in (0..cells.len()).step_by(chunk) {
-            pause.pause().await?;
-            let idx: Vec<usize> = (start..(start + chunk).min(cells.len())).collect();
+        let bounds = |c: usize| -> Tensor<1> {
+            let idx = &chunks[c];
             let batch = Batch {
-                x_std: to_tensor(&set.x_std.select_rows(&idx), &device),
-                target: to_tensor(&set.target.select_rows(&idx), &device),
+                x_std: to_tensor(&set.x_std.select_rows(idx), &device),
+                target: to_tensor(&set.target.select_rows(idx), &device),
                 library: Tensor::from_data(
                     TensorData::new(
                         idx.iter().map(|&i| set.library[i]).collect::<Vec<f32>>(),
@@ -160,20 +167,29 @@ impl Session {
                     ),
                     &device,
                 ),
-                condition: to_tensor(&set.condition.select_rows(&idx), &device),
+                condition: to_tensor(&set.condition.select_rows(idx), &device),
             };
+            let mut rng = Rng::split(key, c as u64);
             let lw = model.log_weights(batch, k, noise.as_ref(), &mut rng); // [K, cells]
             let max = lw.clone().max_dim(0).detach(); // [1, cells]
             let iw = (lw.clone() - max.clone()).exp().sum_dim(0).log() + max - ln_k; // [1, cells]
             let elbo = lw.mean_dim(0); // [1, cells]
-            let both = Tensor::cat(
+            Tensor::cat(
                 vec![iw.sum_dim(1).reshape([1]), elbo.sum_dim(1).reshape([1])],
                 0,
-            );
-            sum = Some(match sum {
-                Some(s) => s + both,
-                None => both,
-            });
+            )
+        };
+        let threads = self.trainer.threads();
+        let mut sum: Option<Tensor<1>> = None;
+        for round in (0..chunks.len()).collect::<Vec<_>>().chunks(threads) {
+            pause.pause().await?;
+            let done = run_shards(round.len(), threads, |i| bounds(round[i]));
+            for both in done {
+                sum = Some(match sum {
+                    Some(s) => s + both,
+                    None => both,
+                });
+            }
         }
         let Some(sum) = sum else { return Ok(None) };
         let v = read_vec(sum).await?;
@@ -330,8 +346,16 @@ impl Session {
             library: &library,
         };
         let mut rng = noise.clone();
-        let cells =
-            generate::predict(model, &self.device, &src, Mode::Prior, &scale, &mut rng).await?;
+        let cells = generate::predict(
+            model,
+            &self.device,
+            &src,
+            Mode::Prior,
+            &scale,
+            &mut rng,
+            self.trainer.threads(),
+        )
+        .await?;
         Ok(cells.col_means())
     }
 }
