@@ -198,7 +198,7 @@ impl SamsVae {
         let eps = tensor2(rng.normal_vec(p * n * s.latent), [p * n, s.latent], &device);
         let draw = self.globals(noise, &device);
         let (d, cov) = self.split_condition(batch.condition);
-        let offset = self.offsets(d.clone(), draw.shift); // [P·n, L]
+        let offset = self.offsets(d.clone(), draw.shift.clone()); // [P·n, L]
         let hx = Self::repeat_rows(self.encode_x(batch.x_std, cov.clone()), p); // [P·n, H]
         let cov_rep = cov.map(|c| Self::repeat_rows(c, p));
         let (z, kl_local) = if s.kind == SamsKind::SvaePlus {
@@ -210,7 +210,8 @@ impl SamsVae {
                 .sum_dim(1);
             (z, kl)
         } else {
-            let (mu, logvar) = self.encode_rest(hx, Some(offset.clone()));
+            let offset_h = self.offsets_hidden(d.clone(), draw.shift, offset.clone());
+            let (mu, logvar) = self.encode_rest(hx, Some(offset_h));
             let z_basal = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
             let kl = (logvar.clone().exp() + mu.square() - logvar - 1.0)
                 .mul_scalar(0.5)
@@ -247,11 +248,12 @@ impl SamsVae {
         let eps = tensor2(rng.normal_vec(k * n * s.latent), [k * n, s.latent], &device);
         let draw = self.globals(noise, &device);
         let (d, cov) = self.split_condition(batch.condition);
-        let offset = self.offsets(d, draw.shift);
+        let offset = self.offsets(d.clone(), draw.shift.clone());
         let hx = Self::repeat_rows(self.encode_x(batch.x_std, cov.clone()), k);
         let cov_rep = cov.map(|c| Self::repeat_rows(c, k));
         let svae = s.kind == SamsKind::SvaePlus;
-        let (mu, logvar) = self.encode_rest(hx, (!svae).then(|| offset.clone()));
+        let offset_h = (!svae).then(|| self.offsets_hidden(d, draw.shift, offset.clone()));
+        let (mu, logvar) = self.encode_rest(hx, offset_h);
         let sample = mu + logvar.clone().mul_scalar(0.5).exp() * eps.clone();
         // log q − constants: −½ε² − ½ log σ²; log p: −½ (z − prior mean)².
         let log_q = (eps.square() + logvar).mul_scalar(-0.5).sum_dim(1);
@@ -304,7 +306,8 @@ impl SamsVae {
             let (mu, logvar) = self.encode_rest(self.encode_x(x_std, cov_own), None);
             mu + logvar.mul_scalar(0.5).exp() * eps - off_own + off_target
         } else {
-            let (mu, logvar) = self.encode_rest(self.encode_x(x_std, cov_own), Some(off_own));
+            let off_h = self.enc_offset.forward(off_own);
+            let (mu, logvar) = self.encode_rest(self.encode_x(x_std, cov_own), Some(off_h));
             mu + logvar.mul_scalar(0.5).exp() * eps + off_target
         };
         self.decode(z, cov_target, library)

@@ -28,14 +28,15 @@ impl SamsVae {
         self.enc_x.forward(input)
     }
 
-    /// q(z_basal | x̃, offset): mean and log-variance. `hx` is [rows, hidden], `offset` [rows, L].
+    /// q(z_basal | x̃, offset): mean and log-variance. `hx` is [rows, hidden], `offset_h` the
+    /// offset through the encoder's offset layer, [rows, hidden] ([`SamsVae::offsets_hidden`]).
     pub(super) fn encode_rest(
         &self,
         hx: Tensor<2>,
-        offset: Option<Tensor<2>>,
+        offset_h: Option<Tensor<2>>,
     ) -> (Tensor<2>, Tensor<2>) {
-        let pre = match offset {
-            Some(o) => hx + self.enc_offset.forward(o),
+        let pre = match offset_h {
+            Some(o) => hx + o,
             None => hx,
         };
         let h = leaky_relu(pre, LEAK);
@@ -64,7 +65,33 @@ impl SamsVae {
         }
     }
 
-    /// Σ_t d_t shift_t per particle and cell: [P, n, T] · [P, T, L] → [P·n, L].
+    /// The encoder's offset layer on every particle's and cell's offset Σ_t d_t shift_t
+    /// (`offset`, [P·n, L]): [P·n, hidden].
+    ///
+    /// The layer is linear, so it may take the T shifts first ([P·T, L] · [L, hidden]) and sum
+    /// those per cell: the same sum with T·(L + n) products per hidden unit and particle rather
+    /// than n·L. With a few dozen treatments that is most of a product the size of a decoder
+    /// layer saved at every step; with more treatments than that pays for, the offsets go
+    /// through the layer as they are.
+    pub(super) fn offsets_hidden(
+        &self,
+        d: Tensor<2>,
+        shift: Tensor<3>,
+        offset: Tensor<2>,
+    ) -> Tensor<2> {
+        let [p, t, l] = shift.dims();
+        let n = d.dims()[0];
+        if t * (l + n) >= n * l {
+            return self.enc_offset.forward(offset);
+        }
+        let w = self.enc_offset.weight.val(); // [L, hidden]
+        let h = w.dims()[1];
+        let shift_h = shift.reshape([p * t, l]).matmul(w).reshape([p, t, h]); // [P, T, hidden]
+        self.offsets(d, shift_h) + self.enc_offset.bias.val().unsqueeze::<2>()
+    }
+
+    /// Σ_t d_t shift_t per particle and cell: [P, n, T] · [P, T, L] → [P·n, L] (any last
+    /// dimension: [`SamsVae::offsets_hidden`] passes shifts already through a layer).
     pub(super) fn offsets(&self, d: Tensor<2>, shift: Tensor<3>) -> Tensor<2> {
         let [p, _, l] = shift.dims();
         let n = d.dims()[0];
@@ -113,5 +140,69 @@ impl SamsVae {
             return x;
         }
         x.unsqueeze::<3>().repeat_dim(0, p).reshape([p * n, c])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    use crate::config::Settings;
+    use crate::model::Likelihood;
+    use crate::model::sams::{SamsConfig, SamsKind};
+    use crate::rng::Rng;
+
+    /// The offset layer taken over the T shifts first is the same sum as the layer over every
+    /// cell's offset, up to float rounding; with more treatments than that pays for, the
+    /// offsets go through the layer as they are, bit for bit.
+    #[test]
+    fn the_offset_layer_over_the_shifts_equals_the_layer_over_the_offsets() {
+        let device = Device::flex();
+        let (p, n, l) = (3, 40, 12);
+        for t in [4, 30] {
+            let options = Settings::default().check().expect("defaults").sams();
+            let m = SamsConfig {
+                kind: SamsKind::Correlated,
+                n_genes: 10,
+                n_treatments: t,
+                n_covariates: 0,
+                latent: l,
+                hidden: 16,
+                likelihood: Likelihood::Nb,
+                options,
+                n_obs: vec![10.0; t],
+            }
+            .init(1, &device);
+            let mut rng = Rng::new(2);
+            let d: Vec<f32> = (0..n * t)
+                .map(|_| rng.bernoulli(0.2) as u8 as f32)
+                .collect();
+            let d = Tensor::<2>::from_data(TensorData::new(d, [n, t]), &device);
+            let shift = Tensor::<3>::from_data(
+                TensorData::new(rng.normal_vec(p * t * l), [p, t, l]),
+                &device,
+            );
+            let offset = m.offsets(d.clone(), shift.clone()); // [P·n, L]
+            let direct = m.enc_offset.forward(offset.clone()).into_data();
+            let got = m.offsets_hidden(d, shift, offset).into_data();
+            let (a, b) = (
+                direct.try_to_vec::<f32>().expect("f32"),
+                got.try_to_vec::<f32>().expect("f32"),
+            );
+            assert_eq!(a.len(), p * n * 16);
+            let factored = t * (l + n) < n * l;
+            assert_eq!(
+                factored,
+                t == 4,
+                "the factored form is taken when it is cheaper"
+            );
+            for (x, y) in a.iter().zip(&b) {
+                if factored {
+                    assert!((x - y).abs() <= 1e-5 * (1.0 + x.abs()), "{x} vs {y}");
+                } else {
+                    assert_eq!(x.to_bits(), y.to_bits());
+                }
+            }
+        }
     }
 }
