@@ -119,12 +119,17 @@ pub(crate) fn cell_set(
     lik: Likelihood,
 ) -> CellSet {
     let x_std = prep.x_std.select_rows(cells);
-    let target = match (&prep.counts, lik) {
-        (Some(c), Likelihood::Nb) => c.select_rows(cells),
-        _ => x_std.clone(),
+    let (target, ln_factorial) = match (&prep.counts, lik) {
+        (Some(c), Likelihood::Nb) => {
+            let counts = c.select_rows(cells);
+            let ln = CellSet::ln_factorials(&counts);
+            (counts, ln)
+        }
+        _ => (x_std.clone(), vec![0.0; cells.len()]),
     };
     CellSet {
         target,
+        ln_factorial,
         x_std,
         library: cells.iter().map(|&i| prep.library[i]).collect(),
         condition: cond.encode(design, ds, cells, None),

@@ -357,7 +357,8 @@ impl NbSampler {
 }
 
 /// ln k! for a whole number k ≥ 0: summed below 10, Stirling's series (error < 1e-10) above.
-fn ln_factorial(k: f64) -> f64 {
+/// ln k! for a whole k ≥ 0 (exact sum below 10, Stirling's series above; 1e-12 relative).
+pub fn ln_factorial(k: f64) -> f64 {
     if k < 10.0 {
         return (2..=k as u32).map(|i| (i as f64).ln()).sum();
     }

@@ -68,6 +68,8 @@ pub struct CellSet {
     pub target: Matrix,
     pub library: Vec<f32>,
     pub condition: Matrix,
+    /// NB: Σ_g ln x_g! per cell (see [`Batch::ln_factorial`]); Gaussian: zeros.
+    pub ln_factorial: Vec<f32>,
 }
 
 impl CellSet {
@@ -77,6 +79,18 @@ impl CellSet {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Σ_g ln x_g! of each row of `counts`, in f64 and rounded once.
+    pub fn ln_factorials(counts: &Matrix) -> Vec<f32> {
+        (0..counts.rows)
+            .map(|i| {
+                let row = counts.row(i);
+                row.iter()
+                    .map(|&x| crate::rng::ln_factorial(x.max(0.0).round() as f64))
+                    .sum::<f64>() as f32
+            })
+            .collect()
+    }
 }
 
 struct DeviceCells {
@@ -84,6 +98,7 @@ struct DeviceCells {
     target: Tensor<2>,
     library: Tensor<2>,
     condition: Tensor<2>,
+    ln_factorial: Tensor<2>,
     n: usize,
 }
 
@@ -97,6 +112,10 @@ impl DeviceCells {
                 device,
             ),
             condition: to_tensor(&set.condition, device),
+            ln_factorial: Tensor::from_data(
+                TensorData::new(set.ln_factorial.clone(), [set.len(), 1]),
+                device,
+            ),
             n: set.len(),
         }
     }
@@ -108,7 +127,8 @@ impl DeviceCells {
             x_std: self.x_std.clone().select(0, ids.clone()),
             target: self.target.clone().select(0, ids.clone()),
             library: self.library.clone().select(0, ids.clone()),
-            condition: self.condition.clone().select(0, ids),
+            condition: self.condition.clone().select(0, ids.clone()),
+            ln_factorial: self.ln_factorial.clone().select(0, ids),
         }
     }
 }
@@ -658,9 +678,11 @@ mod tests {
                 row[t] = 1.0;
             }
         }
+        let target = Matrix::from_vec(n, GENES, counts);
         CellSet {
             x_std: Matrix::from_vec(n, GENES, x_std),
-            target: Matrix::from_vec(n, GENES, counts),
+            ln_factorial: CellSet::ln_factorials(&target),
+            target,
             library,
             condition: Matrix::from_vec(n, TREATMENTS, condition),
         }

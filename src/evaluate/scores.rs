@@ -168,6 +168,15 @@ impl Session {
                     &device,
                 ),
                 condition: to_tensor(&set.condition.select_rows(idx), &device),
+                ln_factorial: Tensor::from_data(
+                    TensorData::new(
+                        idx.iter()
+                            .map(|&i| set.ln_factorial[i])
+                            .collect::<Vec<f32>>(),
+                        [idx.len(), 1],
+                    ),
+                    &device,
+                ),
             };
             let mut rng = Rng::split(key, c as u64);
             let lw = model.log_weights(batch, k, noise.as_ref(), &mut rng); // [K, cells]

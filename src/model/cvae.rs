@@ -87,8 +87,13 @@ impl Cvae {
     }
 
     /// Negative log-likelihood per cell. [cells]
-    pub fn nll(&self, out: &DecoderOutput, target: Tensor<2>) -> Tensor<1> {
-        neg_log_lik(self.likelihood, out, target)
+    pub fn nll(
+        &self,
+        out: &DecoderOutput,
+        target: Tensor<2>,
+        ln_factorial: Tensor<2>,
+    ) -> Tensor<1> {
+        neg_log_lik(self.likelihood, out, target, ln_factorial)
     }
 
     /// Importance log-weights log p(x | z, c) + log p(z) − log q(z | x, c) of `k` particles
@@ -111,7 +116,8 @@ impl Cvae {
         let log_ratio = z.clone().square().mul_scalar(-0.5).sum_dim(1)
             + (eps.square() + logvar).mul_scalar(0.5).sum_dim(1);
         let out = self.decode(z, rep(batch.condition), rep(batch.library));
-        let log_lik = neg_log_lik_particles(self.likelihood, &out, batch.target, k).neg();
+        let log_lik =
+            neg_log_lik_particles(self.likelihood, &out, batch.target, batch.ln_factorial, k).neg();
         (log_lik + log_ratio.squeeze_dim::<1>(1)).reshape([k, n])
     }
 
@@ -126,7 +132,7 @@ impl Cvae {
         let (mu, logvar) = self.encode(batch.x_std, batch.condition.clone());
         let z = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
         let out = self.decode(z, batch.condition, batch.library);
-        let recon = self.nll(&out, batch.target).mean(); // [1]
+        let recon = self.nll(&out, batch.target, batch.ln_factorial).mean(); // [1]
         // KL(N(mu, var) || N(0, 1)) summed over latent dims, averaged over cells.
         let kl = (logvar.clone().exp() + mu.square() - logvar - 1.0)
             .mul_scalar(0.5)

@@ -82,4 +82,7 @@ pub struct Batch {
     pub library: Tensor<2>,
     /// [dosage | covariate one-hot]. [cells, n_perturbations + n_covariates]
     pub condition: Tensor<2>,
+    /// NB: Σ_g ln x_g! of each cell's counts, a constant of the data computed once on the host
+    /// rather than as a third lgamma at every step; Gaussian: zeros. [cells, 1]
+    pub ln_factorial: Tensor<2>,
 }

@@ -37,17 +37,26 @@ pub fn decode_location(likelihood: Likelihood, out: Tensor<2>, library: Tensor<2
     }
 }
 
-/// Negative log-likelihood per cell. [cells]
-pub fn neg_log_lik(likelihood: Likelihood, out: &DecoderOutput, target: Tensor<2>) -> Tensor<1> {
+/// Negative log-likelihood per cell, given `ln_factorial`, Σ_g ln x_g! per cell for the NB
+/// ([`crate::model::Batch::ln_factorial`]; the Gaussian ignores it). [cells]
+pub fn neg_log_lik(
+    likelihood: Likelihood,
+    out: &DecoderOutput,
+    target: Tensor<2>,
+    ln_factorial: Tensor<2>,
+) -> Tensor<1> {
     let log_scale = out.log_scale.clone().unsqueeze::<2>(); // [1, genes]
     let log_p = match likelihood {
-        Likelihood::Nb => nb_log_prob(target, out.location.clone(), log_scale),
+        Likelihood::Nb => {
+            nb_log_prob_but_factorial(target, out.location.clone(), log_scale).sum_dim(1)
+                - ln_factorial
+        }
         Likelihood::Gaussian => {
             let z = (target - out.location.clone()) * log_scale.clone().neg().exp();
-            z.square().mul_scalar(-0.5) - log_scale - HALF_LN_2PI
+            (z.square().mul_scalar(-0.5) - log_scale - HALF_LN_2PI).sum_dim(1)
         }
-    };
-    log_p.sum_dim(1).squeeze_dim::<1>(1).neg()
+    }; // [cells, 1]
+    log_p.squeeze_dim::<1>(1).neg()
 }
 
 /// Negative log-likelihood of `k` particles per cell, [k·n] rows in particle-major order, with
@@ -58,6 +67,7 @@ pub fn neg_log_lik_particles(
     likelihood: Likelihood,
     out: &DecoderOutput,
     target: Tensor<2>,
+    ln_factorial: Tensor<2>,
     k: usize,
 ) -> Tensor<1> {
     let rep = |x: Tensor<2>| -> Tensor<2> {
@@ -65,29 +75,37 @@ pub fn neg_log_lik_particles(
         x.unsqueeze::<3>().repeat_dim(0, k).reshape([k * r, c])
     };
     match likelihood {
-        Likelihood::Gaussian => neg_log_lik(likelihood, out, rep(target)),
+        Likelihood::Gaussian => neg_log_lik(likelihood, out, rep(target), rep(ln_factorial)),
         Likelihood::Nb => {
             let log_theta = out.log_scale.clone().unsqueeze::<2>(); // [1, genes]
             let theta = log_theta.clone().exp();
-            let constant = lgamma(target.clone() + theta.clone())
-                - lgamma(theta.clone())
-                - lgamma(target.clone() + 1.0); // [n, genes]
+            let constant = ((lgamma(target.clone() + theta.clone()) - lgamma(theta.clone()))
+                .sum_dim(1)
+                - ln_factorial)
+                .unsqueeze::<3>()
+                .repeat_dim(0, k)
+                .reshape([k * target.dims()[0], 1]); // [k·n, 1]
             let log_mu = out.location.clone(); // [k·n, genes]
             let log_theta_mu = (log_mu.clone().exp() + theta.clone()).log();
-            let log_p = rep(constant)
-                + theta * (log_theta - log_theta_mu.clone())
-                + rep(target) * (log_mu - log_theta_mu);
-            log_p.sum_dim(1).squeeze_dim::<1>(1).neg()
+            let per = (theta * (log_theta - log_theta_mu.clone())
+                + rep(target) * (log_mu - log_theta_mu))
+                .sum_dim(1); // [k·n, 1]
+            (per + constant).squeeze_dim::<1>(1).neg()
         }
     }
 }
 
 /// log NB(x; mean = exp(log_mu), inverse dispersion theta = exp(log_theta)). [cells, genes]
 pub fn nb_log_prob(x: Tensor<2>, log_mu: Tensor<2>, log_theta: Tensor<2>) -> Tensor<2> {
+    nb_log_prob_but_factorial(x.clone(), log_mu, log_theta) - lgamma(x + 1.0)
+}
+
+/// [`nb_log_prob`] but its −ln x! term, which depends on the data alone. [cells, genes]
+fn nb_log_prob_but_factorial(x: Tensor<2>, log_mu: Tensor<2>, log_theta: Tensor<2>) -> Tensor<2> {
     let theta = log_theta.clone().exp(); // [1, genes]
     let mu = log_mu.clone().exp();
     let log_theta_mu = (mu + theta.clone()).log(); // log(theta + mu)
-    lgamma(x.clone() + theta.clone()) - lgamma(theta.clone()) - lgamma(x.clone() + 1.0)
+    lgamma(x.clone() + theta.clone()) - lgamma(theta.clone())
         + theta * (log_theta - log_theta_mu.clone())
         + x * (log_mu - log_theta_mu)
 }

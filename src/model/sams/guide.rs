@@ -220,7 +220,9 @@ impl SamsVae {
         };
         let library = Self::repeat_rows(batch.library, p);
         let out = self.decode(z, cov_rep, library);
-        let recon = self.nll_particles(&out, batch.target, p).mean(); // [1]
+        let recon = self
+            .nll_particles(&out, batch.target, batch.ln_factorial, p)
+            .mean(); // [1]
         let kl = kl_local.mean(); // [1]
         // Global terms are log p − log q; the loss charges their negation (a KL-like cost).
         let kl_mask = self.charge(d.clone(), draw.mask_term).mean().neg();
@@ -268,7 +270,9 @@ impl SamsVae {
             (sample + offset, lp)
         };
         let out = self.decode(z, cov_rep, Self::repeat_rows(batch.library, k));
-        let log_lik = self.nll_particles(&out, batch.target, k).neg();
+        let log_lik = self
+            .nll_particles(&out, batch.target, batch.ln_factorial, k)
+            .neg();
         (log_lik + (log_p - log_q).squeeze_dim::<1>(1)).reshape([k, n])
     }
 

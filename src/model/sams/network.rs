@@ -108,19 +108,22 @@ impl SamsVae {
         &self,
         out: &DecoderOutput,
         target: Tensor<2>,
+        ln_factorial: Tensor<2>,
         p: usize,
     ) -> Tensor<1> {
         match self.spec.likelihood {
-            Likelihood::Gaussian => {
-                neg_log_lik(Likelihood::Gaussian, out, Self::repeat_rows(target, p))
-            }
+            Likelihood::Gaussian => neg_log_lik(
+                Likelihood::Gaussian,
+                out,
+                Self::repeat_rows(target, p),
+                Self::repeat_rows(ln_factorial, p),
+            ),
             Likelihood::Nb => {
                 let log_theta = out.log_scale.clone().unsqueeze::<2>(); // [1, genes]
                 let theta = log_theta.clone().exp();
-                let constant = (lgamma(target.clone() + theta.clone())
-                    - lgamma(theta.clone())
-                    - lgamma(target.clone() + 1.0))
-                .sum_dim(1); // [n, 1]
+                let constant = (lgamma(target.clone() + theta.clone()) - lgamma(theta.clone()))
+                    .sum_dim(1)
+                    - ln_factorial; // [n, 1]
                 let log_mu = out.location.clone(); // [P·n, genes]
                 let log_theta_mu = (log_mu.clone().exp() + theta.clone()).log();
                 let x = Self::repeat_rows(target, p);
