@@ -308,7 +308,9 @@ impl NbSampler {
             }
         };
         match s.boost {
-            Some(p) => draw * rng.uniform().max(f64::MIN_POSITIVE).powf(p),
+            // u^(1/θ) as exp(ln u / θ): the same value to a few ulp, and in the page (wasm's
+            // portable libm) `powf` was a fifth of the scoring time.
+            Some(p) => draw * (rng.uniform().max(f64::MIN_POSITIVE).ln() * p).exp(),
             None => draw,
         }
     }
