@@ -60,9 +60,10 @@ pub fn neg_log_lik(
 }
 
 /// Negative log-likelihood of `k` particles per cell, [k·n] rows in particle-major order, with
-/// `target` given once per cell ([n, genes]). The NB terms that do not involve the mean (three
-/// lgammas, the costliest part) are the same for every particle, so they are computed once per
-/// cell and repeated: every element is the sum [`neg_log_lik`] forms, in the same order.
+/// `target` given once per cell ([n, genes]) with its `ln_factorial` ([n, 1]). The NB terms
+/// that do not involve the mean (two lgammas, the costliest part, and Σ ln x!) are the same for
+/// every particle, so they are summed once per cell and repeated: the same value as
+/// [`neg_log_lik`], summed in another order.
 pub fn neg_log_lik_particles(
     likelihood: Likelihood,
     out: &DecoderOutput,
