@@ -8,8 +8,8 @@ use cellshift::results::EpochRecord;
 use cellshift::sample::{SampleConfig, generate};
 use cellshift::shards::shard_count;
 
-/// Trained on `threads` threads: the loss history and the parameters (latest and best).
-fn trained(settings: &Settings, threads: usize) -> (Vec<EpochRecord>, Vec<Vec<u32>>) {
+/// A run on the sample trained to its end on `threads` threads.
+fn trained_session(settings: &Settings, threads: usize) -> Session {
     let (ds, _) = generate(&SampleConfig::default()).expect("sample generates");
     let cfg = settings.clone().check().expect("valid settings");
     let device = Device::flex().autodiff();
@@ -18,6 +18,12 @@ fn trained(settings: &Settings, threads: usize) -> (Vec<EpochRecord>, Vec<Vec<u3
     while !s.is_done() {
         pollster::block_on(s.step()).expect("epoch runs");
     }
+    s
+}
+
+/// Trained on `threads` threads: the loss history and the parameters (latest and best).
+fn trained(settings: &Settings, threads: usize) -> (Vec<EpochRecord>, Vec<Vec<u32>>) {
+    let s = trained_session(settings, threads);
     let cp = pollster::block_on(s.trainer.checkpoint()).expect("checkpoint reads back");
     let bits = cp
         .params
@@ -93,14 +99,7 @@ fn scores_are_the_same_on_one_thread_and_on_two() {
             ..Settings::default()
         };
         let scores = |threads| {
-            let (ds, _) = generate(&SampleConfig::default()).expect("sample generates");
-            let cfg = settings.clone().check().expect("valid settings");
-            let device = Device::flex().autodiff();
-            let mut s = Session::new(ds, "sample", cfg, &device).expect("session starts");
-            s.trainer.set_threads(threads);
-            while !s.is_done() {
-                pollster::block_on(s.step()).expect("epoch runs");
-            }
+            let s = trained_session(&settings, threads);
             let r = pollster::block_on(s.evaluate(1.0, "flex")).expect("scores");
             serde_json::to_string(&r.scores).expect("scores serialise")
         };
