@@ -20,7 +20,9 @@ pub mod sams;
 
 pub use cvae::{Cvae, CvaeConfig};
 pub use layers::{Batch, DecoderOutput, Dense, LossOutput};
-pub use likelihood::{Likelihood, decode_location, lgamma, nb_log_prob, neg_log_lik};
+pub use likelihood::{
+    Likelihood, decode_location, lgamma, lgamma_digamma, lgamma_ratio_sum, nb_log_prob, neg_log_lik,
+};
 pub use sams::{GlobalNoise, SamsConfig, SamsKind, SamsOptions, SamsVae};
 
 /// The models a run can train. The trainer and generation code see only this enum, so a new

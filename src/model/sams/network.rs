@@ -7,7 +7,7 @@ use burn::tensor::activation::leaky_relu;
 
 use super::SamsVae;
 use crate::model::layers::{DecoderOutput, LEAK};
-use crate::model::likelihood::{Likelihood, decode_location, lgamma, neg_log_lik};
+use crate::model::likelihood::{decode_location, neg_log_lik_particles};
 
 impl SamsVae {
     /// Splits a condition matrix into treatments [cells, T] and covariates [cells, C].
@@ -101,9 +101,8 @@ impl SamsVae {
             .reshape([p * n, l])
     }
 
-    /// Negative log-likelihood of `p` particles per cell, [P·n] rows in particle-major order.
-    /// The NB terms that do not involve the mean (the lgammas, the costliest part) are the
-    /// same for every particle, so they are computed once per cell.
+    /// Negative log-likelihood of `p` particles per cell, [P·n] rows in particle-major order
+    /// ([`neg_log_lik_particles`]: the NB terms that do not involve the mean once per cell).
     pub(super) fn nll_particles(
         &self,
         out: &DecoderOutput,
@@ -111,30 +110,7 @@ impl SamsVae {
         ln_factorial: Tensor<2>,
         p: usize,
     ) -> Tensor<1> {
-        match self.spec.likelihood {
-            Likelihood::Gaussian => neg_log_lik(
-                Likelihood::Gaussian,
-                out,
-                Self::repeat_rows(target, p),
-                Self::repeat_rows(ln_factorial, p),
-            ),
-            Likelihood::Nb => {
-                let log_theta = out.log_scale.clone().unsqueeze::<2>(); // [1, genes]
-                let theta = log_theta.clone().exp();
-                let constant = (lgamma(target.clone() + theta.clone()) - lgamma(theta.clone()))
-                    .sum_dim(1)
-                    - ln_factorial; // [n, 1]
-                let log_mu = out.location.clone(); // [P·n, genes]
-                let log_theta_mu = (log_mu.clone().exp() + theta.clone()).log();
-                let x = Self::repeat_rows(target, p);
-                let per = (theta * (log_theta - log_theta_mu.clone())
-                    + x * (log_mu - log_theta_mu))
-                    .sum_dim(1); // [P·n, 1]
-                (per + Self::repeat_rows(constant, p))
-                    .squeeze_dim::<1>(1)
-                    .neg()
-            }
-        }
+        neg_log_lik_particles(self.spec.likelihood, out, target, ln_factorial, p)
     }
 
     pub(super) fn repeat_rows(x: Tensor<2>, p: usize) -> Tensor<2> {
