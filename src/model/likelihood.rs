@@ -123,16 +123,19 @@ fn nb_log_prob_but_gammas(
 /// seventh of a cVAE step.
 pub fn lgamma_ratio_sum(x: Tensor<2>, theta: Tensor<2>) -> Tensor<2> {
     let t = theta.clone().without_autodiff(); // [1, genes]
-    let (lg_xt, psi_xt) = lgamma_digamma(x.without_autodiff() + t.clone()); // [cells, genes]
-    let (lg_t, psi_t) = lgamma_digamma(t); // [1, genes]
-    let value = (lg_xt - lg_t).sum_dim(1); // [cells, 1]
+    let xt = x.without_autodiff() + t.clone(); // [cells, genes]
     if !theta.is_tracked() {
+        // Scoring: no gradient, so no ψ either.
+        let value = (lgamma(xt) - lgamma(t)).sum_dim(1); // [cells, 1]
         return if theta.is_autodiff() {
             value.autodiff()
         } else {
             value
         };
     }
+    let (lg_xt, psi_xt) = lgamma_digamma(xt);
+    let (lg_t, psi_t) = lgamma_digamma(t); // [1, genes]
+    let value = (lg_xt - lg_t).sum_dim(1); // [cells, 1]
     let slope = (psi_xt - psi_t).autodiff(); // [cells, genes]
     let zero = theta.clone() - theta.detach(); // [1, genes]: θ − θ, tracked
     value.autodiff() + slope.matmul(zero.transpose())
