@@ -1,8 +1,10 @@
 // The page in the benchmark: drives the built page (pkg/) in headless Chromium on the CPU
 // backend and adds its figures to the native benchmark's JSON, with their ratios:
 //   node scripts/bench-page.mjs bench.json
-// - epoch ms of the default cVAE and SAMS-VAE on the sample (30 epochs, as the native cases),
-//   and the scoring time of those runs, from the page's own clock;
+// - epoch ms of the default cVAE and SAMS-VAE on the sample (30 epochs, as the native cases):
+//   the mean, the steady epoch (the median after the first ten, while V8 compiles the hot wasm
+//   code with its optimising tier) and that warm-up's cost; and the scoring time of those runs,
+//   from the page's own clock;
 // - the first scoreboard: seconds from opening a link that trains the default cVAE on the
 //   sample (autorun) to its scores on screen;
 // - the wasm download: raw, gzip and brotli bytes of pkg/cellshift_bg.wasm;
@@ -13,7 +15,8 @@
 //   a worker each), and the speed-up; and the same for SAMS-VAE and its mean-field guide, two
 //   models that take about as long, where the longer one bounds the speed-up less.
 // Figures, not pass/fail: a shared machine's timings move by 15% between runs.
-// `--only train-all` measures Train all alone and adds it to the page's figures already in the file.
+// `--only train-all` measures Train all alone, `--only models` the sample's epochs and scoring
+// alone, and adds them to the page's figures already in the file.
 
 import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -25,9 +28,11 @@ import * as h from '../tests/e2e/harness.mjs';
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : null;
-if (only !== null && only !== 'train-all') throw new Error(`--only takes train-all (got ${only})`);
+if (only !== null && only !== 'train-all' && only !== 'models') throw new Error(`--only takes train-all or models (got ${only})`);
 const out = args[0] ?? 'bench.json';
 const EPOCHS = 30;
+/** Epochs a steady figure leaves out: V8 tiers the hot wasm code up during about the first ten. */
+const WARM_EPOCHS = 10;
 /**
  * The models Train all is timed with, at their defaults: the two the page ticks first (the
  * longer one bounds the speed-up), and every model, which keeps two workers busy to the end.
@@ -57,17 +62,35 @@ async function timeModel(browser, baseUrl, model) {
   const t = await page.evaluate(() => {
     const events = window.__cellshift.events;
     const last = (type) => [...events].reverse().find((e) => e.type === type)?.t ?? null;
-    return { evaluating: last('evaluating'), results: last('results') };
+    // The engine's training clock at each epoch's report.
+    const clock = events.filter((e) => e.type === 'progress' && typeof e.seconds === 'number').map((e) => e.seconds);
+    return { evaluating: last('evaluating'), results: last('results'), clock };
   });
   await page.close();
   const epochs = results.train.epochs;
+  const epochMs = t.clock.map((s, i) => (s - (i > 0 ? t.clock[i - 1] : 0)) * 1000);
+  const steady = steadyMs(epochMs);
   return {
     model,
     epochs,
     train_s: results.train.seconds,
     ms_per_epoch: (results.train.seconds * 1000) / epochs,
+    ms_per_epoch_steady: steady,
+    // What the first epochs cost beyond steady ones: V8 runs new wasm code with its baseline
+    // compiler (Liftoff) and compiles the hot functions with its optimising one as they warm.
+    warm_up_s: steady === null ? null : epochMs.slice(0, WARM_EPOCHS).reduce((n, ms) => n + ms - steady, 0) / 1000,
+    epoch_ms: epochMs,
     scoring_s: t.evaluating !== null && t.results !== null ? (t.results - t.evaluating) / 1000 : null,
   };
+}
+
+/** The median epoch after the first WARM_EPOCHS, as the native benchmark's `ms_per_epoch_steady`. */
+function steadyMs(epochMs) {
+  const rest = epochMs.length > WARM_EPOCHS ? epochMs.slice(WARM_EPOCHS) : epochMs;
+  if (rest.length === 0) return null;
+  const v = [...rest].sort((a, b) => a - b);
+  const n = v.length;
+  return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /**
@@ -184,7 +207,6 @@ async function trainAllSpeedup(browser, baseUrl, models) {
 
 /** Prints the Train all figures. */
 function printTrainAll(t) {
-  const f = (v, d = 1) => (v === null || v === undefined ? '—' : v.toFixed(d));
   console.log(`\nTrain all (${t.models.join(' + ')} at their defaults on the sample, ${t.workers} workers; wall clock from click to the last results)`);
   console.log('model   epochs  alone: train s  scoring s  click→results s   together: worker+data s  train s  scoring s  click→results s');
   for (const a of t.alone) {
@@ -212,6 +234,59 @@ async function readReport(alone) {
     console.log(`NOTICE: ${out} has no figures yet; writing ${alone} alone`);
     return {};
   }
+}
+
+/** The native case of the same model on the sample (the native cases' first rows). */
+const nativeCase = (report, model) => report.cases?.find((c) => c.dataset === 'sample' && c.model === model);
+
+/** Page against native, same model, data and settings. */
+function pageVsNative(report, models) {
+  return Object.fromEntries(
+    models.map((m) => {
+      const n = nativeCase(report, m.model);
+      return [
+        m.model,
+        n
+          ? {
+              epoch_ratio: m.ms_per_epoch / n.ms_per_epoch,
+              steady_epoch_ratio: m.ms_per_epoch_steady !== null && n.ms_per_epoch_steady ? m.ms_per_epoch_steady / n.ms_per_epoch_steady : null,
+              scoring_ratio: m.scoring_s !== null ? (m.scoring_s * 1000) / n.evaluate_ms : null,
+            }
+          : null,
+      ];
+    }),
+  );
+}
+
+const f = (v, d = 1) => (v === null || v === undefined ? '—' : v.toFixed(d));
+
+/** Prints the sample's epoch and scoring figures beside the native ones. */
+function printModels(report, models) {
+  console.log(`model  ms/epoch  native  ×native   steady  native  ×native  warm-up s  scoring s  native s  ×native   (${EPOCHS} epochs; steady: the median epoch after the first ${WARM_EPOCHS})`);
+  for (const m of models) {
+    const n = nativeCase(report, m.model);
+    const r = report.page_vs_native?.[m.model];
+    console.log(
+      `${m.model.padEnd(6)} ${f(m.ms_per_epoch).padStart(8)} ${f(n?.ms_per_epoch).padStart(7)} ${f(r?.epoch_ratio, 2).padStart(8)} ${f(m.ms_per_epoch_steady).padStart(8)} ${f(n?.ms_per_epoch_steady).padStart(7)} ${f(r?.steady_epoch_ratio, 2).padStart(8)} ${f(m.warm_up_s, 2).padStart(10)} ${f(m.scoring_s, 2).padStart(10)} ${f(n ? n.evaluate_ms / 1000 : null, 2).padStart(9)} ${f(r?.scoring_ratio, 2).padStart(8)}`,
+    );
+  }
+}
+
+if (only === 'models') {
+  const { baseUrl, browser } = await h.startSuite();
+  const models = [];
+  try {
+    for (const model of ['cvae', 'sams']) models.push(await timeModel(browser, baseUrl, model));
+  } finally {
+    await h.stopSuite(browser);
+  }
+  const report = await readReport("the sample's page figures");
+  report.page = { ...(report.page ?? {}), models };
+  report.page_vs_native = pageVsNative(report, models);
+  await writeFile(out, JSON.stringify(report, null, 2));
+  printModels(report, models);
+  console.log(`wrote ${out}`);
+  process.exit(0);
 }
 
 if (only === 'train-all') {
@@ -250,14 +325,7 @@ const report = await readReport("the page's figures");
 const page = pageReport;
 const first = page.first_scoreboard;
 report.page = page;
-// Page against native, same model, data and settings (the native cases' first rows).
-const native = (model) => report.cases?.find((c) => c.dataset === 'sample' && c.model === model);
-report.page_vs_native = Object.fromEntries(
-  page.models.map((m) => {
-    const n = native(m.model);
-    return [m.model, n ? { epoch_ratio: m.ms_per_epoch / n.ms_per_epoch, scoring_ratio: m.scoring_s !== null ? (m.scoring_s * 1000) / n.evaluate_ms : null } : null];
-  }),
-);
+report.page_vs_native = pageVsNative(report, page.models);
 for (const g of page.growth) {
   // The native table's case of the same size (its generated data has about as many cells).
   const n = report.growth?.find((x) => x.genes === g.genes && Math.abs(x.cells - g.cells) / g.cells < 0.01);
@@ -266,16 +334,8 @@ for (const g of page.growth) {
 }
 await writeFile(out, JSON.stringify(report, null, 2));
 
-const f = (v, d = 1) => (v === null || v === undefined ? '—' : v.toFixed(d));
 console.log(`\nthe page (${page.backend})`);
-console.log('model  ms/epoch  native  ×native  scoring s  native s  ×native');
-for (const m of page.models) {
-  const n = native(m.model);
-  const r = report.page_vs_native[m.model];
-  console.log(
-    `${m.model.padEnd(6)} ${f(m.ms_per_epoch).padStart(8)} ${f(n?.ms_per_epoch).padStart(7)} ${f(r?.epoch_ratio, 2).padStart(8)} ${f(m.scoring_s, 2).padStart(10)} ${f(n ? n.evaluate_ms / 1000 : null, 2).padStart(9)} ${f(r?.scoring_ratio, 2).padStart(8)}`,
-  );
-}
+printModels(report, page.models);
 console.log(`first scoreboard from a link (default cVAE on the sample, ${first.epochs} epochs): ${f(first.seconds)} s, of which training ${f(first.train_s)} s`);
 console.log('\ncost growth in the page (default cVAE, generated data; mean of 2 epochs, the first included)');
 console.log('  cells  genes  ms/epoch  native  ×native  wasm memory MiB');

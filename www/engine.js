@@ -95,7 +95,7 @@ export function request(msg, transfer = []) {
 }
 
 function onWorkerMessage(msg) {
-  const detail = { [Msg.PROGRESS]: { epoch: msg.epoch }, [Msg.RESULTS]: { memoryBytes: msg.memoryBytes } };
+  const detail = { [Msg.PROGRESS]: { epoch: msg.epoch, seconds: msg.seconds }, [Msg.RESULTS]: { memoryBytes: msg.memoryBytes } };
   logEvent(msg.type, detail[msg.type]);
   switch (msg.type) {
     case Msg.READY:
