@@ -1,7 +1,7 @@
 // The live panel during a run: the backend in use, the progress bar and epoch statistics with
 // an ETA, and the loss chart. The engine reports each epoch and keeps the chart's curves (a
-// LiveCurves); redraws are spaced out while epochs arrive, and the end of a run always gets its
-// own draw.
+// LiveCurves); the statistics and the chart are redrawn together, spaced out while epochs
+// arrive, and the end of a run always gets its own draw.
 
 import { liveRecord, liveReset, renderLiveTable } from './charttables.js';
 import { $, clearCanvas, el, fmtDuration, fmtInt, fmtNum, setStatus, showMessage, sizeCanvas } from './dom.js';
@@ -59,6 +59,7 @@ export function resetProgress() {
   $('progress-text').textContent = '0 / 0';
   for (const id of ['stat-epoch', 'stat-eta', 'stat-loss', 'stat-recon', 'stat-kl', 'stat-beta', 'stat-val']) $(id).textContent = '—';
   state.progress = null;
+  pendingStats = null;
   curves?.clear();
   liveReset();
   redrawLiveChart();
@@ -111,18 +112,46 @@ export function onProgress({ record, diverged, epoch, budget, done, seconds }) {
   if (state.timing.perEpoch === null) state.timing.perEpoch = dt;
   else state.timing.perEpoch = state.timing.epochsInSegment === 2 ? dt : 0.7 * state.timing.perEpoch + 0.3 * dt;
   const remaining = Math.max(0, budget - epoch);
-  $('progress').max = budget;
-  $('progress').value = epoch;
-  $('progress-text').textContent = `${epoch} / ${budget}`;
-  $('stat-epoch').textContent = String(epoch);
-  $('stat-eta').textContent = done ? 'done' : fmtDuration(state.timing.perEpoch * remaining);
-  $('stat-loss').textContent = fmtNum(record.train.loss);
-  $('stat-recon').textContent = fmtNum(record.train.recon);
-  $('stat-kl').textContent = fmtNum(record.train.kl);
-  $('stat-beta').textContent = fmtNum(record.beta, 2);
-  $('stat-val').textContent = record.val && 'loss' in record.val ? fmtNum(record.val.loss) : '—';
-  if (state.phase === 'training') setStatus(`Epoch ${epoch} of ${budget}: train loss ${fmtNum(record.train.loss)}, validation loss ${fmtNum(record.val?.loss)}.`);
-  scheduleLiveChart();
+  const val = record.val && 'loss' in record.val ? fmtNum(record.val.loss) : '—';
+  pendingStats = {
+    budget,
+    epoch,
+    eta: done ? 'done' : fmtDuration(state.timing.perEpoch * remaining),
+    loss: fmtNum(record.train.loss),
+    recon: fmtNum(record.train.recon),
+    kl: fmtNum(record.train.kl),
+    beta: fmtNum(record.beta, 2),
+    val,
+    status: state.phase === 'training' ? `Epoch ${epoch} of ${budget}: train loss ${fmtNum(record.train.loss)}, validation loss ${fmtNum(record.val?.loss)}.` : null,
+  };
+  if (done) {
+    showStats();
+    redrawLiveChart();
+  } else scheduleLiveChart();
+}
+
+/**
+ * The latest epoch's figures, not yet on the page. They are shown with the chart's next draw, a
+ * few times a second at most: a short epoch (a cVAE's takes under 0.1 s) made the page lay itself
+ * out a dozen times a second, and on two cores that took time from the training worker.
+ */
+let pendingStats = null;
+
+function showStats() {
+  const s = pendingStats;
+  if (!s) return;
+  pendingStats = null;
+  $('progress').max = s.budget;
+  $('progress').value = s.epoch;
+  $('progress-text').textContent = `${s.epoch} / ${s.budget}`;
+  $('stat-epoch').textContent = String(s.epoch);
+  $('stat-eta').textContent = s.eta;
+  $('stat-loss').textContent = s.loss;
+  $('stat-recon').textContent = s.recon;
+  $('stat-kl').textContent = s.kl;
+  $('stat-beta').textContent = s.beta;
+  $('stat-val').textContent = s.val;
+  if (s.status && state.phase === 'training') setStatus(s.status);
 }
 
 let chartFrameQueued = false;
@@ -163,6 +192,7 @@ function queueChartFrame() {
 
 /** Train and validation loss per epoch so far, drawn by the engine. */
 export function drawLiveChart() {
+  showStats();
   const start = performance.now();
   const canvas = $('live-curves');
   if (!curves?.len()) {
