@@ -15,6 +15,32 @@ let curves = null;
 /** Creates the live curves once the engine's module is loaded. */
 export function initLiveCurves() {
   curves = new wasm.LiveCurves();
+  warmChartCode();
+}
+
+/**
+ * Draws a throwaway loss chart off-screen once the page is idle. The engine's drawing code is
+ * compiled on its first use, so a run's first chart otherwise took about 0.1 s just as training
+ * began (later draws take a few milliseconds), and the page stopped answering for that long.
+ */
+function warmChartCode() {
+  const whenIdle = self.requestIdleCallback ?? ((f) => setTimeout(f, 500));
+  whenIdle(() => {
+    const warm = new wasm.LiveCurves();
+    try {
+      for (let epoch = 1; epoch <= 3; epoch++) {
+        warm.push({ epoch, beta: 1, train: { loss: 3 / epoch, recon: 2 / epoch, kl: 1 / epoch }, val: { loss: 4 / epoch } });
+      }
+      const canvas = document.createElement('canvas');
+      canvas.width = 480;
+      canvas.height = 240;
+      warm.draw(canvas, 1);
+    } catch (e) {
+      console.warn('warming the loss chart up failed', e);
+    } finally {
+      warm.free();
+    }
+  });
 }
 
 /** How many epochs the live chart shows. */
