@@ -5,7 +5,7 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::layers::{Batch, DecoderOutput, Dense, LEAK, LossOutput};
+use super::layers::{Batch, DecoderOutput, Dense, LEAK, LossOutput, repeat_rows};
 use super::likelihood::{Likelihood, decode_location, neg_log_lik, neg_log_lik_particles};
 use crate::rng::Rng;
 
@@ -101,10 +101,7 @@ impl Cvae {
     pub fn log_weights(&self, batch: Batch, k: usize, rng: &mut Rng) -> Tensor<2> {
         let device = batch.x_std.device();
         let n = batch.x_std.dims()[0];
-        let rep = |x: Tensor<2>| -> Tensor<2> {
-            let [r, c] = x.dims();
-            x.unsqueeze::<3>().repeat_dim(0, k).reshape([k * r, c])
-        };
+        let rep = |x: Tensor<2>| repeat_rows(x, k);
         let eps = Tensor::from_data(
             TensorData::new(rng.normal_vec(k * n * self.latent), [k * n, self.latent]),
             &device,

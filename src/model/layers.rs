@@ -86,3 +86,13 @@ pub struct Batch {
     /// rather than as a third lgamma at every step; Gaussian: zeros. [cells, 1]
     pub ln_factorial: Tensor<2>,
 }
+
+/// `x` repeated `k` times down its rows, particle-major: row `j·n + i` is row `i` of copy `j`.
+/// [k·rows, cols]
+pub fn repeat_rows(x: Tensor<2>, k: usize) -> Tensor<2> {
+    let [n, c] = x.dims();
+    if k == 1 {
+        return x;
+    }
+    x.unsqueeze::<3>().repeat_dim(0, k).reshape([k * n, c])
+}

@@ -6,7 +6,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
-use super::layers::{DecoderOutput, HALF_LN_2PI};
+use super::layers::{DecoderOutput, HALF_LN_2PI, repeat_rows};
 
 /// Observation model of the decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,13 +73,7 @@ pub fn neg_log_lik_particles(
     ln_factorial: Tensor<2>,
     k: usize,
 ) -> Tensor<1> {
-    let rep = |x: Tensor<2>| -> Tensor<2> {
-        let [r, c] = x.dims();
-        if k == 1 {
-            return x;
-        }
-        x.unsqueeze::<3>().repeat_dim(0, k).reshape([k * r, c])
-    };
+    let rep = |x: Tensor<2>| repeat_rows(x, k);
     match likelihood {
         Likelihood::Gaussian => neg_log_lik(likelihood, out, rep(target), rep(ln_factorial)),
         Likelihood::Nb => {

@@ -6,7 +6,7 @@ use burn::tensor::activation::{leaky_relu, log_sigmoid, sigmoid};
 use burn::tensor::{Device, Tensor};
 
 use super::{SamsKind, SamsVae};
-use crate::model::layers::{Batch, DecoderOutput, HALF_LN_2PI, LEAK, LossOutput};
+use crate::model::layers::{Batch, DecoderOutput, HALF_LN_2PI, LEAK, LossOutput, repeat_rows};
 use crate::rng::Rng;
 use crate::tensor::{tensor2, tensor3};
 
@@ -199,8 +199,8 @@ impl SamsVae {
         let draw = self.globals(noise, &device);
         let (d, cov) = self.split_condition(batch.condition);
         let offset = self.offsets(d.clone(), draw.shift.clone()); // [P·n, L]
-        let hx = Self::repeat_rows(self.encode_x(batch.x_std, cov.clone()), p); // [P·n, H]
-        let cov_rep = cov.map(|c| Self::repeat_rows(c, p));
+        let hx = repeat_rows(self.encode_x(batch.x_std, cov.clone()), p); // [P·n, H]
+        let cov_rep = cov.map(|c| repeat_rows(c, p));
         let (z, kl_local) = if s.kind == SamsKind::SvaePlus {
             // z ~ q(z | x̃); prior N(m ⊙ μ, I) for the cell's condition.
             let (mu, logvar) = self.encode_rest(hx, None);
@@ -218,7 +218,7 @@ impl SamsVae {
                 .sum_dim(1);
             (z_basal + offset, kl)
         };
-        let library = Self::repeat_rows(batch.library, p);
+        let library = repeat_rows(batch.library, p);
         let out = self.decode(z, cov_rep, library);
         let recon = self
             .nll_particles(&out, batch.target, batch.ln_factorial, p)
@@ -251,8 +251,8 @@ impl SamsVae {
         let draw = self.globals(noise, &device);
         let (d, cov) = self.split_condition(batch.condition);
         let offset = self.offsets(d.clone(), draw.shift.clone());
-        let hx = Self::repeat_rows(self.encode_x(batch.x_std, cov.clone()), k);
-        let cov_rep = cov.map(|c| Self::repeat_rows(c, k));
+        let hx = repeat_rows(self.encode_x(batch.x_std, cov.clone()), k);
+        let cov_rep = cov.map(|c| repeat_rows(c, k));
         let svae = s.kind == SamsKind::SvaePlus;
         let offset_h = (!svae).then(|| self.offsets_hidden(d, draw.shift, offset.clone()));
         let (mu, logvar) = self.encode_rest(hx, offset_h);
@@ -269,7 +269,7 @@ impl SamsVae {
             let lp = sample.clone().square().mul_scalar(-0.5).sum_dim(1);
             (sample + offset, lp)
         };
-        let out = self.decode(z, cov_rep, Self::repeat_rows(batch.library, k));
+        let out = self.decode(z, cov_rep, repeat_rows(batch.library, k));
         let log_lik = self
             .nll_particles(&out, batch.target, batch.ln_factorial, k)
             .neg();

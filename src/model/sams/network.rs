@@ -112,14 +112,6 @@ impl SamsVae {
     ) -> Tensor<1> {
         neg_log_lik_particles(self.spec.likelihood, out, target, ln_factorial, p)
     }
-
-    pub(super) fn repeat_rows(x: Tensor<2>, p: usize) -> Tensor<2> {
-        let [n, c] = x.dims();
-        if p == 1 {
-            return x;
-        }
-        x.unsqueeze::<3>().repeat_dim(0, p).reshape([p * n, c])
-    }
 }
 
 #[cfg(test)]
