@@ -86,6 +86,9 @@ pub async fn predict_draws(
     rng: &mut Rng,
     threads: usize,
 ) -> Result<Matrix, ReadbackError> {
+    // Scoring needs no gradients: tensors on the autodiff device would be wrapped and checked
+    // by every op for nothing.
+    let device = &device.clone().inner();
     let n = src.x_std.rows;
     let library = Tensor::from_data(
         burn::tensor::TensorData::new(src.library.to_vec(), [n, 1]),

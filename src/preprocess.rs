@@ -35,8 +35,11 @@ pub fn log_normalize(counts: &Matrix) -> Matrix {
         let total: f64 = row.iter().map(|&v| v as f64).sum();
         if total > 0.0 {
             let f = SCALE / total;
+            // Zeros stay zero: most cells leave most genes undetected.
             for (o, &v) in out.row_mut(i).iter_mut().zip(row) {
-                *o = ((v as f64) * f).ln_1p() as f32;
+                if v != 0.0 {
+                    *o = ((v as f64) * f).ln_1p() as f32;
+                }
             }
         }
     }

@@ -350,7 +350,7 @@ impl NbSampler {
             // The slow path (about one draw in seven) pays for its logarithms itself.
             let inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
             if (v * inv_alpha / (a / (us * us) + b)).ln()
-                <= -lambda + k * lambda.ln() - ln_factorial(k)
+                <= -lambda + k * lambda.ln() - ln_factorial_cached(k)
             {
                 return k;
             }
@@ -358,7 +358,22 @@ impl NbSampler {
     }
 }
 
-/// ln k! for a whole number k ≥ 0: summed below 10, Stirling's series (error < 1e-10) above.
+/// Whole numbers below this have their [`ln_factorial`] in a table.
+const LN_FACTORIAL_TABLE: usize = 128;
+
+/// [`ln_factorial`], the same bits, from a table for small k: PTRS's slow path asks for it
+/// with the counts around the mean, and below 10 each value is a sum of up to eight
+/// logarithms (in the page, scalar libm calls).
+fn ln_factorial_cached(k: f64) -> f64 {
+    static TABLE: std::sync::OnceLock<[f64; LN_FACTORIAL_TABLE]> = std::sync::OnceLock::new();
+    if k < LN_FACTORIAL_TABLE as f64 {
+        let table = TABLE.get_or_init(|| std::array::from_fn(|i| ln_factorial(i as f64)));
+        table[k as usize]
+    } else {
+        ln_factorial(k)
+    }
+}
+
 /// ln k! for a whole k ≥ 0 (exact sum below 10, Stirling's series above; 1e-12 relative).
 pub fn ln_factorial(k: f64) -> f64 {
     if k < 10.0 {
@@ -469,6 +484,12 @@ mod tests {
             assert!(
                 (got - exact).abs() < 1e-9 * exact.max(1.0),
                 "ln {k}! = {got}, expected {exact}"
+            );
+            // The sampler's table gives the same bits, in and past its range.
+            assert_eq!(
+                ln_factorial_cached(k as f64).to_bits(),
+                got.to_bits(),
+                "k = {k}"
             );
         }
     }
