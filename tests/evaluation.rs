@@ -456,6 +456,41 @@ fn scoring_stops_at_its_pauses_and_the_session_scores_the_same_afterwards() {
     );
 }
 
+/// An ATE drawn elsewhere (the page's scoring helper, on a copy of the run) is taken as given;
+/// one that could not be had is computed here. Either way the results are those of scoring
+/// alone.
+#[test]
+fn an_ate_from_elsewhere_is_used_as_given_and_a_missing_one_is_computed_here() {
+    use cellshift::pause::NoPause;
+    use cellshift::results::AteScores;
+    let s = sample_session(Settings {
+        genes: 50,
+        ..quick()
+    });
+    let alone = pollster::block_on(s.evaluate(0.0, "flex")).unwrap();
+    let ate = pollster::block_on(s.ate_scores(&s.plans())).unwrap();
+    assert!(ate.as_ref().and_then(|a| a.r).is_some());
+    assert_eq!(ate, alone.scores["cvae"].ate);
+    let sharing = |given: Option<Option<AteScores>>| {
+        let r = pollster::block_on(s.evaluate_sharing(
+            0.0,
+            "flex",
+            &NoPause,
+            Box::pin(async move { given }),
+        ))
+        .unwrap();
+        serde_json::to_string(&r.scores).unwrap()
+    };
+    let want = serde_json::to_string(&alone.scores).unwrap();
+    assert_eq!(sharing(Some(ate.clone())), want);
+    assert_eq!(sharing(None), want);
+    let made_up = ate.map(|a| AteScores {
+        r: Some(0.125),
+        ..a
+    });
+    assert!(sharing(Some(made_up)).contains("\"r\":0.125"));
+}
+
 /// The provisional score taken while a model trains is the full score's mean-shift r, measured
 /// on a fixed subsample of controls: the same on every call, and close to the full r.
 #[test]

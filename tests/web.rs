@@ -85,7 +85,7 @@ async fn trains_and_scores_on_the_cpu_backend_with_async_readback() {
     assert_eq!(second["done"], true);
     assert!(second["seconds"].as_f64() > first["seconds"].as_f64());
     assert!(e.is_done());
-    let r = json(e.evaluate().await.unwrap());
+    let r = json(e.evaluate(None).await.unwrap());
     yield_to_browser().await;
     assert!(r["scores"]["cvae"]["pooled"]["mean_shift_r"].is_number());
     assert!(r["scores"]["control_mean"]["pooled"]["mean_shift_r"].is_null());
@@ -95,6 +95,54 @@ async fn trains_and_scores_on_the_cpu_backend_with_async_readback() {
     assert!(!e.is_done());
     assert_eq!(json(e.step().await.unwrap())["epoch"], 3);
     yield_to_browser().await;
+}
+
+/// The page's scoring helper: a second engine with the same data and run, restored from the
+/// first's checkpoint, draws the ATE the first then takes instead of drawing it: the results
+/// are the same as scoring alone. A helper that fails or answers nonsense changes nothing, and
+/// what it answers is what the scoreboard shows.
+#[wasm_bindgen_test]
+async fn an_ate_drawn_by_a_second_engine_gives_the_same_results() {
+    let a = Engine::new();
+    a.load_sample(7).unwrap();
+    a.init_backend("cpu".into()).await.unwrap();
+    a.start(small_config(1), None).unwrap();
+    a.step().await.unwrap();
+    yield_to_browser().await;
+    let alone = json(a.evaluate(None).await.unwrap());
+    yield_to_browser().await;
+    assert!(alone["scores"]["cvae"]["ate"]["r"].is_number());
+
+    let b = Engine::new();
+    b.load_sample(7).unwrap();
+    b.init_backend("cpu".into()).await.unwrap();
+    b.start(small_config(1), None).unwrap();
+    let checkpoint = a.checkpoint().await.unwrap().to_vec();
+    b.restore(&checkpoint, 0.0).unwrap();
+    let ate = b.ate().await.unwrap();
+    yield_to_browser().await;
+    assert_eq!(json(ate.clone())["ate"], alone["scores"]["cvae"]["ate"]);
+
+    let with = |p: js_sys::Promise| {
+        let a = &a;
+        async move {
+            let r = json(a.evaluate(Some(p)).await.unwrap());
+            yield_to_browser().await;
+            r
+        }
+    };
+    assert_eq!(with(js_sys::Promise::resolve(&ate)).await, alone);
+    let failed = js_sys::Promise::reject(&JsValue::from_str("the helper is gone"));
+    assert_eq!(with(failed).await, alone);
+    assert_eq!(with(js_sys::Promise::resolve(&JsValue::NULL)).await, alone);
+    // Taken as given: a made-up ATE shows, so the helper's answer is really what is used.
+    let mut made_up = json(ate);
+    made_up["ate"]["r"] = 0.125.into();
+    let made_up = made_up
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap();
+    let shown = with(js_sys::Promise::resolve(&made_up)).await;
+    assert_eq!(shown["scores"]["cvae"]["ate"]["r"], 0.125);
 }
 
 /// Two seeds of one run: each is started by its index, and their results combine into means
@@ -118,7 +166,7 @@ async fn seeds_start_by_index_and_combine() {
             (Some(k as u64), Some(2))
         );
         e.step().await.unwrap();
-        runs.push(&e.evaluate().await.unwrap());
+        runs.push(&e.evaluate(None).await.unwrap());
         yield_to_browser().await;
     }
     let combined = json(combine_seeds(runs.into()).unwrap());
@@ -204,7 +252,7 @@ async fn charts_draw_onto_a_canvas() {
     e.start(small_config(1), None).unwrap();
     e.step().await.unwrap();
     yield_to_browser().await;
-    let results = e.evaluate().await.unwrap();
+    let results = e.evaluate(None).await.unwrap();
     yield_to_browser().await;
     let doc = web_sys::window().unwrap().document().unwrap();
     let canvas: web_sys::HtmlCanvasElement =
@@ -285,7 +333,7 @@ async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_cs
     e.start(to_value(&cfg), None).unwrap();
     e.step().await.unwrap();
     yield_to_browser().await;
-    let sams = e.evaluate().await.unwrap();
+    let sams = e.evaluate(None).await.unwrap();
     yield_to_browser().await;
     let r = json(sams.clone());
     let masks = &r["figures"]["masks"];

@@ -43,16 +43,17 @@ export function spawnWorker(on, crashed) {
   const ready = new Promise((resolve, reject) => {
     readyWaiter = { resolve, reject };
   });
-  worker = spawnRunWorker(onWorkerMessage, (message) => onCrash(message));
+  worker = spawnRunWorker(onWorkerMessage, (message) => onCrash(message), { helper: true });
   return ready;
 }
 
 /**
  * Starts a worker on the compiled module: the page's own (`spawnWorker`), or one for a run of
  * its own beside it (Train all). Every message from it goes to `onMessage`, and
- * `onCrash(message)` is told when it dies. Its engine is ready when it answers READY.
+ * `onCrash(message)` is told when it dies. Its engine is ready when it answers READY. With
+ * `helper`, it scores with a helper worker beside it (see HELP in protocol.js).
  */
-export function spawnRunWorker(onMessage, onCrash) {
+export function spawnRunWorker(onMessage, onCrash, { helper = false } = {}) {
   const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   w.addEventListener('message', (e) => onMessage(e.data));
   w.addEventListener('error', (e) => {
@@ -60,7 +61,7 @@ export function spawnRunWorker(onMessage, onCrash) {
     onCrash(e.message || 'the worker stopped unexpectedly');
   });
   w.addEventListener('messageerror', () => onCrash('a message from the worker could not be read'));
-  w.postMessage({ type: Msg.INIT, module: wasmModule });
+  w.postMessage({ type: Msg.INIT, module: wasmModule, helper });
   return w;
 }
 
@@ -95,7 +96,7 @@ export function request(msg, transfer = []) {
 }
 
 function onWorkerMessage(msg) {
-  const detail = { [Msg.PROGRESS]: { epoch: msg.epoch, seconds: msg.seconds }, [Msg.RESULTS]: { memoryBytes: msg.memoryBytes } };
+  const detail = { [Msg.PROGRESS]: { epoch: msg.epoch, seconds: msg.seconds }, [Msg.RESULTS]: { memoryBytes: msg.memoryBytes, ateBy: msg.ateBy } };
   logEvent(msg.type, detail[msg.type]);
   switch (msg.type) {
     case Msg.READY:

@@ -3,7 +3,11 @@
 
 export const Msg = Object.freeze({
   // page → worker
-  /** `{module}`: a compiled WebAssembly.Module of pkg/cellshift_bg.wasm. Answered by READY. */
+  /**
+   * `{module, helper}`: a compiled WebAssembly.Module of pkg/cellshift_bg.wasm. Answered by
+   * READY. With `helper` true (the page's own worker, on a machine of several cores), the
+   * worker starts a scoring helper (see HELP).
+   */
   INIT: 'init',
   /** `{seed}`: generate the sample dataset. Answered by LOADED or ERROR (stage `load`). */
   LOAD_SAMPLE: 'load-sample',
@@ -39,6 +43,19 @@ export const Msg = Object.freeze({
    */
   PREVIEW: 'preview',
 
+  // worker → its scoring helper: a second worker.js, started by the page's worker, that holds
+  // the same data and run and draws the model's ATE while the worker scores the rest, so that
+  // scoring uses two cores. Requests run in the order sent.
+  /**
+   * `{id, op, ...}`: `op` is `load` (`{load}`: the LOAD_SAMPLE, LOAD_CSV or LOAD_FILES message
+   * the worker loaded), `prepare` (`{settings, replicate}`: start the same run on the CPU,
+   * untrained) or `ate` (`{bytes}`: restore the run's checkpoint and draw its ATE). Answered
+   * by HELPED.
+   */
+  HELP: 'help',
+  /** `{id, value}`, or `{id, error}` when the request failed. */
+  HELPED: 'helped',
+
   // worker → page
   /** `{}`: the engine is ready. */
   READY: 'ready',
@@ -68,8 +85,8 @@ export const Msg = Object.freeze({
   /** `{reason: 'finished' | 'stopped' | 'diverged'}`: the loop ended; the model is being scored. */
   EVALUATING: 'evaluating',
   /**
-   * `{results, reason, memoryBytes}`: scores of the model as trained so far, and the size of the
-   * engine's memory after the run.
+   * `{results, reason, memoryBytes, ateBy}`: scores of the model as trained so far, the size of
+   * the engine's memory after the run, and who drew the model's ATE (`helper` or `engine`).
    */
   RESULTS: 'results',
   /**

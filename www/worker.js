@@ -13,6 +13,8 @@ let busy = false;
 let stopRequested = false;
 /** True while the engine scores a run: a STOP then stops the scoring. */
 let scoring = false;
+/** The helper's ATE the scoring in progress waits for (`helperAte`), if any. */
+let shared = null;
 /** Set by a FAULT drill: the next step fails the way a crashed engine does. */
 let pendingFault = null;
 /** The last panic message the engine printed (its panic hook writes to console.error). */
@@ -77,10 +79,129 @@ function fail(stage, e) {
 
 const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-async function handleInit({ module }) {
+/**
+ * The scoring helper (see HELP in protocol.js): a second engine, in a worker of its own, that
+ * holds the same data and run and draws the model's ATE, about a third of a scoring, while this
+ * engine scores the rest. Only the page's own worker starts one, and only with a core to spare:
+ * Train all's workers already fill the cores. Whatever goes wrong with it, this engine computes
+ * the ATE itself, and the results are the same either way.
+ */
+let helper = null;
+/** Uploads larger than this are not copied to the helper (it would hold them a second time). */
+const HELPER_MAX_BYTES = 64 * 1024 * 1024;
+
+function startHelper(module) {
+  const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  const h = { worker: w, nextId: 0, waiting: new Map(), data: Promise.resolve(false), run: null };
+  const drop = () => {
+    if (helper !== h) return;
+    helper = null;
+    w.terminate();
+    for (const { resolve } of h.waiting.values()) resolve(null);
+    h.waiting.clear();
+  };
+  w.addEventListener('message', (e) => {
+    const msg = e.data;
+    if (msg?.type === Msg.ERROR && msg.fatal) drop();
+    if (msg?.type !== Msg.HELPED) return;
+    const waiter = h.waiting.get(msg.id);
+    h.waiting.delete(msg.id);
+    waiter?.resolve(msg.error === undefined ? msg.value : null);
+  });
+  w.addEventListener('error', (e) => {
+    e.preventDefault();
+    drop();
+  });
+  w.postMessage({ type: Msg.INIT, module, helper: false });
+  return h;
+}
+
+/** Sends the helper a request; resolves to its value, or null when it failed or is gone. */
+function askHelper(op, fields = {}, transfer = []) {
+  const h = helper;
+  if (!h) return Promise.resolve(null);
+  const id = h.nextId++;
+  return new Promise((resolve) => {
+    h.waiting.set(id, { resolve });
+    h.worker.postMessage({ type: Msg.HELP, id, op, ...fields }, transfer);
+  });
+}
+
+/**
+ * Gives the helper the data this engine just loaded (`load`, the load message); null when the
+ * data is too large to hold twice, so that the helper sits this data out.
+ */
+function helperLoad(load, transfer = []) {
+  if (!helper) return;
+  helper.run = null;
+  helper.data = load ? askHelper('load', { load }, transfer).then((v) => v === true) : Promise.resolve(false);
+}
+
+/** Has the helper start the run this engine just started, untrained, on the CPU. */
+function helperPrepare(settings, replicate) {
+  if (!helper) return;
+  const data = helper.data;
+  helper.run = data.then((ok) => ok && askHelper('prepare', { settings, replicate }).then((v) => v === true));
+}
+
+/**
+ * A promise of the helper's ATE for the run as this engine has it now, for `evaluate`; null
+ * when the helper cannot draw it (none, no copy of the run, or not a CPU run). `cancel()`
+ * resolves it at once to nothing, so that a Stop is not held up by the helper.
+ */
+async function helperAte() {
+  if (!helper?.run || runBackend !== 'cpu') return null;
+  const run = helper.run;
+  const bytes = await engine.checkpoint();
+  const shared = { promise: null, cancel: () => {}, answered: false };
+  shared.promise = new Promise((resolve) => {
+    shared.cancel = () => resolve(null);
+    run
+      .then((ok) => (ok ? askHelper('ate', { bytes: bytes.buffer }, [bytes.buffer]) : null))
+      .then((value) => {
+        shared.answered = value !== null;
+        resolve(value);
+      }, () => resolve(null));
+  });
+  return shared;
+}
+
+/** The helper's side of HELP: requests run one after another, in the order sent. */
+let helpQueue = Promise.resolve();
+function handleHelp(msg) {
+  helpQueue = helpQueue.then(async () => {
+    try {
+      self.postMessage({ type: Msg.HELPED, id: msg.id, value: await help(msg) });
+    } catch (e) {
+      self.postMessage({ type: Msg.HELPED, id: msg.id, error: e instanceof Error ? e.message : String(e) });
+    }
+  });
+}
+
+async function help({ op, load, settings, replicate, bytes }) {
+  switch (op) {
+    case 'load':
+      if (load.type === Msg.LOAD_SAMPLE) engine.load_sample(BigInt(load.seed));
+      else if (load.type === Msg.LOAD_CSV) engine.load_csv(new Uint8Array(load.bytes), load.name, load.options);
+      else engine.load_files(load.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })), load.name, load.options, load.format);
+      return true;
+    case 'prepare':
+      await engine.init_backend('cpu');
+      engine.start(settings, replicate);
+      return true;
+    case 'ate':
+      engine.restore(new Uint8Array(bytes), 0);
+      return await engine.ate();
+    default:
+      throw new Error(`unknown help \`${op}\``);
+  }
+}
+
+async function handleInit({ module, helper: wantsHelper = false }) {
   try {
     wasmMemory = (await init({ module_or_path: module })).memory;
     engine = new Engine();
+    if (wantsHelper && (navigator.hardwareConcurrency ?? 1) > 1) helper = startHelper(module);
     post(Msg.READY);
   } catch (e) {
     fail(Stage.INIT, e);
@@ -107,29 +228,36 @@ function refuseWhileBusy(stage) {
   return true;
 }
 
-function handleLoadSample({ seed }) {
+function handleLoadSample(msg) {
   if (refuseWhileBusy(Stage.LOAD)) return;
   try {
-    post(Msg.LOADED, { summary: engine.load_sample(BigInt(seed)) });
+    post(Msg.LOADED, { summary: engine.load_sample(BigInt(msg.seed)) });
+    helperLoad(msg);
   } catch (e) {
     fail(Stage.LOAD, e);
   }
 }
 
-function handleLoadCsv({ bytes, name, options }) {
+function handleLoadCsv(msg) {
   if (refuseWhileBusy(Stage.LOAD)) return;
   try {
-    post(Msg.LOADED, { summary: engine.load_csv(new Uint8Array(bytes), name, options) });
+    post(Msg.LOADED, { summary: engine.load_csv(new Uint8Array(msg.bytes), msg.name, msg.options) });
+    // The engine has copied the bytes: the helper can have them.
+    if (msg.bytes.byteLength <= HELPER_MAX_BYTES) helperLoad(msg, [msg.bytes]);
+    else helperLoad(null);
   } catch (e) {
     fail(Stage.LOAD, e);
   }
 }
 
-function handleLoadFiles({ files, name, options, format }) {
+function handleLoadFiles(msg) {
   if (refuseWhileBusy(Stage.LOAD)) return;
   try {
-    const list = files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) }));
-    post(Msg.LOADED, { summary: engine.load_files(list, name, options, format) });
+    const list = msg.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) }));
+    post(Msg.LOADED, { summary: engine.load_files(list, msg.name, msg.options, msg.format) });
+    const bytes = msg.files.reduce((n, f) => n + f.bytes.byteLength, 0);
+    if (bytes <= HELPER_MAX_BYTES) helperLoad(msg, msg.files.map((f) => f.bytes));
+    else helperLoad(null);
   } catch (e) {
     fail(Stage.LOAD, e);
   }
@@ -170,6 +298,7 @@ async function handleTrain({ settings, backend, checkpoint, replicate = 0 }) {
     let restored = null;
     try {
       plan = engine.start(settings, replicate);
+      helperPrepare(settings, replicate);
       if (checkpoint) restored = engine.restore(new Uint8Array(checkpoint.bytes), checkpoint.seconds);
     } catch (e) {
       fail(Stage.START, e);
@@ -261,13 +390,16 @@ async function score(reason) {
   post(Msg.EVALUATING, { reason });
   scoring = true;
   try {
-    const results = await engine.evaluate();
-    post(Msg.RESULTS, { results, reason, memoryBytes: wasmMemory?.buffer.byteLength ?? null });
+    shared = await helperAte().catch(() => null);
+    const results = await engine.evaluate(shared?.promise);
+    const ateBy = shared?.answered ? 'helper' : 'engine';
+    post(Msg.RESULTS, { results, reason, memoryBytes: wasmMemory?.buffer.byteLength ?? null, ateBy });
   } catch (e) {
     if (e?.stopped === true) post(Msg.SCORING_STOPPED, {});
     else failRun(Stage.EVALUATE, e);
   } finally {
     scoring = false;
+    shared = null;
   }
 }
 
@@ -313,10 +445,14 @@ const handlers = {
   [Msg.TRAIN]: handleTrain,
   [Msg.RESUME]: handleResume,
   [Msg.PREVIEW]: handlePreview,
+  [Msg.HELP]: handleHelp,
   [Msg.SCORE]: handleScore,
   [Msg.STOP]: () => {
     stopRequested = true;
-    if (scoring) stop_scoring();
+    if (scoring) {
+      stop_scoring();
+      shared?.cancel();
+    }
   },
   [Msg.FAULT]: ({ kind }) => {
     // The drill of a lost GPU: destroy the device the engine uses, as a driver reset would.

@@ -14,12 +14,14 @@
 //! - `export`: held-out, predicted and control cells as one table, for an `.h5ad` export.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use crate::matrix::Matrix;
 use crate::metrics;
 use crate::pause::{NoPause, Pause};
 use crate::pipeline::{RunError, Session};
-use crate::results::{DataSummary, Figures, RunResults, SplitSummary, TrainSummary};
+use crate::results::{AteScores, DataSummary, Figures, RunResults, SplitSummary, TrainSummary};
 
 mod export;
 mod figures;
@@ -48,10 +50,17 @@ pub const ENERGY_MAX_POINTS: usize = 600;
 /// Cap on points per series stored for the PCA figure.
 pub const FIGURE_MAX_POINTS: usize = 1500;
 
+/// The model's ATE ([`Session::ate_scores`]) worked out elsewhere, on a session built from the
+/// same data and settings and a model restored from this one's checkpoint: the page has a
+/// second worker draw it while the first scores the rest, so that both cores score. Awaited
+/// when the ATE is due, after everything else; `None` means it could not be had, and the ATE
+/// is then computed here.
+pub type AteElsewhere<'a> = Pin<Box<dyn Future<Output = Option<Option<AteScores>>> + 'a>>;
+
 impl Session {
     /// Predicts every held-out condition with the model and the baselines and scores them.
     pub async fn evaluate(&self, seconds: f64, backend: &str) -> Result<RunResults, RunError> {
-        self.evaluate_predictors(seconds, backend, true, &NoPause)
+        self.evaluate_predictors(seconds, backend, true, &NoPause, None)
             .await
     }
 
@@ -64,14 +73,28 @@ impl Session {
         backend: &str,
         pause: &dyn Pause,
     ) -> Result<RunResults, RunError> {
-        self.evaluate_predictors(seconds, backend, true, pause)
+        self.evaluate_predictors(seconds, backend, true, pause, None)
+            .await
+    }
+
+    /// [`Session::evaluate_pausing`] with the ATE taken from `ate` (see [`AteElsewhere`]):
+    /// the same results as computing it here.
+    pub async fn evaluate_sharing(
+        &self,
+        seconds: f64,
+        backend: &str,
+        pause: &dyn Pause,
+        ate: AteElsewhere<'_>,
+    ) -> Result<RunResults, RunError> {
+        self.evaluate_predictors(seconds, backend, true, pause, Some(ate))
             .await
     }
 
     /// The baselines alone, scored on this split before anything is trained: the scoreboard
     /// a model will have to beat. The model has no row; its figures are empty.
     pub async fn evaluate_baselines(&self) -> Result<RunResults, RunError> {
-        self.evaluate_predictors(0.0, "", false, &NoPause).await
+        self.evaluate_predictors(0.0, "", false, &NoPause, None)
+            .await
     }
 
     async fn evaluate_predictors(
@@ -80,6 +103,7 @@ impl Session {
         backend: &str,
         with_model: bool,
         pause: &dyn Pause,
+        ate: Option<AteElsewhere<'_>>,
     ) -> Result<RunResults, RunError> {
         let plans = self.plans();
         let pca = self.fit_pca(&plans);
@@ -87,7 +111,9 @@ impl Session {
         let predicted = self
             .predict_conditions(&plans, &pca, with_model, pause)
             .await?;
-        let (scores, shift) = self.score_predictors(&plans, &predicted.per, pause).await?;
+        let (scores, shift) = self
+            .score_predictors(&plans, &predicted.per, pause, ate)
+            .await?;
         let pca_fig = self.pca_figure(&plans, &pca, &predicted.model_cells);
         let split = self.split_summary(&plans, predicted.unpredictable);
         Ok(RunResults {

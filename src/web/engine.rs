@@ -17,8 +17,14 @@ use crate::config::{Combination, Shape};
 use crate::data::{Dataset, Found, LoadOptions};
 use crate::masks::MaskTruth;
 use crate::pipeline::{Planned, RunError, Session};
-use crate::results::{EpochRecord, RunResults};
+use crate::results::{AteScores, EpochRecord, RunResults};
 use crate::train::TrainError;
+
+/// The ATE as one engine hands it to another ([`Engine::ate`], [`Engine::evaluate`]).
+#[derive(Serialize, serde::Deserialize)]
+struct SharedAte {
+    ate: Option<AteScores>,
+}
 
 /// What the page shows about loaded data.
 #[derive(Serialize)]
@@ -516,9 +522,13 @@ impl Engine {
     }
 
     /// Scores the model as it is now (after Stop too) beside the baselines.
+    ///
+    /// `ate`, when given, is a promise of another engine's [`Engine::ate`] for this run (see
+    /// [`crate::evaluate::AteElsewhere`]): it is awaited when the ATE is due, and if it fails
+    /// or brings nothing the ATE is computed here.
     // Borrowed across scoring for the same reason as `step`.
     #[allow(clippy::await_holding_refcell_ref)]
-    pub async fn evaluate(&self) -> Result<JsValue, JsValue> {
+    pub async fn evaluate(&self, ate: Option<js_sys::Promise>) -> Result<JsValue, JsValue> {
         let state = self.state.clone();
         let st = state.try_borrow().map_err(|_| WebError::Busy)?;
         let session = st.session.as_ref().ok_or(WebError::NoRun)?;
@@ -527,15 +537,38 @@ impl Engine {
             None => "flex (CPU, wasm)".to_string(),
         };
         scoring::reset();
-        let r: RunResults = session
-            .evaluate_pausing(
-                st.elapsed_ms / 1000.0,
-                &backend,
-                &scoring::EventLoopPause::new(),
-            )
+        let pause = scoring::EventLoopPause::new();
+        let seconds = st.elapsed_ms / 1000.0;
+        let r: RunResults = match ate {
+            Some(promise) => {
+                let elsewhere = Box::pin(async move {
+                    let value = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+                    let shared: SharedAte = serde_wasm_bindgen::from_value(value).ok()?;
+                    Some(shared.ate)
+                });
+                session
+                    .evaluate_sharing(seconds, &backend, &pause, elsewhere)
+                    .await
+            }
+            None => session.evaluate_pausing(seconds, &backend, &pause).await,
+        }
+        .map_err(WebError::from)?;
+        Ok(to_js(&r)?)
+    }
+
+    /// The model's ATE for [`Engine::evaluate`] in another engine, `{ate}` (null when no
+    /// held-out condition has one). This engine's run must be started with the same data and
+    /// settings, and restored from that run's checkpoint.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn ate(&self) -> Result<JsValue, JsValue> {
+        let state = self.state.clone();
+        let st = state.try_borrow().map_err(|_| WebError::Busy)?;
+        let session = st.session.as_ref().ok_or(WebError::NoRun)?;
+        let ate = session
+            .ate_scores(&session.plans())
             .await
             .map_err(WebError::from)?;
-        Ok(to_js(&r)?)
+        Ok(to_js(&SharedAte { ate })?)
     }
 }
 

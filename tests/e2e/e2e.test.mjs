@@ -670,6 +670,11 @@ describe('cellshift page', () => {
     assert.equal(firstEpoch, k + 1, 'Resume continues from the next epoch');
     assert.equal(resumed.train.epochs, epochs);
     assert.deepEqual(resumed.train.history.map((h) => h.epoch), Array.from({ length: epochs }, (_, i) => i + 1));
+    // With a core to spare, the page's worker has its helper draw the ATE while it scores the
+    // rest; the results are still exactly those of one engine scoring alone (reference.mjs).
+    const ateBy = await page.evaluate(() => window.__cellshift.events.filter((e) => e.type === 'results').map((e) => e.ateBy));
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    assert.deepEqual(ateBy, cores > 1 ? ['helper', 'helper'] : ['engine', 'engine'], `ATE drawn by (${cores} cores)`);
     // Stopping and resuming changes nothing: the same as one uninterrupted run.
     const reference = await referencePromise;
     assert.deepEqual(resumed.train.history, reference.train.history, 'stop + resume trains exactly like an uninterrupted run');
