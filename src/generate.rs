@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::matrix::Matrix;
 use crate::model::{Likelihood, Model};
-use crate::preprocess::log_normalize;
+use crate::preprocess::log_normalize_on;
 use crate::rng::{NbSampler, Rng};
 use crate::shards::run_shards;
 use crate::tensor::{ReadbackError, read_matrix, read_vec, to_tensor};
@@ -64,13 +64,14 @@ pub async fn predict(
     threads: usize,
 ) -> Result<Matrix, ReadbackError> {
     let draws = predict_draws(model, device, src, mode, scale, rng, threads).await?;
-    Ok(log_normalized(model.likelihood(), draws))
+    Ok(log_normalized(model.likelihood(), draws, threads))
 }
 
-/// Draws as the metrics see them: counts log-normalised, Gaussian values as they are.
-pub fn log_normalized(likelihood: Likelihood, draws: Matrix) -> Matrix {
+/// Draws as the metrics see them: counts log-normalised (on up to `threads` threads),
+/// Gaussian values as they are.
+pub fn log_normalized(likelihood: Likelihood, draws: Matrix, threads: usize) -> Matrix {
     match likelihood {
-        Likelihood::Nb => log_normalize(&draws),
+        Likelihood::Nb => log_normalize_on(&draws, threads),
         Likelihood::Gaussian => draws,
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::data::Dataset;
 use crate::matrix::Matrix;
+use crate::shards::run_shards;
 
 /// Counts are scaled to this many per cell before log1p (the usual 1e4).
 pub const SCALE: f64 = 1e4;
@@ -29,21 +30,43 @@ pub struct Prepared {
 
 /// log1p(SCALE · x / Σx) per row; rows that sum to zero stay zero.
 pub fn log_normalize(counts: &Matrix) -> Matrix {
-    let mut out = Matrix::zeros(counts.rows, counts.cols);
-    for i in 0..counts.rows {
-        let row = counts.row(i);
-        let total: f64 = row.iter().map(|&v| v as f64).sum();
-        if total > 0.0 {
-            let f = SCALE / total;
-            // Zeros stay zero: most cells leave most genes undetected.
-            for (o, &v) in out.row_mut(i).iter_mut().zip(row) {
-                if v != 0.0 {
-                    *o = ((v as f64) * f).ln_1p() as f32;
-                }
+    log_normalize_on(counts, 1)
+}
+
+/// Rows log-normalised together by [`log_normalize_on`]: the unit of its parallel work.
+const LOG_NORMALIZE_BLOCK: usize = 256;
+
+/// [`log_normalize`] on up to `threads` threads, in blocks of rows: the same values. Scoring
+/// log-normalises every generated cell, which was a sixth of its time on one thread.
+pub fn log_normalize_on(counts: &Matrix, threads: usize) -> Matrix {
+    let (rows, cols) = (counts.rows, counts.cols);
+    if cols == 0 {
+        return Matrix::zeros(rows, cols);
+    }
+    let parts = run_shards(rows.div_ceil(LOG_NORMALIZE_BLOCK), threads, |b| {
+        let first = b * LOG_NORMALIZE_BLOCK;
+        let last = (first + LOG_NORMALIZE_BLOCK).min(rows);
+        let mut out = vec![0.0f32; (last - first) * cols];
+        for (i, o) in (first..last).zip(out.chunks_mut(cols)) {
+            log_normalize_row(counts.row(i), o);
+        }
+        out
+    });
+    Matrix::from_vec(rows, cols, parts.concat())
+}
+
+/// One row of [`log_normalize`] into `out` (zeros, as long as the row).
+fn log_normalize_row(row: &[f32], out: &mut [f32]) {
+    let total: f64 = row.iter().map(|&v| v as f64).sum();
+    if total > 0.0 {
+        let f = SCALE / total;
+        // Zeros stay zero: most cells leave most genes undetected.
+        for (o, &v) in out.iter_mut().zip(row) {
+            if v != 0.0 {
+                *o = ((v as f64) * f).ln_1p() as f32;
             }
         }
     }
-    out
 }
 
 /// The `n` genes with the largest variance of log-normalised expression over the training
@@ -115,4 +138,40 @@ pub fn standardise(m: &Matrix, mean: &[f32], sd: &[f32]) -> Matrix {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks of rows on any number of threads give the values of one pass: log1p of each
+    /// count scaled to 1e4 per cell, zeros and empty cells left at zero.
+    #[test]
+    fn log_normalize_is_the_same_on_any_thread_count() {
+        let (rows, cols) = (3 * LOG_NORMALIZE_BLOCK + 17, 5);
+        let data: Vec<f32> = (0..rows * cols)
+            .map(|i| {
+                if i % 7 == 0 || i / cols == 3 {
+                    0.0
+                } else {
+                    (i % 13) as f32
+                }
+            })
+            .collect();
+        let counts = Matrix::from_vec(rows, cols, data);
+        let one = log_normalize(&counts);
+        let row = counts.row(1);
+        let total: f64 = row.iter().map(|&v| v as f64).sum();
+        for (o, &v) in one.row(1).iter().zip(row) {
+            assert_eq!(*o, ((v as f64) * SCALE / total).ln_1p() as f32);
+        }
+        assert!(
+            one.row(3).iter().all(|&v| v == 0.0),
+            "an empty cell stays zero"
+        );
+        for threads in [2, 3] {
+            assert_eq!(log_normalize_on(&counts, threads).data, one.data);
+        }
+        assert_eq!(log_normalize_on(&Matrix::zeros(4, 0), 2).rows, 4);
+    }
 }

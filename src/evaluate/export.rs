@@ -97,7 +97,8 @@ impl Session {
                 .pool_draws(&model, plan, &mut rng)
                 .await?
                 .select_rows(&plan.matched);
-            let lognorm = generate::log_normalized(self.likelihood, draws.clone());
+            let lognorm =
+                generate::log_normalized(self.likelihood, draws.clone(), self.trainer.threads());
             for k in 0..draws.rows {
                 rows.push(lognorm.row(k).to_vec());
                 if self.prep.counts.is_some() {

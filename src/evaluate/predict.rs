@@ -16,6 +16,7 @@ use crate::model::Model;
 use crate::pause::Pause;
 use crate::pipeline::{RunError, Session};
 use crate::rng::Rng;
+use crate::shards::run_shards;
 
 /// One predictor's row for one held-out condition: the true profile it is told apart from
 /// the others by, and its scored prediction or why there is none.
@@ -108,30 +109,45 @@ impl Session {
                 controls,
                 &shared,
             );
-            for name in &names {
-                let pred = if name == self.cfg.model().name() {
-                    match self.unpredictable(&plan.label) {
-                        Some(why) => {
-                            out.unpredictable.insert(plan.label.clone(), why.clone());
-                            Err(why)
+            let model_name = self.cfg.model().name();
+            let model_pred = if names.iter().any(|n| n == model_name) {
+                match self.unpredictable(&plan.label) {
+                    Some(why) => {
+                        out.unpredictable.insert(plan.label.clone(), why.clone());
+                        Err(why)
+                    }
+                    None => {
+                        let (cells, shift) = self.predict_model(&model, plan, &mut rng).await?;
+                        out.model_cells.push(cells.clone());
+                        Ok((cells, shift))
+                    }
+                }
+            } else {
+                Err(format!("{model_name} is not scored here"))
+            };
+            // Each predictor is scored on its own (a DE test, PCA, energy distances): natively
+            // they share the run's threads, with the same results on any number.
+            // A baseline's shift is what it declares (exactly zero for control_mean); a
+            // model's is measured on all the cells it generated from the reference pool.
+            let scored = run_shards(names.len(), self.trainer.threads(), |i| {
+                let name = &names[i];
+                if name == model_name {
+                    match &model_pred {
+                        Ok((cells, shift)) => {
+                            Ok(truth.score(cells, shift.clone(), controls, &shared))
                         }
-                        None => {
-                            let (cells, shift) = self.predict_model(&model, plan, &mut rng).await?;
-                            out.model_cells.push(cells.clone());
-                            Ok((cells, shift))
-                        }
+                        Err(why) => Err(why.clone()),
                     }
                 } else {
                     baseline_cells(&ctx, name, plan, &src)
-                };
-                // A baseline's shift is what it declares (exactly zero for control_mean); a
-                // model's is measured on all the cells it generated from the reference pool.
-                let scored =
-                    pred.map(|(cells, shift)| truth.score(&cells, shift, controls, &shared));
+                        .map(|(cells, shift)| truth.score(&cells, shift, controls, &shared))
+                }
+            });
+            for (name, pred) in names.iter().zip(scored) {
                 out.per.entry(name.clone()).or_default().push(Row {
                     label: plan.label.clone(),
                     truth_profile: truth.profile.clone(),
-                    pred: scored,
+                    pred,
                 });
             }
             let ceiling = ceiling_row(plan, lognorm, &control_pcs, controls, &shared, &mut halves);
@@ -176,7 +192,7 @@ impl Session {
         // Every control of the involved groups is decoded, so the
         // predicted mean is weighted exactly like the reference.
         let draws = self.pool_draws(model, plan, rng).await?;
-        let decoded = generate::log_normalized(model.likelihood(), draws);
+        let decoded = generate::log_normalized(model.likelihood(), draws, self.trainer.threads());
         let mean = weighted_mean(&decoded, &plan.weights);
         let shift = mean
             .iter()
