@@ -8,7 +8,8 @@
 //! run at the same time. Their number is, in order: [`crate::train::Trainer::set_threads`],
 //! the `RAYON_NUM_THREADS` environment variable (the knob the bench sets for its child
 //! processes), or the machine's cores. In the browser (wasm32, no threads) the shards run one
-//! after another: the one place where the platforms differ is [`run_shards`].
+//! after another: the one place where the platforms differ is [`run_shards`] (and
+//! [`beside`], which runs a second piece of work on a thread of its own).
 
 /// Cells a shard needs at least: below that, splitting a batch costs more (a second pass
 /// over the global variables, smaller matrix products) than running it in parallel saves.
@@ -102,6 +103,41 @@ pub fn run_shards<T: Send>(count: usize, _threads: usize, f: impl Fn(usize) -> T
     (0..count).map(f).collect()
 }
 
+/// `main`, with the future `side()` makes run to completion beside it on a thread of its own
+/// when `threads` allows more than one: `main` is handed the receiver of its result, to wait
+/// for where it needs it. With one thread `main` gets None and does that work itself.
+///
+/// Natively every future of cellshift completes where it is awaited (the CPU device's
+/// readback is ready at once), so both run under `block_on`, each on its thread.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn beside<S: Send, SF: std::future::Future<Output = S>, MF: std::future::Future>(
+    threads: usize,
+    side: impl FnOnce() -> SF + Send,
+    main: impl FnOnce(Option<std::sync::mpsc::Receiver<S>>) -> MF,
+) -> MF::Output {
+    if threads < 2 {
+        return main(None).await;
+    }
+    std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            // Nobody listens any more when `main` has finished without it.
+            let _ = send.send(pollster::block_on(side()));
+        });
+        pollster::block_on(main(Some(receive)))
+    })
+}
+
+/// The browser has no threads: `main` does the side's work itself.
+#[cfg(target_arch = "wasm32")]
+pub async fn beside<S: Send, SF: std::future::Future<Output = S>, MF: std::future::Future>(
+    _threads: usize,
+    _side: impl FnOnce() -> SF + Send,
+    main: impl FnOnce(Option<std::sync::mpsc::Receiver<S>>) -> MF,
+) -> MF::Output {
+    main(None).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +158,22 @@ mod tests {
         assert_eq!(parts, vec![&v[..4], &v[4..]]);
         assert_eq!(split(&v, 1), vec![&v[..]]);
         assert_eq!(split(&v[..1], 2), vec![&v[..1]]);
+    }
+
+    #[test]
+    fn side_work_reaches_main_from_its_thread_or_is_left_to_main() {
+        let here = std::thread::current().id();
+        let run = |threads| {
+            pollster::block_on(beside(
+                threads,
+                || async move { (6 * 7, std::thread::current().id()) },
+                |side| async move { side.map(|r| r.recv().expect("the side's result")) },
+            ))
+        };
+        let (answer, on) = run(2).expect("two threads: the side runs beside");
+        assert_eq!(answer, 42);
+        assert_ne!(on, here, "the side ran on a thread of its own");
+        assert!(run(1).is_none(), "one thread: main does the work itself");
     }
 
     #[test]

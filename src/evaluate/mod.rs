@@ -59,9 +59,24 @@ pub type AteElsewhere<'a> = Pin<Box<dyn Future<Output = Option<Option<AteScores>
 
 impl Session {
     /// Predicts every held-out condition with the model and the baselines and scores them.
+    ///
+    /// With more than one thread (natively), the model's ATE is drawn on a thread of its own
+    /// while the rest is scored, as the page's helper does it ([`AteElsewhere`]): the same
+    /// results, with the cores busier than the data parallelism inside each step keeps them.
     pub async fn evaluate(&self, seconds: f64, backend: &str) -> Result<RunResults, RunError> {
-        self.evaluate_predictors(seconds, backend, true, &NoPause, None)
-            .await
+        let plans = self.plans();
+        crate::shards::beside(
+            self.trainer.threads(),
+            || self.ate_scores(&plans),
+            |ate| async move {
+                let ate = ate.map(|receive| -> AteElsewhere<'_> {
+                    Box::pin(async move { receive.recv().ok().and_then(Result::ok) })
+                });
+                self.evaluate_predictors(seconds, backend, true, &NoPause, ate)
+                    .await
+            },
+        )
+        .await
     }
 
     /// [`Session::evaluate`], offering `pause` a pause between steps (per held-out condition
