@@ -91,7 +91,9 @@ let helper = null;
 const HELPER_MAX_BYTES = 64 * 1024 * 1024;
 
 function startHelper(module) {
-  const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  // This very script, by its own address (in the published site it carries a content hash,
+  // which a reference written in it could not).
+  const w = new Worker(self.location.href, { type: 'module' });
   const h = { worker: w, nextId: 0, waiting: new Map(), data: Promise.resolve(false), run: null };
   const drop = () => {
     if (helper !== h) return;
