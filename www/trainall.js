@@ -1,7 +1,8 @@
 // Train all: the ticked models trained at once, each in a Web Worker of its own on the CPU,
 // with the form's settings (only the model differs), on the data loaded now. Each worker is
-// given the compiled module, loads the same data, trains one model, has it scored, and is
-// ended; each model's scores join the comparison as they come. The page's own worker, its data
+// given the compiled module, loads the same data, trains a model and has it scored; then it
+// takes the next waiting model, or is ended. Each model's scores join the comparison as they
+// come. The page's own worker, its data
 // and its run are not touched: Resume and Score go on with what it holds. One line per model
 // says where it stands; Stop stops them all, and each is scored as trained so far.
 
@@ -73,8 +74,10 @@ export function trainAllState() {
       reason: j.reason,
       trainSeconds: j.trainSeconds,
       scoringSeconds: j.scoringSeconds,
-      // From its worker's start to its first epoch loop: the engine made ready, the data loaded.
+      // From its worker's start to its first epoch loop: the engine made ready, the data loaded
+      // (or, for a model that took over a worker, the run started).
       setupSeconds: j.setupSeconds ?? null,
+      reusedWorker: Boolean(j.reusedWorker),
       // When it started and ended, from Train all's click.
       startSeconds: j.startedAt ? (j.startedAt - batch.startedAt) / 1000 : null,
       endSeconds: j.endedAt ? (j.endedAt - batch.startedAt) / 1000 : null,
@@ -149,14 +152,31 @@ function startJob(job) {
   job.state = 'starting';
   job.startedAt = performance.now();
   drawLine(job);
+  // The worker's messages go to the job it serves now: a worker that has scored its model
+  // takes the next waiting one (see `endJob`).
+  const slot = { job };
   try {
     job.worker = spawnRunWorker(
-      (msg) => onMessage(job, msg),
-      (message) => failJob(job, `its worker stopped: ${message}`),
+      (msg) => onMessage(slot.job, msg),
+      (message) => failJob(slot.job, `its worker stopped: ${message}`),
     );
+    job.slot = slot;
   } catch (e) {
     failJob(job, `its worker could not be started: ${e.message}`);
   }
+}
+
+/**
+ * A waiting model takes over `worker` (with its `slot`), whose engine is ready and holds the
+ * data already: no new worker to start, no data to load again.
+ */
+function takeOver(next, worker, slot) {
+  slot.job = next;
+  next.slot = slot;
+  next.worker = worker;
+  next.startedAt = performance.now();
+  next.reusedWorker = true;
+  train(next);
 }
 
 /** Sends the current data to the job's worker: the same as the page's (its bytes read again). */
@@ -304,12 +324,19 @@ function failJob(job, message) {
   endJob(job);
 }
 
-/** The job is through: its worker is ended and a waiting model may start. */
+/**
+ * The job is through: a waiting model takes over its worker when it was scored (the data is
+ * loaded there already), else the worker is ended; then more waiting models may start.
+ */
 function endJob(job) {
-  job.worker?.terminate();
+  const { worker, slot } = job;
   job.worker = null;
+  job.slot = null;
   job.endedAt = performance.now();
   drawLine(job);
+  const next = worker && slot && job.state === 'done' && !batch.stopping ? batch.queue.find((j) => j.state === 'queued') : null;
+  if (next) takeOver(next, worker, slot);
+  else worker?.terminate();
   fillPool();
   if (!batch.endedAt) setStatus(overallText());
 }
