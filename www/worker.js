@@ -155,17 +155,17 @@ async function helperAte() {
   if (!helper?.run || runBackend !== 'cpu') return null;
   const run = helper.run;
   const bytes = await engine.checkpoint();
-  const shared = { promise: null, cancel: () => {}, answered: false };
-  shared.promise = new Promise((resolve) => {
-    shared.cancel = () => resolve(null);
+  const pending = { promise: null, cancel: () => {}, answered: false };
+  pending.promise = new Promise((resolve) => {
+    pending.cancel = () => resolve(null);
     run
       .then((ok) => (ok ? askHelper('ate', { bytes: bytes.buffer }, [bytes.buffer]) : null))
       .then((value) => {
-        shared.answered = value !== null;
+        pending.answered = value !== null;
         resolve(value);
       }, () => resolve(null));
   });
-  return shared;
+  return pending;
 }
 
 /** The helper's side of HELP: requests run one after another, in the order sent. */
@@ -180,12 +180,10 @@ function handleHelp(msg) {
   });
 }
 
-async function help({ op, load, settings, replicate, bytes }) {
+async function help({ op, load: message, settings, replicate, bytes }) {
   switch (op) {
     case 'load':
-      if (load.type === Msg.LOAD_SAMPLE) engine.load_sample(BigInt(load.seed));
-      else if (load.type === Msg.LOAD_CSV) engine.load_csv(new Uint8Array(load.bytes), load.name, load.options);
-      else engine.load_files(load.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })), load.name, load.options, load.format);
+      load(message);
       return true;
     case 'prepare':
       await engine.init_backend('cpu');
@@ -230,35 +228,27 @@ function refuseWhileBusy(stage) {
   return true;
 }
 
-function handleLoadSample(msg) {
-  if (refuseWhileBusy(Stage.LOAD)) return;
-  try {
-    post(Msg.LOADED, { summary: engine.load_sample(BigInt(msg.seed)) });
-    helperLoad(msg);
-  } catch (e) {
-    fail(Stage.LOAD, e);
+/** Loads what a LOAD_SAMPLE, LOAD_CSV or LOAD_FILES message carries; returns the summary. */
+function load(msg) {
+  switch (msg.type) {
+    case Msg.LOAD_SAMPLE:
+      return engine.load_sample(BigInt(msg.seed));
+    case Msg.LOAD_CSV:
+      return engine.load_csv(new Uint8Array(msg.bytes), msg.name, msg.options);
+    default:
+      return engine.load_files(msg.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })), msg.name, msg.options, msg.format);
   }
 }
 
-function handleLoadCsv(msg) {
+/** LOAD_SAMPLE, LOAD_CSV, LOAD_FILES: loads the data, then gives the helper the same. */
+function handleLoad(msg) {
   if (refuseWhileBusy(Stage.LOAD)) return;
   try {
-    post(Msg.LOADED, { summary: engine.load_csv(new Uint8Array(msg.bytes), msg.name, msg.options) });
+    post(Msg.LOADED, { summary: load(msg) });
     // The engine has copied the bytes: the helper can have them.
-    if (msg.bytes.byteLength <= HELPER_MAX_BYTES) helperLoad(msg, [msg.bytes]);
-    else helperLoad(null);
-  } catch (e) {
-    fail(Stage.LOAD, e);
-  }
-}
-
-function handleLoadFiles(msg) {
-  if (refuseWhileBusy(Stage.LOAD)) return;
-  try {
-    const list = msg.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) }));
-    post(Msg.LOADED, { summary: engine.load_files(list, msg.name, msg.options, msg.format) });
-    const bytes = msg.files.reduce((n, f) => n + f.bytes.byteLength, 0);
-    if (bytes <= HELPER_MAX_BYTES) helperLoad(msg, msg.files.map((f) => f.bytes));
+    const buffers = msg.type === Msg.LOAD_CSV ? [msg.bytes] : msg.type === Msg.LOAD_FILES ? msg.files.map((f) => f.bytes) : [];
+    const size = buffers.reduce((n, b) => n + b.byteLength, 0);
+    if (size <= HELPER_MAX_BYTES) helperLoad(msg, buffers);
     else helperLoad(null);
   } catch (e) {
     fail(Stage.LOAD, e);
@@ -440,9 +430,9 @@ async function handlePreview({ id, settings }) {
 
 const handlers = {
   [Msg.INIT]: handleInit,
-  [Msg.LOAD_SAMPLE]: handleLoadSample,
-  [Msg.LOAD_CSV]: handleLoadCsv,
-  [Msg.LOAD_FILES]: handleLoadFiles,
+  [Msg.LOAD_SAMPLE]: handleLoad,
+  [Msg.LOAD_CSV]: handleLoad,
+  [Msg.LOAD_FILES]: handleLoad,
   [Msg.EXPORT_H5AD]: handleExportH5ad,
   [Msg.TRAIN]: handleTrain,
   [Msg.RESUME]: handleResume,
