@@ -64,10 +64,9 @@ impl Session {
     /// while the rest is scored, as the page's helper does it ([`AteElsewhere`]): the same
     /// results, with the cores busier than the data parallelism inside each step keeps them.
     pub async fn evaluate(&self, seconds: f64, backend: &str) -> Result<RunResults, RunError> {
-        let plans = self.plans();
         crate::shards::beside(
             self.trainer.threads(),
-            || self.ate_scores(&plans),
+            || async move { self.ate_scores(&self.plans()).await },
             |ate| async move {
                 let ate = ate.map(|receive| -> AteElsewhere<'_> {
                     Box::pin(async move { receive.recv().ok().and_then(Result::ok) })

@@ -110,8 +110,9 @@ impl Session {
                 &shared,
             );
             let model_name = self.cfg.model().name();
+            // None when the model is not among the predictors (the baselines alone).
             let model_pred = if names.iter().any(|n| n == model_name) {
-                match self.unpredictable(&plan.label) {
+                Some(match self.unpredictable(&plan.label) {
                     Some(why) => {
                         out.unpredictable.insert(plan.label.clone(), why.clone());
                         Err(why)
@@ -121,9 +122,9 @@ impl Session {
                         out.model_cells.push(cells.clone());
                         Ok((cells, shift))
                     }
-                }
+                })
             } else {
-                Err(format!("{model_name} is not scored here"))
+                None
             };
             // Each predictor is scored on its own (a DE test, PCA, energy distances): natively
             // they share the run's threads, with the same results on any number.
@@ -131,16 +132,13 @@ impl Session {
             // model's is measured on all the cells it generated from the reference pool.
             let scored = run_shards(names.len(), self.trainer.threads(), |i| {
                 let name = &names[i];
-                if name == model_name {
-                    match &model_pred {
-                        Ok((cells, shift)) => {
-                            Ok(truth.score(cells, shift.clone(), controls, &shared))
-                        }
-                        Err(why) => Err(why.clone()),
-                    }
-                } else {
-                    baseline_cells(&ctx, name, plan, &src)
-                        .map(|(cells, shift)| truth.score(&cells, shift, controls, &shared))
+                match &model_pred {
+                    Some(pred) if name == model_name => pred
+                        .as_ref()
+                        .map(|(cells, shift)| truth.score(cells, shift.clone(), controls, &shared))
+                        .map_err(Clone::clone),
+                    _ => baseline_cells(&ctx, name, plan, &src)
+                        .map(|(cells, shift)| truth.score(&cells, shift, controls, &shared)),
                 }
             });
             for (name, pred) in names.iter().zip(scored) {
