@@ -55,6 +55,15 @@ fn small_config(epochs: usize) -> JsValue {
 
 use serde::Serialize;
 
+/// An engine on the CPU with the sample (seed 7) loaded and a run of `settings` started.
+async fn sample_run(settings: JsValue) -> Engine {
+    let e = Engine::new();
+    e.load_sample(7).unwrap();
+    e.init_backend("cpu".into()).await.unwrap();
+    e.start(settings, None).unwrap();
+    e
+}
+
 #[wasm_bindgen_test]
 async fn trains_and_scores_on_the_cpu_backend_with_async_readback() {
     let e = Engine::new();
@@ -103,20 +112,14 @@ async fn trains_and_scores_on_the_cpu_backend_with_async_readback() {
 /// what it answers is what the scoreboard shows.
 #[wasm_bindgen_test]
 async fn an_ate_drawn_by_a_second_engine_gives_the_same_results() {
-    let a = Engine::new();
-    a.load_sample(7).unwrap();
-    a.init_backend("cpu".into()).await.unwrap();
-    a.start(small_config(1), None).unwrap();
+    let a = sample_run(small_config(1)).await;
     a.step().await.unwrap();
     yield_to_browser().await;
     let alone = json(a.evaluate(None).await.unwrap());
     yield_to_browser().await;
     assert!(alone["scores"]["cvae"]["ate"]["r"].is_number());
 
-    let b = Engine::new();
-    b.load_sample(7).unwrap();
-    b.init_backend("cpu".into()).await.unwrap();
-    b.start(small_config(1), None).unwrap();
+    let b = sample_run(small_config(1)).await;
     let checkpoint = a.checkpoint().await.unwrap().to_vec();
     b.restore(&checkpoint, 0.0).unwrap();
     let ate = b.ate().await.unwrap();
@@ -246,10 +249,7 @@ fn a_failed_load_keeps_the_previous_data() {
 
 #[wasm_bindgen_test]
 async fn charts_draw_onto_a_canvas() {
-    let e = Engine::new();
-    e.load_sample(7).unwrap();
-    e.init_backend("cpu".into()).await.unwrap();
-    e.start(small_config(1), None).unwrap();
+    let e = sample_run(small_config(1)).await;
     e.step().await.unwrap();
     yield_to_browser().await;
     let results = e.evaluate(None).await.unwrap();
@@ -322,15 +322,12 @@ fn canvas(w: u32, h: u32) -> web_sys::HtmlCanvasElement {
 
 #[wasm_bindgen_test]
 async fn sams_masks_are_drawn_beside_the_sample_truth_and_runs_merge_into_one_csv() {
-    let e = Engine::new();
-    e.load_sample(7).unwrap();
-    e.init_backend("cpu".into()).await.unwrap();
     let mut cfg = json(small_config(1));
     cfg["model"] = "sams".into();
     cfg["particles"] = 1.into();
     cfg["iwelbo_particles"] = 5.into();
     cfg["ate_samples"] = 20.into();
-    e.start(to_value(&cfg), None).unwrap();
+    let e = sample_run(to_value(&cfg)).await;
     e.step().await.unwrap();
     yield_to_browser().await;
     let sams = e.evaluate(None).await.unwrap();
